@@ -1,0 +1,49 @@
+"""Safe defaults for GridPatrol.
+
+Loaded first; a file named by GRIDPATROL_SETTINGS overrides these, then environment variables
+GRIDPATROL_<KEY> override both (see README, "Configuration"). Every key an operator may set is
+listed here, so the environment loader knows its type.
+"""
+
+# Sessions and cookies are signed with this key. Outside debug/testing the app refuses to start
+# while it still has this value.
+SECRET_KEY = "insecure-default-change-me"
+
+# Empty means: a SQLite file `gridpatrol.sqlite` in the instance folder.
+DATABASE_URL = ""
+SQLITE_BUSY_TIMEOUT_MS = 15000
+
+DEBUG = False
+TESTING = False
+
+# Shown in pages and used for "today" when no site says otherwise.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_LOCALE = "zh"
+LANGUAGES = ["zh", "en"]
+
+# Cookies: Secure is also set per request whenever the request arrived over HTTPS.
+SESSION_COOKIE_SECURE = False
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_LIFETIME_HOURS = 12
+
+# Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+PROXY_COUNT = 0
+# Redirect plain HTTP to HTTPS and send HSTS (only behind a proxy that terminates TLS).
+FORCE_HTTPS = False
+
+# Failed logins counted in the database, so every gunicorn worker sees the same numbers.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = 10
+LOGIN_MAX_FAILURES_PER_ADDRESS = 50
+LOGIN_FAILURE_WINDOW_MINUTES = 60
+
+# argon2id cost (RFC 9106 "low memory" profile by default).
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_COST_KIB = 65536
+ARGON2_PARALLELISM = 4
+
+# Demo server (gridpatrol demo).
+DEMO_HOST = "127.0.0.1"
+DEMO_PORT = 8000
+
+LOG_LEVEL = "INFO"

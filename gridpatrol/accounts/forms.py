@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from gridpatrol.accounts.models import TEAM_KIND_LABELS
+from gridpatrol.core.roles import ROLE_LABELS
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _language_choices():
+    return [("", _l("Site default (Chinese)")), ("zh", "中文"), ("en", "English")]
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)],
+                           render_kw={"autocomplete": "username", "autocapitalize": "none"})
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), choices=[("zh", "中文"), ("en", "English")])
+    next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)],
+                                 render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[
+        DataRequired(), Length(min=2, max=40),
+        Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", message=_l("Letters, digits, dots, dashes and underscores only.")),
+    ])
+    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
+    locale = SelectField(_l("Language"), choices=_language_choices(), validators=[Optional()])
+    roles = MultiCheckboxField(_l("Roles"), choices=[(r.value, label) for r, label in ROLE_LABELS.items()],
+                               validators=[DataRequired(message=_l("Choose at least one role."))])
+    teams = MultiCheckboxField(_l("Teams"), coerce=int, validators=[Optional()])
+    password = PasswordField(_l("Initial password"), validators=[Optional(), Length(min=8, max=200)],
+                             render_kw={"autocomplete": "new-password"})
+
+
+class AdminPasswordForm(FlaskForm):
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)],
+                                 render_kw={"autocomplete": "new-password"})
+
+
+class ActivationForm(FlaskForm):
+    pass
+
+
+class TeamForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    kind = SelectField(_l("Kind"), choices=[(k.value, label) for k, label in TEAM_KIND_LABELS.items()])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
+    active = BooleanField(_l("Active"), default=True)

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import ClassVar, Optional
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gridpatrol.core.roles import Role
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+
+ROLE_CHECK = "role IN (" + ", ".join(f"'{r.value}'" for r in Role) + ")"
+
+
+class TeamKind(str, enum.Enum):
+    MAINTENANCE = "maintenance"  # 维修班组
+    PROPERTY = "property"  # 物业公司
+    VENDOR = "vendor"  # 供应商 / 维保单位
+
+    @property
+    def label(self) -> str:
+        return str(TEAM_KIND_LABELS[self])
+
+
+TEAM_KIND_LABELS = {
+    TeamKind.MAINTENANCE: _l("Maintenance crew"),
+    TeamKind.PROPERTY: _l("Property company"),
+    TeamKind.VENDOR: _l("Vendor"),
+}
+
+team_members = Table(
+    "team_members",
+    db.metadata,
+    Column("team_id", ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[Optional[str]] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    role_rows: Mapped[list["UserRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+    teams: Mapped[list["Team"]] = relationship(secondary=team_members, back_populates="members", lazy="selectin")
+
+    # Set on the instance that represents the logged-in request; Flask-Login stores it in the cookie.
+    session_token: ClassVar[Optional[str]] = None
+
+    # Flask-Login protocol
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> Optional[str]:
+        return self.session_token
+
+    @property
+    def roles(self) -> set[Role]:
+        return {Role(r.role) for r in self.role_rows}
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    def has_any_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+    __table_args__ = (CheckConstraint(ROLE_CHECK, name="role_known"),)
+
+
+class Team(db.Model):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[Optional[str]] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[User]] = relationship(secondary=team_members, back_populates="teams", lazy="selectin")
+
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k.value}'" for k in TeamKind) + ")", name="kind_known"),
+    )
+
+    @property
+    def kind_label(self) -> str:
+        return TeamKind(self.kind).label
+
+
+class UserSession(db.Model):
+    """A logged-in browser. The cookie holds a random token; only its SHA-256 is stored here.
+
+    Deleting or revoking the row ends that login everywhere, whatever the cookie says.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[Optional[dt.datetime]]
+    address: Mapped[Optional[str]] = mapped_column(String(64))
+    user_agent: Mapped[Optional[str]] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginAttempt(db.Model):
+    """Every password check, kept in the database so all gunicorn workers count the same failures."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    username: Mapped[str] = mapped_column(String(80))
+    address: Mapped[Optional[str]] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )

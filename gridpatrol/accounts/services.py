@@ -1,0 +1,322 @@
+"""Account operations. Every function flushes and leaves the commit to the request or job."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gridpatrol.accounts.models import LoginAttempt, Team, TeamKind, User, UserRole, UserSession
+from gridpatrol.audit import services as audit
+from gridpatrol.core.db import serialize_writers
+from gridpatrol.core.errors import DomainError
+from gridpatrol.core.roles import Role
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+class AnonymousUser(AnonymousUserMixin):
+    locale = None
+    roles: set[Role] = set()
+
+    def has_role(self, role: Role) -> bool:
+        return False
+
+    def has_any_role(self, *roles: Role) -> bool:
+        return False
+
+
+# --- passwords -------------------------------------------------------------------------------------
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    key = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST_KIB"], cfg["ARGON2_PARALLELISM"])
+    cache = current_app.extensions.setdefault("gridpatrol_hashers", {})
+    if key not in cache:
+        cache[key] = PasswordHasher(time_cost=key[0], memory_cost=key[1], parallelism=key[2])
+    return cache[key]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def _verify_password(user: Optional[User], password: str) -> bool:
+    if user is None:
+        # Spend the same time as a real check, so timing does not reveal which usernames exist.
+        _hasher().hash(password)
+        return False
+    try:
+        return _hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
+    if password.isdigit() or password.isalpha():
+        raise DomainError(_("The password must mix letters with digits or symbols."))
+
+
+# --- users -----------------------------------------------------------------------------------------
+def normalise_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def get_user_by_username(session: Session, username: str) -> Optional[User]:
+    return session.scalar(select(User).where(User.username == normalise_username(username)))
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password: str,
+    roles: Iterable[Role],
+    phone: Optional[str] = None,
+    locale: Optional[str] = None,
+    teams: Iterable[Team] = (),
+    actor: Optional[User] = None,
+) -> User:
+    username = normalise_username(username)
+    if not USERNAME_RE.match(username):
+        raise DomainError(_("A username has 2 to 40 letters, digits, dots, dashes or underscores."))
+    if get_user_by_username(session, username) is not None:
+        raise DomainError(_("The username %(name)s is taken.", name=username))
+    roles = set(roles)
+    if not roles:
+        raise DomainError(_("A user needs at least one role."))
+    check_password_strength(password)
+    user = User(
+        username=username, display_name=display_name.strip(), phone=(phone or None),
+        password_hash=hash_password(password), locale=locale or None, active=True,
+    )
+    user.role_rows = [UserRole(role=r.value) for r in sorted(roles, key=lambda r: r.value)]
+    user.teams = list(teams)
+    session.add(user)
+    session.flush()
+    audit.record(session, "user.created", actor=actor, target=user,
+                 detail={"username": username, "roles": sorted(r.value for r in roles),
+                         "teams": [t.name for t in user.teams]})
+    return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    display_name: str,
+    phone: Optional[str],
+    locale: Optional[str],
+    roles: Iterable[Role],
+    teams: Iterable[Team],
+    actor: Optional[User],
+) -> None:
+    roles = set(roles)
+    if not roles:
+        raise DomainError(_("A user needs at least one role."))
+    if actor is not None and actor.id == user.id and Role.ADMIN in user.roles and Role.ADMIN not in roles:
+        raise DomainError(_("You cannot remove your own administrator role."))
+    before = _user_snapshot(user)
+    user.display_name = display_name.strip()
+    user.phone = phone or None
+    user.locale = locale or None
+    existing = {Role(r.role): r for r in user.role_rows}
+    user.role_rows = [existing.get(r) or UserRole(role=r.value) for r in sorted(roles, key=lambda r: r.value)]
+    user.teams = list(teams)
+    session.flush()
+    after = _user_snapshot(user)
+    changes = {k: [before[k], after[k]] for k in after if before[k] != after[k]}
+    if changes:
+        audit.record(session, "user.updated", actor=actor, target=user, detail={"changes": changes})
+
+
+def _user_snapshot(user: User) -> dict:
+    return {
+        "display_name": user.display_name, "phone": user.phone, "locale": user.locale,
+        "roles": sorted(r.role for r in user.role_rows), "teams": sorted(t.name for t in user.teams),
+    }
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: Optional[User]) -> None:
+    if actor is not None and actor.id == user.id and not active:
+        raise DomainError(_("You cannot deactivate your own account."))
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        revoke_all_sessions(session, user)
+    session.flush()
+    audit.record(session, "user.activated" if active else "user.deactivated", actor=actor, target=user)
+
+
+def change_password(
+    session: Session, user: User, *, new_password: str, actor: Optional[User],
+    current_password: Optional[str] = None,
+) -> None:
+    """Set a new password and end every existing login of that user (the caller opens a fresh one)."""
+    if current_password is not None and not _verify_password(user, current_password):
+        raise DomainError(_("The current password is wrong."))
+    check_password_strength(new_password)
+    user.password_hash = hash_password(new_password)
+    revoke_all_sessions(session, user)
+    session.flush()
+    action = audit.PASSWORD_CHANGED if actor is not None and actor.id == user.id else "user.password_reset"
+    audit.record(session, action, actor=actor, target=user)
+
+
+def set_locale(session: Session, user: User, locale: str) -> None:
+    user.locale = locale
+    session.flush()
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.active.desc(), User.username)))
+
+
+# --- teams -----------------------------------------------------------------------------------------
+def list_teams(session: Session, *, active_only: bool = False) -> list[Team]:
+    query = select(Team).order_by(Team.name)
+    if active_only:
+        query = query.where(Team.active.is_(True))
+    return list(session.scalars(query))
+
+
+def save_team(
+    session: Session, team: Optional[Team], *, name: str, kind: TeamKind, phone: Optional[str], active: bool,
+    actor: Optional[User],
+) -> Team:
+    name = name.strip()
+    clash = session.scalar(select(Team).where(Team.name == name))
+    if clash is not None and clash is not team:
+        raise DomainError(_("A team named %(name)s exists already.", name=name))
+    created = team is None
+    if team is None:
+        team = Team()
+        session.add(team)
+    before = {"name": team.name, "kind": team.kind, "phone": team.phone, "active": team.active}
+    team.name, team.kind, team.phone, team.active = name, kind.value, phone or None, active
+    session.flush()
+    after = {"name": team.name, "kind": team.kind, "phone": team.phone, "active": team.active}
+    if created:
+        audit.record(session, "team.created", actor=actor, target=team, detail=after)
+    elif before != after:
+        audit.record(session, "team.updated", actor=actor, target=team,
+                     detail={"changes": {k: [before[k], after[k]] for k in after if before[k] != after[k]}})
+    return team
+
+
+# --- logging in --------------------------------------------------------------------------------------
+class LoginOutcome(enum.Enum):
+    OK = "ok"
+    BAD_CREDENTIALS = "bad_credentials"
+    ACCOUNT_LOCKED = "account_locked"
+    ADDRESS_LOCKED = "address_locked"
+
+
+@dataclass
+class LoginResult:
+    outcome: LoginOutcome
+    user: Optional[User] = None
+
+
+def _recent_failures(session: Session, column, value: str, since: dt.datetime) -> int:
+    return session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
+        )
+    ) or 0
+
+
+def authenticate(session: Session, username: str, password: str, address: Optional[str]) -> LoginResult:
+    """Check a password, counting failures per account and per address over a sliding window.
+
+    Once an account has reached its limit, further attempts are refused without checking the password
+    (even a right one) until old failures leave the window; the caller records the refusal. Attempts on one account are serialised
+    across all workers so a burst cannot slip past the limit.
+    """
+    cfg = current_app.config
+    username = normalise_username(username)[:80]
+    serialize_writers(session, "login:" + username)
+    since = utcnow() - dt.timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
+    if _recent_failures(session, LoginAttempt.username, username, since) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
+        return LoginResult(LoginOutcome.ACCOUNT_LOCKED)
+    if address and _recent_failures(session, LoginAttempt.address, address, since) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
+        return LoginResult(LoginOutcome.ADDRESS_LOCKED)
+
+    user = get_user_by_username(session, username)
+    ok = _verify_password(user, password) and user is not None and user.active
+    session.add(LoginAttempt(username=username, address=address, succeeded=ok))
+    if not ok:
+        reason = "unknown user" if user is None else ("inactive" if not user.active else "wrong password")
+        audit.record(session, audit.LOGIN_FAILED, actor=user, actor_name=username, detail={"reason": reason})
+        return LoginResult(LoginOutcome.BAD_CREDENTIALS)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    audit.record(session, audit.LOGIN_SUCCEEDED, actor=user)
+    session.flush()
+    return LoginResult(LoginOutcome.OK, user)
+
+
+# --- server-side sessions -----------------------------------------------------------------------------
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, user: User, *, address: Optional[str], user_agent: Optional[str]) -> str:
+    token = secrets.token_urlsafe(32)
+    hours = current_app.config["SESSION_LIFETIME_HOURS"]
+    session.add(UserSession(
+        user_id=user.id, token_hash=_token_hash(token), expires_at=utcnow() + dt.timedelta(hours=hours),
+        address=address, user_agent=(user_agent or "")[:255] or None,
+    ))
+    session.flush()
+    user.session_token = token
+    return token
+
+
+def revoke_session(session: Session, token: str) -> None:
+    session.execute(
+        update(UserSession).where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_all_sessions(session: Session, user: User) -> None:
+    session.execute(
+        update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def user_for_session_token(token: str) -> Optional[User]:
+    """Flask-Login's user loader: the cookie's token must name a live session of an active user."""
+    row = db.session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id).where(
+            UserSession.token_hash == _token_hash(token),
+            UserSession.revoked_at.is_(None),
+            UserSession.expires_at > utcnow(),
+            User.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    user = row.User
+    user.session_token = token
+    return user

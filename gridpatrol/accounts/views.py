@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import Session
+
+from gridpatrol.accounts import bp, services
+from gridpatrol.accounts.forms import (
+    ActivationForm, AdminPasswordForm, LanguageForm, LoginForm, LogoutForm, PasswordChangeForm, TeamForm, UserForm,
+)
+from gridpatrol.accounts.models import Team, TeamKind, User
+from gridpatrol.audit import services as audit
+from gridpatrol.core.errors import DomainError
+from gridpatrol.core.roles import Role, roles_required
+from gridpatrol.core.transaction import record_despite_rollback
+from gridpatrol.extensions import db
+
+# A form re-shown with errors answers 422, so the request's transaction rolls back.
+INVALID = 422
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths are followed after login or a language switch."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("home.index")
+
+
+def _start_login(user: User) -> None:
+    services.open_session(db.session, user, address=request.remote_addr,
+                          user_agent=request.headers.get("User-Agent"))
+    session.clear()  # a fresh session on login, so nothing set before it carries over
+    session.permanent = True
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        return render_template("accounts/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("accounts/login.html", form=form), INVALID
+    result = services.authenticate(db.session, form.username.data, form.password.data, request.remote_addr)
+    if result.outcome is services.LoginOutcome.OK:
+        locale = session.get("locale")
+        _start_login(result.user)
+        if locale and not result.user.locale:
+            session["locale"] = locale
+        return redirect(_safe_next(form.next.data))
+    if result.outcome is services.LoginOutcome.BAD_CREDENTIALS:
+        # The failed attempt must be counted, so this answer commits (200, not 4xx).
+        form.password.errors.append(_("Wrong username or password."))
+        return render_template("accounts/login.html", form=form)
+    message = (_("Too many failed logins for this account. Try again later or ask an administrator.")
+               if result.outcome is services.LoginOutcome.ACCOUNT_LOCKED
+               else _("Too many failed logins from this address. Try again later."))
+    form.password.errors.append(message)
+    # 429 rolls the request back, so the throttle record is written on its own.
+    detail = {"limit": "account" if result.outcome is services.LoginOutcome.ACCOUNT_LOCKED else "address"}
+    username = services.normalise_username(form.username.data)
+    record_despite_rollback(lambda s: audit.record(s, audit.LOGIN_THROTTLED, actor_name=username, detail=detail))
+    return render_template("accounts/login.html", form=form), 429
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    if LogoutForm().validate_on_submit():
+        services.revoke_session(db.session, current_user.session_token)
+        audit.record(db.session, audit.LOGOUT, actor=current_user)
+        logout_user()
+        session.clear()
+        flash(_("You have logged out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.post("/language")
+def set_language():
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["locale"] = form.locale.data
+        if current_user.is_authenticated:
+            services.set_locale(db.session, current_user, form.locale.data)
+    return redirect(_safe_next(form.next.data or request.referrer and urlsplit(request.referrer).path))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(db.session, current_user, new_password=form.new_password.data,
+                                     current_password=form.current_password.data, actor=current_user)
+        except DomainError as exc:
+            form.new_password.errors.append(str(exc))
+            return render_template("accounts/password.html", form=form), INVALID
+        _start_login(current_user)  # every other login of this user has just ended
+        flash(_("Your password has been changed. Other devices have been logged out."), "success")
+        return redirect(url_for("home.index"))
+    return render_template("accounts/password.html", form=form), (INVALID if form.is_submitted() else 200)
+
+
+# --- administration -----------------------------------------------------------------------------------
+def _team_choices(s: Session):
+    return [(t.id, t.name) for t in services.list_teams(s)]
+
+
+def _get_or_404(model, ident: int):
+    return db.get_or_404(model, ident)
+
+
+@bp.get("/admin/users")
+@roles_required(Role.ADMIN)
+def admin_users():
+    return render_template("accounts/admin_users.html", users=services.list_users(db.session),
+                           activation_form=ActivationForm())
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_user_new():
+    form = UserForm()
+    form.teams.choices = _team_choices(db.session)
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors.append(_("An initial password is required."))
+        else:
+            teams = [db.session.get(Team, i) for i in form.teams.data]
+            try:
+                user = services.create_user(
+                    db.session, username=form.username.data, display_name=form.display_name.data,
+                    password=form.password.data, roles=[Role(r) for r in form.roles.data], phone=form.phone.data,
+                    locale=form.locale.data, teams=[t for t in teams if t], actor=current_user,
+                )
+            except DomainError as exc:
+                form.username.errors.append(str(exc))
+            else:
+                flash(_("User %(name)s created.", name=user.username), "success")
+                return redirect(url_for("accounts.admin_users"))
+    status = INVALID if form.is_submitted() else 200
+    return render_template("accounts/admin_user_form.html", form=form, user=None), status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_user_edit(user_id: int):
+    user = _get_or_404(User, user_id)
+    form = UserForm(obj=None if request.method == "POST" else user)
+    form.teams.choices = _team_choices(db.session)
+    del form.password
+    form.username.render_kw = {"readonly": True}
+    if request.method == "GET":
+        form.username.data = user.username
+        form.roles.data = [r.role for r in user.role_rows]
+        form.teams.data = [t.id for t in user.teams]
+        form.locale.data = user.locale or ""
+    form.username.data = user.username  # usernames never change: audit records name them
+    if form.validate_on_submit():
+        teams = [db.session.get(Team, i) for i in form.teams.data]
+        try:
+            services.update_user(
+                db.session, user, display_name=form.display_name.data, phone=form.phone.data,
+                locale=form.locale.data, roles=[Role(r) for r in form.roles.data], teams=[t for t in teams if t],
+                actor=current_user,
+            )
+        except DomainError as exc:
+            form.roles.errors.append(str(exc))
+        else:
+            flash(_("User %(name)s saved.", name=user.username), "success")
+            return redirect(url_for("accounts.admin_users"))
+    status = INVALID if form.is_submitted() else 200
+    return render_template("accounts/admin_user_form.html", form=form, user=user,
+                           password_form=AdminPasswordForm(), activation_form=ActivationForm()), status
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@roles_required(Role.ADMIN)
+def admin_user_set_active(user_id: int):
+    user = _get_or_404(User, user_id)
+    form = ActivationForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("accounts.admin_users"))
+    activate = request.form.get("active") == "1"
+    try:
+        services.set_active(db.session, user, activate, actor=current_user)
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.admin_users"))
+    flash(_("User %(name)s activated.", name=user.username) if activate
+          else _("User %(name)s deactivated; their logins have ended.", name=user.username), "success")
+    return redirect(url_for("accounts.admin_users"))
+
+
+@bp.post("/admin/users/<int:user_id>/password")
+@roles_required(Role.ADMIN)
+def admin_user_password(user_id: int):
+    user = _get_or_404(User, user_id)
+    form = AdminPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+        if user.id == current_user.id:
+            _start_login(user)
+        flash(_("Password of %(name)s reset; their logins have ended.", name=user.username), "success")
+    return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+
+
+@bp.get("/admin/teams")
+@roles_required(Role.ADMIN)
+def admin_teams():
+    return render_template("accounts/admin_teams.html", teams=services.list_teams(db.session))
+
+
+@bp.route("/admin/teams/new", methods=["GET", "POST"], defaults={"team_id": None})
+@bp.route("/admin/teams/<int:team_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_team_edit(team_id: int | None):
+    team = _get_or_404(Team, team_id) if team_id is not None else None
+    form = TeamForm(obj=team if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.save_team(db.session, team, name=form.name.data, kind=TeamKind(form.kind.data),
+                               phone=form.phone.data, active=form.active.data, actor=current_user)
+        except DomainError as exc:
+            form.name.errors.append(str(exc))
+        else:
+            flash(_("Team saved."), "success")
+            return redirect(url_for("accounts.admin_teams"))
+    status = INVALID if form.is_submitted() else 200
+    return render_template("accounts/admin_team_form.html", form=form, team=team), status

@@ -1,0 +1,70 @@
+"""Roles, and the checks views use to refuse what a user may not do.
+
+Every refusal goes through `deny`, which sends the `permission_denied` signal (the audit log listens)
+before answering 403, so no denial goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Callable, TypeVar
+
+from blinker import Namespace
+from flask import abort, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+signals = Namespace()
+permission_denied = signals.signal("permission-denied")
+
+F = TypeVar("F", bound=Callable)
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    SUPERVISOR = "supervisor"
+    GRID_LEADER = "grid_leader"
+    RECTIFIER = "rectifier"
+    STAFF = "staff"
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.SUPERVISOR: _l("Supervisor"),
+    Role.GRID_LEADER: _l("Grid leader"),
+    Role.RECTIFIER: _l("Rectifier"),
+    Role.STAFF: _l("Staff"),
+}
+
+
+def deny(reason: str):
+    """Record the denial (via the signal) and answer 403."""
+    permission_denied.send(
+        None, user=current_user if current_user.is_authenticated else None,
+        endpoint=request.endpoint, path=request.path, method=request.method, reason=reason,
+    )
+    abort(403)
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """The view needs a logged-in user holding at least one of `roles`."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            from gridpatrol.extensions import login_manager
+
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_any_role(*roles):
+                deny("role required: " + ", ".join(r.value for r in roles))
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

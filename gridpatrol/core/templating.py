@@ -1,0 +1,19 @@
+"""Jinja globals and filters shared by every page."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+
+from gridpatrol.core import navigation
+from gridpatrol.core.i18n import LANGUAGE_NAMES
+from gridpatrol.core.time import format_local
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
+    app.jinja_env.globals["nav_items"] = navigation.items_for_current_user

@@ -1,0 +1,70 @@
+"""Loading the demo data. Every loader goes through the domain services, never raw inserts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridpatrol.accounts import services as accounts
+from gridpatrol.accounts.models import TeamKind, User
+from gridpatrol.core.roles import Role
+
+DEMO_PASSWORD = "demo2026"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    display_name: str
+    roles: tuple[Role, ...]
+
+
+DEMO_LOGINS = (
+    DemoLogin("admin", "系统管理员", (Role.ADMIN,)),
+    DemoLogin("zhuguan", "陈主任", (Role.SUPERVISOR,)),
+    DemoLogin("wangge01", "李建国", (Role.GRID_LEADER, Role.STAFF)),
+    DemoLogin("weixiu", "张师傅", (Role.RECTIFIER,)),
+    DemoLogin("zhigong", "王小红", (Role.STAFF,)),
+)
+
+DEMO_TEAMS = (
+    ("机关后勤维修班组", TeamKind.MAINTENANCE, "0571-8800 1201"),
+    ("瑞安物业服务有限公司", TeamKind.PROPERTY, "0571-8800 1300"),
+    ("通达电梯维保有限公司", TeamKind.VENDOR, "400-820 1880"),
+)
+
+# Later capabilities append (name, loader) pairs; loaders receive the session and run once, in order.
+LOADERS: list[tuple[str, Callable[[Session], None]]] = []
+
+
+def register_loader(name: str, loader: Callable[[Session], None]) -> None:
+    if all(existing != name for existing, _ in LOADERS):
+        LOADERS.append((name, loader))
+
+
+def demo_loaded(session: Session) -> bool:
+    return session.scalar(select(User.id).where(User.username == DEMO_LOGINS[0].username)) is not None
+
+
+def load_accounts(session: Session) -> None:
+    teams = {
+        name: accounts.save_team(session, None, name=name, kind=kind, phone=phone, active=True, actor=None)
+        for name, kind, phone in DEMO_TEAMS
+    }
+    for login in DEMO_LOGINS:
+        member_of = [teams["机关后勤维修班组"]] if Role.RECTIFIER in login.roles else []
+        accounts.create_user(session, username=login.username, display_name=login.display_name,
+                             password=DEMO_PASSWORD, roles=login.roles, teams=member_of, actor=None)
+
+
+register_loader("accounts", load_accounts)
+
+
+def load_demo(session: Session) -> list[str]:
+    """Run every registered loader; returns their names. The caller owns the transaction."""
+    for _name, loader in LOADERS:
+        loader(session)
+    return [name for name, _ in LOADERS]

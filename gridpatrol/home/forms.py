@@ -1,0 +1,1 @@
+"""The home page has no forms; the language switch lives in accounts.forms."""
