@@ -8,7 +8,7 @@ import os
 
 bind = os.environ.get("GRIDPATROL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GRIDPATROL_WORKERS", "4"))
-worker_class = "gthread"
+worker_class = os.environ.get("GRIDPATROL_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GRIDPATROL_THREADS", "2"))
 # Each worker builds its own app and engine: no connection pool is ever shared across a fork.
 preload_app = False
@@ -23,3 +23,12 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
 errorlog = "-"
 loglevel = os.environ.get("GRIDPATROL_GUNICORN_LOGLEVEL", "info")
 forwarded_allow_ips = os.environ.get("GRIDPATROL_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's runtime control socket defaults to one path per user; several instances on one host
+# (web, benchmarks, tests) would fight over it, and systemd does the process management anyway.
+control_socket_disable = True
+
+
+def post_worker_init(worker):
+    # Logged once the worker has imported the app and can serve: lets operators and tests tell
+    # "booting" from "ready".
+    worker.log.info("GridPatrol worker ready (pid %s)", worker.pid)

@@ -2,21 +2,14 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from gridpatrol.accounts.models import TEAM_KIND_LABELS
+from gridpatrol.core.forms import MultiCheckboxField, choices
 from gridpatrol.core.roles import ROLE_LABELS
 
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-def _language_choices():
-    return [("", _l("Site default (Chinese)")), ("zh", "中文"), ("en", "English")]
+LANGUAGES = (("zh", "中文"), ("en", "English"))
 
 
 class LoginForm(FlaskForm):
@@ -32,7 +25,7 @@ class LogoutForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("zh", "中文"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=choices(LANGUAGES))
     next = HiddenField()
 
 
@@ -51,10 +44,11 @@ class UserForm(FlaskForm):
         DataRequired(), Length(min=2, max=40),
         Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", message=_l("Letters, digits, dots, dashes and underscores only.")),
     ])
-    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=80)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
-    locale = SelectField(_l("Language"), choices=_language_choices(), validators=[Optional()])
-    roles = MultiCheckboxField(_l("Roles"), choices=[(r.value, label) for r, label in ROLE_LABELS.items()],
+    locale = SelectField(_l("Language"), choices=choices((("", _l("Site default (Chinese)")),) + LANGUAGES),
+                         validators=[Optional()])
+    roles = MultiCheckboxField(_l("Roles"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()),
                                validators=[DataRequired(message=_l("Choose at least one role."))])
     teams = MultiCheckboxField(_l("Teams"), coerce=int, validators=[Optional()])
     password = PasswordField(_l("Initial password"), validators=[Optional(), Length(min=8, max=200)],
@@ -72,6 +66,6 @@ class ActivationForm(FlaskForm):
 
 class TeamForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
-    kind = SelectField(_l("Kind"), choices=[(k.value, label) for k, label in TEAM_KIND_LABELS.items()])
+    kind = SelectField(_l("Kind"), choices=choices((k.value, label) for k, label in TEAM_KIND_LABELS.items()))
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
     active = BooleanField(_l("Active"), default=True)

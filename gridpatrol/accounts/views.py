@@ -14,6 +14,7 @@ from gridpatrol.accounts.forms import (
 from gridpatrol.accounts.models import Team, TeamKind, User
 from gridpatrol.audit import services as audit
 from gridpatrol.core.errors import DomainError
+from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.transaction import record_despite_rollback
 from gridpatrol.extensions import db
@@ -97,12 +98,12 @@ def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            services.change_password(db.session, current_user, new_password=form.new_password.data,
+            services.change_password(db.session, current_user._get_current_object(), new_password=form.new_password.data,
                                      current_password=form.current_password.data, actor=current_user)
         except DomainError as exc:
             form.new_password.errors.append(str(exc))
             return render_template("accounts/password.html", form=form), INVALID
-        _start_login(current_user)  # every other login of this user has just ended
+        _start_login(current_user._get_current_object())  # every other login of this user has just ended
         flash(_("Your password has been changed. Other devices have been logged out."), "success")
         return redirect(url_for("home.index"))
     return render_template("accounts/password.html", form=form), (INVALID if form.is_submitted() else 200)
@@ -110,7 +111,7 @@ def change_password():
 
 # --- administration -----------------------------------------------------------------------------------
 def _team_choices(s: Session):
-    return [(t.id, t.name) for t in services.list_teams(s)]
+    return choices((t.id, t.name) for t in services.list_teams(s))
 
 
 def _get_or_404(model, ident: int):

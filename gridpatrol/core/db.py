@@ -132,11 +132,14 @@ def lock_key(name: str) -> int:
 def serialize_writers(session: Session, name: str) -> None:
     """Make concurrent transactions that call this with the same name run one after another.
 
-    PostgreSQL: a transaction-scoped advisory lock. SQLite: writers are already serialised because
-    write transactions begin IMMEDIATE (the caller must be in a write-intent context).
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: write transactions begin IMMEDIATE, which
+    takes the database's single write lock (the caller must be in a write-intent context).
     """
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
-    elif not _write_intent.get():
-        raise RuntimeError("serialize_writers on SQLite outside a write-intent transaction")
+    else:
+        if not _write_intent.get():
+            raise RuntimeError("serialize_writers on SQLite outside a write-intent transaction")
+        # The transaction (and with it the write lock) only begins at the first statement.
+        session.execute(text("SELECT 1"))
