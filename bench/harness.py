@@ -307,14 +307,16 @@ def _wait_workers_idle(master: int, workers: int, deadline: float) -> None:
         time.sleep(0.25)
 
 
-def _probe(url: str, path: str, timeout: float = 2.0) -> int | None:
+def _probe(url: str, path: str, headers: Mapping[str, str] | None = None,
+           timeout: float = 2.0) -> tuple[int, str | None] | None:
+    """(status, Location) of one GET on a fresh connection, or None when nothing answered."""
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Connection": "close"})
+        conn.request("GET", path, headers={**(headers or {}), "Connection": "close"})
         response = conn.getresponse()
         response.read()
-        return response.status
+        return response.status, response.getheader("Location")
     except OSError:
         return None
     finally:
@@ -324,7 +326,8 @@ def _probe(url: str, path: str, timeout: float = 2.0) -> int | None:
 @contextmanager
 def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = None,
              env: Mapping[str, str] | None = None, workers: int | None = None, threads: int | None = None,
-             access_log: bool = False, ready_path: str | None = None, ready_timeout: float = 90.0,
+             access_log: bool = False, ready_path: str | None = None,
+             ready_headers: Mapping[str, str] | None = None, ready_timeout: float = 90.0,
              keep_logs: bool = False, stop_timeout: float = 40.0) -> Iterator[ServerURL]:
     """Run `gunicorn -c config/gunicorn.conf.py app_spec` on a free loopback port; yield its URL.
 
@@ -333,7 +336,8 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
          GRIDPATROL_SETTINGS, GRIDPATROL_BIND, DEBUG or TESTING (benchmarks measure production settings).
     workers/threads: GRIDPATROL_WORKERS / GRIDPATROL_THREADS; None keeps the config file's defaults.
     access_log: write gunicorn's access log (costs a write per request; off in the default production env).
-    ready_path: polled until 200 (default /healthz for GridPatrol, / otherwise).
+    ready_path: polled until 200 (default /healthz for GridPatrol, / otherwise); ready_headers go with
+        it (e.g. {"X-Forwarded-Proto": "https"} when env turns on FORCE_HTTPS with PROXY_COUNT=1).
     The server is stopped with SIGTERM (graceful), then SIGKILL after stop_timeout. Logs live in a temp
     directory that is removed afterwards unless keep_logs or the server failed.
     """
@@ -385,7 +389,7 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
         url.access_log_path = access_log_path
         url.config = config
         try:
-            if _wait_ready(process, url, ready_path, ready_timeout):
+            if _wait_ready(process, url, ready_path, ready_headers, ready_timeout):
                 break
         except BaseException:
             _stop(process, stop_timeout)
@@ -416,9 +420,11 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _wait_ready(process: subprocess.Popen, url: ServerURL, ready_path: str, timeout: float) -> bool:
+def _wait_ready(process: subprocess.Popen, url: ServerURL, ready_path: str,
+                ready_headers: Mapping[str, str] | None, timeout: float) -> bool:
     """True when ready; False when gunicorn exited because its port was taken; raises otherwise."""
     deadline = time.monotonic() + timeout
+    wrong_since: float | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             text = url.log_text()
@@ -426,9 +432,17 @@ def _wait_ready(process: subprocess.Popen, url: ServerURL, ready_path: str, time
                 return False
             raise RuntimeError(f"gunicorn exited with {process.returncode} before it was ready:\n{_tail(text)}")
         booted = url.log_text().count("Booting worker")
-        if booted >= url.workers and _probe(url, ready_path) == 200:
+        answer = _probe(url, ready_path, ready_headers) if booted >= url.workers else None
+        if answer and answer[0] == 200:
             _wait_workers_idle(process.pid, url.workers, min(deadline, time.monotonic() + 30))
             return True
+        if answer:  # the app answers, but not 200: give it a moment (a worker may still be loading), then stop
+            wrong_since = wrong_since or time.monotonic()
+            if time.monotonic() - wrong_since > 15:
+                _stop(process, 10)
+                location = f" (Location: {answer[1]})" if answer[1] else ""
+                raise RuntimeError(f"{ready_path} keeps answering HTTP {answer[0]}{location}, not 200; "
+                                   f"pass ready_path/ready_headers:\n{_tail(url.log_text())}")
         time.sleep(0.1)
     _stop(process, 10)
     raise RuntimeError(f"gunicorn was not ready within {timeout:.0f}s:\n{_tail(url.log_text())}")

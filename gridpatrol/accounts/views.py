@@ -74,10 +74,13 @@ def login():
 @login_required
 def logout():
     if LogoutForm().validate_on_submit():
+        locale = current_user.locale
         services.revoke_session(db.session, current_user.session_token)
         audit.record(db.session, audit.LOGOUT, actor=current_user)
         logout_user()
         session.clear()
+        if locale:  # the login page keeps speaking the language this user chose
+            session["locale"] = locale
         flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))
 
