@@ -64,7 +64,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gridpatrol import accounts, audit, home
+    from gridpatrol import accounts, audit, grids, home
 
-    for module in (home, accounts, audit):
+    for module in (home, accounts, audit, grids):
         module.init_app(app)

@@ -4,6 +4,7 @@ from logging.config import fileConfig
 from flask import current_app
 
 from gridpatrol.core.db import UTCDateTime, write_intent
+from gridpatrol.core.geometry import GeometryType
 
 from alembic import context
 
@@ -51,6 +52,8 @@ def render_item(type_, obj, autogen_context):
     """Render project column types by what the database stores, so migrations never import app code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, GeometryType):
+        return "sa.LargeBinary()"
     return False
 
 
