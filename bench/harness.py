@@ -344,7 +344,8 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
     extra = dict(env or {})
     for key in ("GRIDPATROL_SETTINGS", "GRIDPATROL_BIND"):
         if key in extra:
-            raise ValueError(f"{key} is set by the harness; benchmarks run the production settings")
+            raise ValueError(f"{key} is managed by the harness: benchmarks run the production settings "
+                             "on a port it picks")
     for key in ("GRIDPATROL_DEBUG", "GRIDPATROL_TESTING"):
         if extra.get(key, "").strip().lower() in {"1", "true", "yes", "on"}:
             raise ValueError(f"{key} must stay off in a benchmark")
@@ -378,7 +379,7 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), app_spec],
             cwd=REPO_ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl+C in the benchmark's terminal reaches us, and we stop gunicorn
+            start_new_session=True,  # Ctrl+C in the terminal reaches only us; the finally below stops gunicorn
         )
         url = ServerURL(f"http://127.0.0.1:{port}")
         url.pid = process.pid
@@ -506,6 +507,8 @@ class Result:
     server_cpu_ms_per_request: float | None = None
     server_cpu_cores: float | None = None
     machine_busy_cores: float | None = None
+    generator_cpu_cores: float | None = None
+    other_busy_cores: float | None = None
     generator_cpu_ms_per_request: float | None = None
     server: dict[str, Any] = field(default_factory=dict)
     stopped_by: str = "duration"
@@ -800,6 +803,9 @@ def measure(url: str, path: str = "/", *, duration: float = 10.0, clients: int =
         server_cpu_ms_per_request=(server_cpu * ms / requests) if server_cpu is not None and requests else None,
         server_cpu_cores=(server_cpu / elapsed) if server_cpu is not None and elapsed else None,
         machine_busy_cores=busy_cores,
+        generator_cpu_cores=(gen_cpu / elapsed) if elapsed else None,
+        other_busy_cores=(busy_cores - (server_cpu / elapsed) - (gen_cpu / elapsed)
+                          if busy_cores is not None and server_cpu is not None and elapsed else None),
         generator_cpu_ms_per_request=(gen_cpu * ms / requests) if requests else None,
         server=({"app_spec": url.app_spec, "workers": url.workers, "threads": url.threads}
                 if isinstance(url, ServerURL) else {}),
@@ -870,20 +876,30 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def _cores(r: Result) -> str:
+    """Where the machine's busy cores went in the window: server + load generator + the rest."""
+    if r.machine_busy_cores is None:
+        return "-"
+    if r.server_cpu_cores is None or r.generator_cpu_cores is None or r.other_busy_cores is None:
+        return f"{r.machine_busy_cores:.2f} busy"
+    return (f"{r.server_cpu_cores:.2f}+{r.generator_cpu_cores:.2f}+{max(0.0, r.other_busy_cores):.2f}"
+            f" of {os.cpu_count()}")
+
+
 def format_table(results: Sequence[Result], baseline: Result | None = None) -> str:
     """A fixed-width table; with a baseline, ratios target/baseline for rps, p50 and p99.
 
     rps ratio < 1 means slower than the baseline; latency ratios > 1 mean slower.
     """
     header = ["target", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms", "requests", "errors",
-              "srv cpu ms/req", "host busy"]
+              "srv cpu ms/req", "cores srv+gen+rest"]
     if baseline is not None:
         header += ["rps/base", "p50/base", "p99/base"]
     rows = []
     for r in results:
         row = [r.label, _fmt(r.rps), _fmt(r.p50_ms, 2), _fmt(r.p95_ms, 2), _fmt(r.p99_ms, 2), _fmt(r.max_ms, 1),
                str(r.requests), str(r.errors), _fmt(r.server_cpu_ms_per_request, 2),
-               (f"{r.machine_busy_cores:.2f}/{os.cpu_count()}" if r.machine_busy_cores is not None else "-")]
+               _cores(r)]
         if baseline is not None:
             def ratio(a: float, b: float) -> str:
                 return f"{a / b:.3f}" if b and not math.isnan(a) and not math.isnan(b) else "-"

@@ -19,9 +19,10 @@ def _create_cli_app():
 def _add_commands(group: click.Group) -> None:
     from gridpatrol.accounts.cli import users
     from gridpatrol.demo.cli import demo
+    from gridpatrol.grids.cli import grids, sites
 
-    group.add_command(users)
-    group.add_command(demo)
+    for command in (users, demo, sites, grids):
+        group.add_command(command)
 
 
 @click.group(cls=FlaskGroup, create_app=_create_cli_app, add_version_option=False, load_dotenv=False)

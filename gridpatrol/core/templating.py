@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
 from gridpatrol.core import navigation
+from gridpatrol.core.categories import Category
 from gridpatrol.core.i18n import LANGUAGE_NAMES
 from gridpatrol.core.time import format_local
 
@@ -17,3 +18,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
     app.jinja_env.globals["nav_items"] = navigation.items_for_current_user
+    app.jinja_env.globals["category_label"] = lambda code: Category(code).label

@@ -8,7 +8,8 @@ bp = Blueprint("grids", __name__, template_folder="templates")
 
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
-    from gridpatrol.grids import models, views  # noqa: F401  (models for Alembic, routes)
+    from gridpatrol.grids import demo, models, views  # noqa: F401  (demo loader, models for Alembic, routes)
 
     app.register_blueprint(bp)
-    navigation.register("grids.index", _l("Grids"), order=10)
+    navigation.register("grids.map_default", _l("Map"), order=10)
+    navigation.register("grids.index", _l("Grids"), order=11)

@@ -1,12 +1,235 @@
 from __future__ import annotations
 
-from flask import render_template
-from flask_login import login_required
+import json
 
-from gridpatrol.grids import bp
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from gridpatrol.accounts.models import User, UserRole
+from gridpatrol.core.errors import DomainError
+from gridpatrol.core.forms import choices
+from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.extensions import db
+from gridpatrol.grids import bp, geojson, map_svg, qr, services
+from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
+from gridpatrol.grids.models import AssignmentRole, Grid
+
+INVALID = 422
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def _site_or_404(code: str | None = None):
+    try:
+        return services.get_site(db.session, code)
+    except DomainError:
+        abort(404)
+
+
+def _grid_or_404(grid_id: int) -> Grid:
+    return db.get_or_404(Grid, grid_id)
+
+
+def _grid_url(grid: Grid) -> str:
+    return url_for("grids.detail", grid_id=grid.id)
 
 
 @bp.get("/grids")
 @login_required
 def index():
-    return render_template("grids/index.html")
+    sites = services.list_sites(db.session)
+    if not sites:
+        return render_template("grids/index.html", site=None, sites=[], grids=[], levels=[], level=None)
+    site = _site_or_404(request.args.get("site") or sites[0].code)
+    level = request.args.get("level", type=int)
+    grids = services.list_grids(db.session, site, level=level)
+    return render_template("grids/index.html", site=site, sites=sites, grids=grids,
+                           levels=services.site_levels(db.session, site), level=level,
+                           missing_leaders=sum(1 for g in grids if g.leader is None))
+
+
+@bp.get("/map")
+@login_required
+def map_default():
+    sites = services.list_sites(db.session)
+    if not sites:
+        return redirect(url_for("grids.index"))
+    return redirect(url_for("grids.site_map", code=sites[0].code))
+
+
+@bp.get("/sites/<code>/map")
+@login_required
+def site_map(code: str):
+    site = _site_or_404(code)
+    levels = services.site_levels(db.session, site)
+    level = request.args.get("level", type=int)
+    if level is None:
+        level = 0 if 0 in levels or not levels else levels[0]
+    grids = services.list_grids(db.session, site, level=level)
+    context = services.list_grids(db.session, site, level=0) if level != 0 else []
+    # Until patrols and issues exist, a grid is "ok" with a leader; grids without one are flagged.
+    status = {g.code: ("ok" if g.leader else "none") for g in grids}
+    svg = map_svg.render(site, grids, link_for=_grid_url, status_by_code=status, context=context,
+                         title=_("Map of %(site)s, level %(level)s", site=site.name, level=level))
+    return render_template("grids/map.html", site=site, svg=svg, levels=levels, level=level, grids=grids,
+                           sites=services.list_sites(db.session))
+
+
+@bp.get("/grids/<int:grid_id>")
+@login_required
+def detail(grid_id: int):
+    grid = _grid_or_404(grid_id)
+    can_manage = current_user.has_role(Role.ADMIN)
+    assign_form = AssignForm()
+    assign_form.user_id.choices = _leader_choices()
+    categories_form = CategoriesForm(data={"categories": grid.categories or []})
+    svg = map_svg.render(grid.site, services.list_grids(db.session, grid.site, level=grid.level),
+                         link_for=_grid_url, selected=grid.code,
+                         status_by_code={grid.code: "ok" if grid.leader else "none"},
+                         title=_("Location of grid %(code)s", code=grid.code))
+    return render_template(
+        "grids/detail.html", grid=grid, svg=svg, can_manage=can_manage,
+        can_print=_may_print_posters(grid), assign_form=assign_form, categories_form=categories_form,
+        checkpoint_form=CheckpointForm(), remove_deputy_form=RemoveDeputyForm(),
+        history=sorted(grid.assignments, key=lambda a: a.effective_from, reverse=True),
+    )
+
+
+def _leader_choices():
+    users = db.session.scalars(select(User).join(UserRole).where(
+        UserRole.role == Role.GRID_LEADER.value, User.active.is_(True)).order_by(User.username)).all()
+    return choices((u.id, f"{u.display_name} ({u.username})") for u in users)
+
+
+@bp.post("/grids/<int:grid_id>/assign")
+@roles_required(Role.ADMIN)
+def assign(grid_id: int):
+    grid = _grid_or_404(grid_id)
+    form = AssignForm()
+    form.user_id.choices = _leader_choices()
+    if not form.validate_on_submit():
+        flash(_("Choose a person and a position."), "error")
+        return redirect(_grid_url(grid))
+    user = db.session.get(User, form.user_id.data)
+    try:
+        changed = services.assign(db.session, grid, user, AssignmentRole(form.role.data), actor=current_user,
+                                  note=form.note.data or None)
+    except DomainError as exc:
+        flash(str(exc), "error")
+        return render_template("errors/error.html", code=INVALID, error=exc), INVALID
+    flash(_("%(name)s is now responsible for grid %(code)s.", name=user.display_name, code=grid.code)
+          if changed else _("Nothing changed."), "success")
+    return redirect(_grid_url(grid))
+
+
+@bp.post("/grids/<int:grid_id>/deputy/remove")
+@roles_required(Role.ADMIN)
+def remove_deputy(grid_id: int):
+    grid = _grid_or_404(grid_id)
+    if RemoveDeputyForm().validate_on_submit():
+        services.end_deputy(db.session, grid, actor=current_user)
+        flash(_("The deputy post of grid %(code)s is vacant.", code=grid.code), "success")
+    return redirect(_grid_url(grid))
+
+
+@bp.post("/grids/<int:grid_id>/categories")
+@roles_required(Role.ADMIN)
+def set_categories(grid_id: int):
+    grid = _grid_or_404(grid_id)
+    form = CategoriesForm()
+    if form.validate_on_submit():
+        services.set_categories(db.session, grid, form.categories.data, actor=current_user)
+        flash(_("Responsibility categories saved."), "success")
+    return redirect(_grid_url(grid))
+
+
+@bp.post("/grids/<int:grid_id>/checkpoints")
+@roles_required(Role.ADMIN)
+def add_checkpoint(grid_id: int):
+    grid = _grid_or_404(grid_id)
+    form = CheckpointForm()
+    if form.validate_on_submit():
+        try:
+            services.add_checkpoint(db.session, grid, code=form.code.data, name=form.name.data,
+                                    lon=form.lon.data, lat=form.lat.data, actor=current_user)
+        except DomainError as exc:
+            form.code.errors.append(str(exc))
+        else:
+            flash(_("Checkpoint added."), "success")
+            return redirect(_grid_url(grid))
+    # Nothing was saved: say why on the grid page (the form lives there).
+    flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "error")
+    return redirect(_grid_url(grid))
+
+
+def _may_print_posters(grid: Grid) -> bool:
+    return current_user.has_any_role(Role.ADMIN, Role.SUPERVISOR) or (
+        current_user.has_role(Role.GRID_LEADER) and services.is_responsible_for(db.session, current_user, grid))
+
+
+@bp.get("/grids/<int:grid_id>/posters")
+@login_required
+def posters(grid_id: int):
+    grid = _grid_or_404(grid_id)
+    if not _may_print_posters(grid):
+        deny("checkpoint posters of another grid")
+    items = []
+    for checkpoint in grid.checkpoints:
+        if checkpoint.active:
+            payload = qr.checkpoint_payload(checkpoint)
+            items.append({"checkpoint": checkpoint, "payload": payload, "svg": qr.qr_svg(payload)})
+    return render_template("grids/posters.html", grid=grid, posters=items)
+
+
+@bp.route("/admin/sites/<code>/import", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def import_file(code: str):
+    site = _site_or_404(code)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        return render_template("grids/import.html", site=site, form=form), (INVALID if form.is_submitted() else 200)
+    data = form.file.data.read(MAX_IMPORT_BYTES + 1)
+    try:
+        report = services.import_grids(db.session, site, data, actor=current_user)
+    except geojson.GridImportRefused as refused:
+        return render_template("grids/import.html", site=site, form=form, problems=refused.problems), INVALID
+    return render_template("grids/import.html", site=site, form=ImportForm(formdata=None), report=report)
+
+
+@bp.get("/admin/sites/<code>/export")
+@roles_required(Role.ADMIN, Role.SUPERVISOR)
+def export_file(code: str):
+    site = _site_or_404(code)
+    body = json.dumps(services.export_grids(db.session, site), ensure_ascii=False, indent=1)
+    return Response(body, mimetype="application/geo+json", headers={
+        "Content-Disposition": f'attachment; filename="{site.code}-grids.geojson"'})
+
+
+@bp.get("/api/sites/<code>/locate")
+@login_required
+def api_locate(code: str):
+    """Which grid is this point in? Used by the forms (quick report, patrol location stamp)."""
+    site = _site_or_404(code)
+    try:
+        lon = float(request.args["lon"])
+        lat = float(request.args["lat"])
+        level = int(request.args.get("level", 0))
+    except (KeyError, ValueError):
+        return jsonify(error=_("lon and lat (numbers) and an optional whole-number level are required")), 400
+    try:
+        answer = services.locate(db.session, site, lon, lat, level)
+    except DomainError as exc:
+        return jsonify(error=str(exc)), 400
+    body = {"site": site.code, "lon": lon, "lat": lat, "level": level, "inside": answer.inside}
+    if answer.grid is not None:
+        body["grid"] = _grid_json(answer.grid)
+    if not answer.inside and answer.nearest is not None:
+        body["nearest"] = {**_grid_json(answer.nearest), "distance_m": round(answer.distance_m, 1)}
+    return jsonify(body)
+
+
+def _grid_json(grid: Grid) -> dict:
+    leader = grid.leader
+    return {"id": grid.id, "code": grid.code, "name": grid.name, "level": grid.level,
+            "leader": {"username": leader.username, "name": leader.display_name} if leader else None}
