@@ -1,7 +1,8 @@
 """Point → grid lookup for one site: which grid (网格单元) covers a lon/lat point, or which one is nearest.
 
 `GridLocator` is pure (no database, no Flask, no global state): build it once from a site's grids, keep it
-for as long as the grids do not change, and ask it many questions.
+for as long as the grids do not change, and ask it many questions. It is read-only after construction,
+so one instance may be shared by the threads of a worker.
 
 Tie rule (documented, deterministic)
     Grids are closed polygons: a point on a grid's outer edge or on one of its hole rings belongs to that
@@ -40,7 +41,7 @@ OUTSIDE = -1
 DEFAULT_CELLS_PER_GRID = 4096
 MAX_CELLS_PER_LEVEL = 1 << 22
 # A grid edge marks every cell within this distance of it as a boundary cell. Projection and cell-index
-# rounding is ~1e-9 m at any longitude, so 1 mm can never let a point skip the exact test it needs.
+# rounding stays below 1e-7 m at any longitude, so 1 mm can never let a point skip the exact test it needs.
 _MARGIN_M = 1e-3
 _MIN_CELL_M = 0.02  # keeps the margin under a tenth of a cell, so a half-cell piece of edge spans ≤ 2 cells
 _CHUNK = 1 << 21  # (cell, grid) pairs handled at once while building
@@ -91,6 +92,11 @@ class GridLocator:
         geoms = np.array([_check_geometry(key, g) for key, _, g in entries] or [], dtype=object)
         geoms = shapely.transform(geoms, lambda c: c) if len(geoms) else geoms
         shapely.prepare(geoms)
+        if len(geoms):
+            # GEOS builds a prepared polygon's point index on first use, and Shapely queries without the
+            # GIL: build it now so that threads sharing this locator only ever read.
+            bounds = shapely.bounds(geoms)
+            shapely.intersects_xy(geoms, (bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2)
         self._geoms = geoms
         if projection is None:
             if len(geoms):
@@ -280,6 +286,7 @@ class GridLocator:
         offsets = np.append(first, len(pairs)).astype(np.intp)
         candidates = entries[pairs % n]
 
+        shapely.destroy_prepared(metres)  # only `nearest` uses them from here on, and it needs no index
         return _Level(entries=entries, ax=kx / size, bx=(-lon0 * kx - x0) / size, ay=ky / size,
                       by=(-lat0 * ky - y0) / size, nx=nx, ny=ny, table=table, offsets=offsets,
                       candidates=candidates, tree=shapely.STRtree(metres))

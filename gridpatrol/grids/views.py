@@ -67,7 +67,8 @@ def site_map(code: str):
     if level is None:
         level = 0 if 0 in levels or not levels else levels[0]
     grids = services.list_grids(db.session, site, level=level)
-    context = services.list_grids(db.session, site, level=0) if level != 0 else []
+    # Faint backdrop for orientation: the outdoor ground under a floor, the buildings' ground floors outdoors.
+    context = services.list_grids(db.session, site, level=1 if level == 0 else 0)
     # Until patrols and issues exist, a grid is "ok" with a leader; grids without one are flagged.
     status = {g.code: ("ok" if g.leader else "none") for g in grids}
     svg = map_svg.render(site, grids, link_for=_grid_url, status_by_code=status, context=context,
