@@ -392,9 +392,10 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
         try:
             if _wait_ready(process, url, ready_path, ready_headers, ready_timeout):
                 break
-        except BaseException:
+        except BaseException as exc:
             _stop(process, stop_timeout)
             log_file.close()
+            exc.add_note(f"gunicorn log kept in {log_dir}")
             raise
         # exited because the port was taken: try another one
         log_file.close()

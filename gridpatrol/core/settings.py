@@ -19,7 +19,7 @@ ENV_PREFIX = "GRIDPATROL_"
 # Env vars with the prefix that belong to gunicorn.conf.py or the tests, not to the app.
 _NON_APP_ENV = {
     "SETTINGS", "BIND", "WORKERS", "THREADS", "WORKER_CLASS", "ACCESS_LOG", "GUNICORN_LOGLEVEL",
-    "FORWARDED_ALLOW_IPS", "TEST_POSTGRES_URL",
+    "FORWARDED_ALLOW_IPS", "TEST_POSTGRES_URL", "BENCH_POSTGRES_URL",
 }
 DEFAULT_SECRET_KEY = "insecure-default-change-me"
 

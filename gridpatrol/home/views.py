@@ -4,7 +4,7 @@ from flask import jsonify, render_template
 from flask_login import current_user, login_required
 
 from gridpatrol.core.time import display_timezone, utcnow
-from gridpatrol.extensions import csrf, db
+from gridpatrol.extensions import csrf, db, talisman
 from gridpatrol.home import bp, services
 
 
@@ -16,6 +16,7 @@ def index():
 
 @bp.get("/healthz")
 @csrf.exempt
+@talisman(force_https=False)  # load balancers probe gunicorn directly over plain HTTP
 def healthz():
     """For load balancers and monitoring: 200 when this worker can reach its database."""
     ok = services.database_ok(db.session)

@@ -89,6 +89,33 @@ def test_edited_file_updates_grids_in_place_and_keeps_history(app, leaders):
     (builders.collection(builders.feature("A01", box(120.15, 30.28, 120.1515, 30.2815)),
                          builders.feature("A02", box(120.151, 30.281, 120.152, 30.282))), "overlap"),
     (builders.collection(builders.feature("A01", builders.cell(0, 0), leader="ghost")), "unknown_leader"),
+    (builders.collection(builders.feature("A01", builders.cell(0, 0), deputy="ghost")), "unknown_deputy"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": {"code": "A01", "name": "x"}}]}), "null_geometry"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.15, 30.28]},
+         "properties": {"code": "A01", "name": "x"}}]}), "not_polygonal"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[120.15, 30.28], [120.151, 30.281],
+                                                                              [120.151, 30.28], [120.15, 30.281],
+                                                                              [120.15, 30.28]]]},
+         "properties": {"code": "A01", "name": "bow tie"}}]}), "invalid_polygon"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[120.15, 30.28], [120.151, 30.28],
+                                                                              [120.151, 30.281], [120.15, 30.281]]]},
+         "properties": {"code": "A01", "name": "open ring"}}]}), "unclosed_ring"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[120.15, 30.28], [120.151, 30.28],
+                                                                              [120.15, 30.28], [120.15, 30.28]]]},
+         "properties": {"code": "A01", "name": "flat"}}]}), "degenerate_ring"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[120.15, 95.0], [120.151, 95.0],
+                                                                              [120.151, 95.001], [120.15, 95.0]]]},
+         "properties": {"code": "A01", "name": "north of the pole"}}]}), "coordinate_out_of_range"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": {"name": "no code"}}]}), "missing_code"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": None, "properties": {"code": "A01"}}]}), "missing_name"),
     (builders.collection(builders.feature("A01", builders.cell(0, 0), leader="plain")), "leader_without_role"),
 ])
 def test_refused_file_imports_nothing(app, leaders, data, reason):
