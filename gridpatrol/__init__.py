@@ -64,7 +64,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gridpatrol import accounts, audit, grids, home
+    from gridpatrol import accounts, audit, grids, home, notifications, patrols, scheduler, standards, workdays
 
-    for module in (home, accounts, audit, grids):
+    for module in (home, accounts, audit, grids, standards, workdays, patrols, notifications, scheduler):
         module.init_app(app)

@@ -20,8 +20,9 @@ def _add_commands(group: click.Group) -> None:
     from gridpatrol.accounts.cli import users
     from gridpatrol.demo.cli import demo
     from gridpatrol.grids.cli import grids, sites
+    from gridpatrol.scheduler.cli import scheduler
 
-    for command in (users, demo, sites, grids):
+    for command in (users, demo, sites, grids, scheduler):
         group.add_command(command)
 
 

@@ -143,3 +143,21 @@ def serialize_writers(session: Session, name: str) -> None:
             raise RuntimeError("serialize_writers on SQLite outside a write-intent transaction")
         # The transaction (and with it the write lock) only begins at the first statement.
         session.execute(text("SELECT 1"))
+
+
+# --- bulk writes ---------------------------------------------------------------------------------------
+def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflict_columns: list[str]) -> int:
+    """INSERT rows, skipping any that would break the unique key on conflict_columns; returns rows inserted.
+
+    Lets idempotent jobs (materialising patrols, sending reminders) run twice, or side by side, safely.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    result = session.execute(statement, rows)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else 0

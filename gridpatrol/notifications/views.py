@@ -1,0 +1,1 @@
+"""Routes: added with the pages."""

@@ -1,0 +1,16 @@
+"""Patrol plans, the patrols they make, and the checklist form leaders fill on their tablets."""
+
+from flask import Blueprint, Flask
+from flask_babel import lazy_gettext as _l
+
+bp = Blueprint("patrols", __name__, template_folder="templates")
+
+
+def init_app(app: Flask) -> None:
+    from gridpatrol.core import navigation
+    from gridpatrol.core.roles import Role
+    from gridpatrol.patrols import models, views  # noqa: F401
+
+    app.register_blueprint(bp)
+    navigation.register("patrols.today", _l("Today"), (Role.GRID_LEADER,), order=1)
+    navigation.register("patrols.plans", _l("Patrol plans"), (Role.SUPERVISOR, Role.ADMIN), order=30)

@@ -1,0 +1,78 @@
+"""Photo files: checked to be real images with Pillow, stored outside the web root by content hash.
+
+Storing by SHA-256 makes a retried upload a no-op and means a file written by a transaction that later
+rolled back is harmless: nothing points at it, and the same bytes map to the same name next time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+from gridpatrol.core.errors import DomainError
+
+ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+MAX_BYTES = 12 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # about 7700 × 5200; the tablet downscales long before that
+MIN_SIDE = 16
+
+
+@dataclass(frozen=True)
+class CheckedPhoto:
+    data: bytes
+    sha256: str
+    content_type: str
+    width: int
+    height: int
+
+
+def check_image(data: bytes, name: str = "") -> CheckedPhoto:
+    """Refuse anything that is not a sane JPEG, PNG or WebP image (DomainError says which file and why)."""
+    label = name or _("photo")
+    if len(data) > MAX_BYTES:
+        raise DomainError(_("%(name)s is larger than %(mb)d MB.", name=label, mb=MAX_BYTES // (1024 * 1024)))
+    if not data:
+        raise DomainError(_("%(name)s is empty.", name=label))
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            fmt, (width, height) = probe.format, probe.size
+            if fmt not in ALLOWED_FORMATS:
+                raise DomainError(_("%(name)s is not a JPEG, PNG or WebP image.", name=label))
+            if width * height > MAX_PIXELS:
+                raise DomainError(_("%(name)s has too many pixels.", name=label))
+            if min(width, height) < MIN_SIDE:
+                raise DomainError(_("%(name)s is too small to show anything.", name=label))
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # verify() does not decode the pixels; a truncated file fails here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise DomainError(_("%(name)s is not a readable image.", name=label)) from None
+    return CheckedPhoto(data, hashlib.sha256(data).hexdigest(), ALLOWED_FORMATS[fmt], width, height)
+
+
+def photo_dir() -> Path:
+    return Path(current_app.instance_path) / "photos"
+
+
+def path_for(sha256: str) -> Path:
+    return photo_dir() / sha256[:2] / sha256
+
+
+def store(photo: CheckedPhoto) -> Path:
+    path = path_for(photo.sha256)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(photo.data)
+            f.flush()
+            os.fsync(f.fileno())  # the patrol that points at it commits durably; so must the file
+        os.replace(tmp, path)
+    return path

@@ -1,0 +1,503 @@
+"""Patrol plans and patrols: planning, materialising, reminding, marking missed, filling and submitting.
+
+Everything here flushes and leaves the commit to the request or job. The scheduler jobs call
+`materialize`, `mark_missed` and `remind`; they are idempotent (unique keys, insert-or-ignore), so a
+re-run, a restart after downtime or a second scheduler never doubles anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional
+
+from blinker import Namespace
+from flask_babel import gettext as _
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from gridpatrol.accounts.models import User
+from gridpatrol.audit import services as audit
+from gridpatrol.core.db import insert_ignoring_conflicts, serialize_writers
+from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.roles import Role
+from gridpatrol.core.time import utcnow
+from gridpatrol.grids import qr
+from gridpatrol.grids import services as grids
+from gridpatrol.grids.models import Checkpoint, Grid, Site
+from gridpatrol.notifications.models import Notification
+from gridpatrol.patrols import photos as photo_files
+from gridpatrol.patrols import schedule
+from gridpatrol.patrols.models import (CheckpointScan, Patrol, PatrolAnswer, PatrolPhoto, PatrolPlan, PatrolStatus,
+                                       PlanGrid, PlanKind, Recurrence, Submission)
+from gridpatrol.standards.models import ChecklistTemplate, TemplateItem
+from gridpatrol.workdays import services as workdays
+
+signals = Namespace()
+# Sent inside the submitting transaction: issues and points subscribe and write in the same commit.
+patrol_submitted = signals.signal("patrol-submitted")
+# Sent inside the job's transaction with the patrols just marked missed.
+patrols_missed = signals.signal("patrols-missed")
+
+HORIZON = dt.timedelta(hours=24)
+REMIND_BEFORE = dt.timedelta(minutes=60)
+REPEAT_SCAN_SECONDS = 60
+CLOCK_SKEW = dt.timedelta(minutes=10)
+
+
+# --- plans ------------------------------------------------------------------------------------------
+@dataclass
+class PlanInput:
+    name: str
+    kind: PlanKind
+    template: ChecklistTemplate
+    recurrence: Recurrence
+    window_start: dt.time
+    window_minutes: int
+    grace_minutes: int
+    starts_on: dt.date
+    grids: list[Grid]
+    ends_on: Optional[dt.date] = None
+    weekdays: list[int] = field(default_factory=list)
+    month_day: Optional[int] = None
+    interval_days: Optional[int] = None
+    # For a cross-check (互检): grid id → the grid whose leader patrols it.
+    patroller_grids: dict[int, Grid] = field(default_factory=dict)
+
+
+def _validate_plan(data: PlanInput, site: Site) -> None:
+    if not data.name.strip():
+        raise DomainError(_("A plan needs a name."))
+    if not data.grids:
+        raise DomainError(_("Choose at least one grid."))
+    if any(g.site_id != site.id for g in data.grids):
+        raise DomainError(_("Every grid must belong to the plan's site."))
+    if data.template.published is None:
+        raise DomainError(_("The checklist standard %(name)s has no published version.", name=data.template.name))
+    if not 1 <= data.window_minutes <= 7 * 24 * 60:
+        raise DomainError(_("A window lasts between 1 minute and 7 days."))
+    if not 0 <= data.grace_minutes <= 7 * 24 * 60:
+        raise DomainError(_("The grace period lasts at most 7 days."))
+    if data.ends_on is not None and data.ends_on < data.starts_on:
+        raise DomainError(_("The plan ends before it starts."))
+    if data.recurrence is Recurrence.WEEKDAYS and not (data.weekdays and set(data.weekdays) <= set(range(7))):
+        raise DomainError(_("Choose the days of the week."))
+    if data.recurrence is Recurrence.MONTHLY and data.month_day not in (*range(1, 32), -1):
+        raise DomainError(_("Choose a day of the month (1 to 31, or the last day)."))
+    if data.recurrence is Recurrence.EVERY_N_DAYS and not (data.interval_days and 1 <= data.interval_days <= 366):
+        raise DomainError(_("Choose every how many days (1 to 366)."))
+    if data.kind is PlanKind.CROSS_CHECK:
+        for grid in data.grids:
+            other = data.patroller_grids.get(grid.id)
+            if other is None or other.id == grid.id or other.site_id != site.id:
+                raise DomainError(_("A cross-check needs, for grid %(code)s, another grid whose leader patrols it.",
+                                    code=grid.code))
+
+
+def save_plan(session: Session, site: Site, data: PlanInput, *, plan: Optional[PatrolPlan] = None,
+              actor: Optional[User], now: Optional[dt.datetime] = None) -> PatrolPlan:
+    """Create or edit a plan. Editing drops its not-yet-started future patrols; the scheduler remakes them."""
+    _validate_plan(data, site)
+    now = now or utcnow()
+    created = plan is None
+    if plan is None:
+        plan = PatrolPlan(site_id=site.id, created_by_id=getattr(actor, "id", None), active=True)
+        session.add(plan)
+    plan.name = data.name.strip()
+    plan.kind = data.kind.value
+    plan.template_id = data.template.id
+    plan.recurrence = data.recurrence.value
+    plan.weekdays = sorted(set(data.weekdays)) if data.recurrence is Recurrence.WEEKDAYS else []
+    plan.month_day = data.month_day if data.recurrence is Recurrence.MONTHLY else None
+    plan.interval_days = data.interval_days if data.recurrence is Recurrence.EVERY_N_DAYS else None
+    plan.window_start, plan.window_minutes, plan.grace_minutes = data.window_start, data.window_minutes, data.grace_minutes
+    plan.starts_on, plan.ends_on = data.starts_on, data.ends_on
+    wanted = {g.id: (data.patroller_grids[g.id].id if data.kind is PlanKind.CROSS_CHECK else None)
+              for g in data.grids}
+    plan.plan_grids = [PlanGrid(grid_id=gid, patroller_grid_id=pid) for gid, pid in sorted(wanted.items())]
+    session.flush()
+    if not created:
+        _drop_future_patrols(session, plan, now)
+    audit.record(session, "plan.created" if created else "plan.updated", actor=actor, target=plan,
+                 detail={"name": plan.name, "recurrence": plan.recurrence, "grids": len(wanted)})
+    return plan
+
+
+def _drop_future_patrols(session: Session, plan: PatrolPlan, now: dt.datetime) -> None:
+    future = session.scalars(select(Patrol).where(
+        Patrol.plan_id == plan.id, Patrol.window_start > now, Patrol.status == PatrolStatus.SCHEDULED.value))
+    for patrol in future:
+        session.delete(patrol)
+    plan.materialized_until = min(plan.materialized_until or now, now)
+    session.flush()
+
+
+def set_plan_active(session: Session, plan: PatrolPlan, active: bool, *, actor: Optional[User],
+                    now: Optional[dt.datetime] = None) -> None:
+    """Pause or resume. A paused plan makes no patrols; on resume it starts from now, not from the pause."""
+    now = now or utcnow()
+    if plan.active == active:
+        return
+    plan.active = active
+    if not active:
+        _drop_future_patrols(session, plan, now)
+    plan.materialized_until = now
+    session.flush()
+    audit.record(session, "plan.resumed" if active else "plan.paused", actor=actor, target=plan)
+
+
+def preview(session: Session, site: Site, data: PlanInput, *, now: Optional[dt.datetime] = None,
+            count: int = 10) -> list[schedule.Window]:
+    """The next windows the plan would make, shown before saving."""
+    now = now or utcnow()
+    rule = schedule.PlanRule(data.recurrence.value, data.window_start, data.window_minutes, data.grace_minutes,
+                             data.starts_on, data.ends_on, tuple(data.weekdays), data.month_day, data.interval_days)
+    return schedule.next_windows(rule, zoneinfo.ZoneInfo(site.timezone), now, workdays.calendar_for(session, site),
+                                 count=count)
+
+
+def list_plans(session: Session, site: Optional[Site] = None) -> list[PatrolPlan]:
+    query = select(PatrolPlan).order_by(PatrolPlan.active.desc(), PatrolPlan.name)
+    if site is not None:
+        query = query.where(PatrolPlan.site_id == site.id)
+    return list(session.scalars(query))
+
+
+# --- the scheduler's work ----------------------------------------------------------------------------
+@dataclass
+class MaterializeReport:
+    plans: int = 0
+    created: int = 0
+    created_missed: int = 0
+    skipped_plans: list[str] = field(default_factory=list)
+
+
+def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = HORIZON) -> MaterializeReport:
+    """Create the patrols of every active plan whose window starts before now + horizon.
+
+    Starts where the plan's previous run stopped (`materialized_until`), so after downtime every window
+    slept through is made too; windows already closed are created as missed.
+    """
+    report = MaterializeReport()
+    until = now + horizon
+    plans = session.scalars(select(PatrolPlan).where(
+        PatrolPlan.active.is_(True),
+        or_(PatrolPlan.materialized_until.is_(None), PatrolPlan.materialized_until < until),
+    ).options(selectinload(PatrolPlan.plan_grids), selectinload(PatrolPlan.template))).all()
+    leaders = _current_leaders(session)
+    calendars: dict[int, workdays.WorkdayCalendar] = {}
+    sites: dict[int, Site] = {}
+    patrols_table = Patrol.__table__
+    for plan in plans:
+        version = plan.template.published
+        if version is None:
+            report.skipped_plans.append(plan.name)
+            continue
+        site = sites.get(plan.site_id) or session.get(Site, plan.site_id)
+        sites[plan.site_id] = site
+        if plan.site_id not in calendars:
+            calendars[plan.site_id] = workdays.calendar_for(session, site)
+        tz = zoneinfo.ZoneInfo(site.timezone)
+        start = plan.materialized_until or dt.datetime.combine(plan.starts_on, dt.time(0), tzinfo=tz)
+        rows = []
+        for window in schedule.windows(schedule.PlanRule.of(plan), tz, start, until, calendars[plan.site_id]):
+            missed = window.grace_until <= now
+            for pg in plan.plan_grids:
+                rows.append({
+                    "plan_id": plan.id, "grid_id": pg.grid_id, "site_id": plan.site_id,
+                    "template_version_id": version.id, "kind": plan.kind,
+                    "window_start": window.start, "due_at": window.due, "grace_until": window.grace_until,
+                    "assignee_id": leaders.get(pg.patroller_grid_id or pg.grid_id),
+                    "status": PatrolStatus.MISSED.value if missed else PatrolStatus.SCHEDULED.value,
+                    "missed_at": now if missed else None, "failed_critical": False, "created_at": now,
+                })
+        inserted = insert_ignoring_conflicts(session, patrols_table, rows, ["plan_id", "grid_id", "window_start"])
+        report.created += inserted
+        report.created_missed += sum(1 for r in rows if r["status"] == PatrolStatus.MISSED.value) if inserted else 0
+        plan.materialized_until = until
+        report.plans += 1
+    session.flush()
+    return report
+
+
+def _current_leaders(session: Session) -> dict[int, int]:
+    from gridpatrol.grids.models import AssignmentRole, GridAssignment
+
+    return dict(session.execute(select(GridAssignment.grid_id, GridAssignment.user_id).where(
+        GridAssignment.role == AssignmentRole.LEADER.value, GridAssignment.effective_to.is_(None))).all())
+
+
+def mark_missed(session: Session, now: dt.datetime) -> list[int]:
+    """Patrols whose grace period has ended unsubmitted become missed. Returns their ids."""
+    ids = list(session.scalars(select(Patrol.id).where(
+        Patrol.status.in_([PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value]),
+        Patrol.grace_until <= now)))
+    if ids:
+        session.execute(update(Patrol).where(Patrol.id.in_(ids), Patrol.status.in_(
+            [PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value])).values(
+            status=PatrolStatus.MISSED.value, missed_at=now))
+        session.flush()
+        patrols_missed.send(session, patrol_ids=ids, now=now)
+    return ids
+
+
+def remind(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_BEFORE) -> int:
+    """One in-app reminder per patrol, to its assignee, when its window starts within `before`."""
+    due_soon = session.execute(select(Patrol.id, Patrol.assignee_id, Patrol.window_start, Grid.code, Grid.name)
+                               .join(Grid, Grid.id == Patrol.grid_id).where(
+        Patrol.status == PatrolStatus.SCHEDULED.value, Patrol.assignee_id.is_not(None),
+        Patrol.window_start <= now + before, Patrol.due_at > now)).all()
+    rows = [{
+        "user_id": assignee, "key": f"patrol-due:{pid}", "kind": "patrol_due", "created_at": now,
+        "text": _("Patrol of grid %(code)s %(name)s is due.", code=code, name=name),
+        "link": f"/patrols/{pid}",
+    } for pid, assignee, _start, code, name in due_soon]
+    return insert_ignoring_conflicts(session, Notification.__table__, rows, ["user_id", "key"])
+
+
+# --- what a leader sees -----------------------------------------------------------------------------------
+def patrols_for_user_on(session: Session, user: User, day_start: dt.datetime, day_end: dt.datetime) -> list[Patrol]:
+    """Patrols assigned to the user whose window touches the day, plus any still open from before."""
+    return list(session.scalars(select(Patrol).where(
+        Patrol.assignee_id == user.id,
+        or_(and_(Patrol.window_start < day_end, Patrol.grace_until >= day_start),
+            and_(Patrol.status.in_([PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value]),
+                 Patrol.window_start < day_end)),
+    ).order_by(Patrol.window_start, Patrol.id)))
+
+
+def can_fill(user: User, patrol: Patrol) -> bool:
+    """Only the assigned patroller fills a patrol."""
+    return patrol.assignee_id == user.id
+
+
+def can_view(session: Session, user: User, patrol: Patrol) -> bool:
+    if user.has_any_role(Role.SUPERVISOR, Role.ADMIN) or patrol.assignee_id == user.id:
+        return True
+    return user.has_role(Role.GRID_LEADER) and grids.is_responsible_for(session, user, patrol.grid)
+
+
+def start(session: Session, patrol: Patrol, user: User, now: dt.datetime) -> None:
+    """Opening the form of a scheduled patrol whose window has begun marks it in progress."""
+    if patrol.status == PatrolStatus.SCHEDULED.value and patrol.window_start <= now < patrol.grace_until:
+        patrol.status = PatrolStatus.IN_PROGRESS.value
+        patrol.started_at = now
+        session.flush()
+
+
+# --- submission -------------------------------------------------------------------------------------------
+@dataclass
+class SubmissionResult:
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+def content_hash(payload: dict, files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def score_of(answers: Iterable[tuple[TemplateItem, str]]) -> tuple[Optional[float], bool]:
+    """100 × Σ earned ÷ Σ possible over applicable items; a failed critical item fails the patrol."""
+    earned = possible = 0
+    failed_critical = False
+    for item, result in answers:
+        if result == "na":
+            continue
+        possible += item.weight
+        if result == "pass":
+            earned += item.weight
+        elif item.critical:
+            failed_critical = True
+    return (round(100.0 * earned / possible, 2) if possible else None), failed_critical
+
+
+def _parse_time(value: Any, what: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise DomainError(_("%(what)s is not a date and time.", what=what)) from None
+    if parsed.tzinfo is None:
+        raise DomainError(_("%(what)s has no time zone.", what=what))
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: dict[str, bytes], *,
+           now: dt.datetime) -> SubmissionResult:
+    """Apply a tablet's submission exactly once.
+
+    The same client UUID with the same content returns the first result again; with other content it is a
+    ConflictError (409). Answers, photos, scans, location, score and whatever subscribers of
+    `patrol_submitted` write (issues, points) all land in the caller's one transaction.
+    """
+    client_uuid = str(payload.get("client_uuid") or "").strip().lower()
+    if not (8 <= len(client_uuid) <= 36):
+        raise DomainError(_("The submission has no client id."))
+    fingerprint = content_hash(payload, files)
+    # Serialise everything about this patrol (and this UUID) across workers before reading.
+    serialize_writers(session, f"patrol:{patrol.id}")
+    if not can_fill(user, patrol):
+        raise PermissionError("not the patrol's assignee")
+    previous = session.scalar(select(Submission).where(Submission.client_uuid == client_uuid))
+    if previous is not None:
+        if previous.content_hash == fingerprint and previous.patrol_id == patrol.id:
+            return SubmissionResult(previous.result, replayed=True)
+        raise ConflictError(_("This submission id was already used for different content."))
+    if patrol.status == PatrolStatus.SUBMITTED.value:
+        raise ConflictError(_("This patrol has already been submitted."))
+
+    completed_at = _parse_time(payload.get("completed_at") or now.isoformat(), _("The completion time"))
+    # A device clock running a little ahead is believed up to now; far ahead, it is not believed at all.
+    completed_at = now if completed_at > now + CLOCK_SKEW else min(completed_at, now)
+    if patrol.status == PatrolStatus.MISSED.value or now > patrol.grace_until:
+        # Queued offline: accepted if the leader finished within the grace period by the device's clock.
+        if not (patrol.window_start - CLOCK_SKEW <= completed_at <= patrol.grace_until):
+            raise ConflictError(_("The window of this patrol has closed; it counts as missed."))
+    elif completed_at < patrol.window_start - CLOCK_SKEW:
+        raise DomainError(_("The patrol was finished before its window opened."))
+
+    items = {item.id: item for item in patrol.template_version.items}
+    answers = _check_answers(payload.get("answers"), items, files)
+    checked_photos = {name: photo_files.check_image(data, name) for name, data in files.items()}
+    scans = _check_scans(session, patrol, payload.get("scans") or [], now)
+
+    for item_id, (result, note, photo_names) in answers.items():
+        session.add(PatrolAnswer(patrol_id=patrol.id, item_id=item_id, result=result, note=note))
+        for name in photo_names:
+            photo = checked_photos[name]
+            photo_files.store(photo)
+            session.add(PatrolPhoto(patrol_id=patrol.id, item_id=item_id, sha256=photo.sha256,
+                                    content_type=photo.content_type, width=photo.width, height=photo.height,
+                                    size_bytes=len(photo.data)))
+    for scan in scans:
+        session.add(scan)
+    _stamp_location(session, patrol, payload.get("location"))
+
+    patrol.score, patrol.failed_critical = score_of((items[i], a[0]) for i, a in answers.items())
+    patrol.status = PatrolStatus.SUBMITTED.value
+    patrol.submitted_at, patrol.completed_at = now, completed_at
+    patrol.submitted_by_id = user.id
+    patrol.started_at = patrol.started_at or completed_at
+    patrol.missed_at = None
+    session.flush()
+    failed = [items[i] for i, a in answers.items() if a[0] == "fail"]
+    patrol_submitted.send(session, patrol=patrol, failed_items=failed, answers=answers, now=now)
+
+    body = {"patrol_id": patrol.id, "status": patrol.status, "score": patrol.score,
+            "failed_critical": patrol.failed_critical, "late": patrol.late, "failed_items": len(failed),
+            "scans": len(scans), "location_outside": patrol.location_outside}
+    session.add(Submission(client_uuid=client_uuid, patrol_id=patrol.id, user_id=user.id,
+                           content_hash=fingerprint, result=body, created_at=now))
+    session.flush()
+    return SubmissionResult(body)
+
+
+def _check_answers(raw: Any, items: dict[int, TemplateItem], files: dict[str, bytes]):
+    if not isinstance(raw, list):
+        raise DomainError(_("The submission has no answers."))
+    answers: dict[int, tuple[str, Optional[str], list[str]]] = {}
+    problems: list[str] = []
+    for entry in raw:
+        try:
+            item_id = int(entry["item_id"])
+        except (KeyError, TypeError, ValueError):
+            raise DomainError(_("An answer names no checklist item.")) from None
+        item = items.get(item_id)
+        if item is None:
+            raise DomainError(_("An answer is for an item that is not on this checklist."))
+        if item_id in answers:
+            raise DomainError(_("Item %(code)s is answered twice.", code=item.code))
+        result = entry.get("result")
+        if result not in ("pass", "fail", "na"):
+            problems.append(_("Item %(code)s has no answer.", code=item.code))
+            continue
+        if result == "na" and not item.allow_na:
+            problems.append(_("Item %(code)s cannot be answered N/A.", code=item.code))
+        names = [str(n) for n in entry.get("photos") or []]
+        missing = [n for n in names if n not in files]
+        if missing:
+            raise DomainError(_("Photo %(name)s was not uploaded.", name=missing[0]))
+        if result == "fail" and item.photo_on_fail and not names:
+            problems.append(_("Item %(code)s failed and needs a photo.", code=item.code))
+        note = (entry.get("note") or "").strip()[:2000] or None
+        answers[item_id] = (result, note, names)
+    unanswered = [item.code for item_id, item in items.items() if item_id not in answers]
+    if unanswered:
+        problems.append(_("Items not answered: %(codes)s.", codes=", ".join(unanswered)))
+    if problems:
+        raise DomainError(" ".join(problems))
+    used = {n for _r, _n, names in answers.values() for n in names}
+    if set(files) - used:
+        raise DomainError(_("A photo was uploaded that no answer refers to."))
+    return answers
+
+
+def _check_scans(session: Session, patrol: Patrol, raw: list, now: dt.datetime) -> list[CheckpointScan]:
+    site_code = session.scalar(select(Site.code).where(Site.id == patrol.site_id))
+    scans: list[CheckpointScan] = []
+    last_seen: dict[int, dt.datetime] = {}
+    for entry in raw:
+        checkpoint = resolve_checkpoint(session, site_code, patrol.site_id, entry.get("code", ""))
+        scanned_at = _parse_time(entry.get("scanned_at") or now.isoformat(), _("A scan time"))
+        flags = []
+        if checkpoint.grid_id != patrol.grid_id:
+            flags.append("other_grid")
+        previous = last_seen.get(checkpoint.id)
+        if previous is not None and abs((scanned_at - previous).total_seconds()) < REPEAT_SCAN_SECONDS:
+            flags.append("repeated")
+        if abs(scanned_at - now) > dt.timedelta(days=2):
+            flags.append("clock_skew")
+        last_seen[checkpoint.id] = scanned_at
+        method = "qr" if entry.get("method") == "qr" else "typed"
+        scans.append(CheckpointScan(patrol_id=patrol.id, checkpoint_id=checkpoint.id, scanned_at=scanned_at,
+                                    received_at=now, method=method, flags=flags))
+    return scans
+
+
+def resolve_checkpoint(session: Session, site_code: str, site_id: int, code: str) -> Checkpoint:
+    """A scanned QR payload (verified signature) or a typed checkpoint code → the checkpoint."""
+    code = (code or "").strip()
+    if code.upper().startswith("GP"):
+        try:
+            scan = qr.verify_payload(code.upper())
+        except qr.ScanRejected:
+            raise DomainError(_("The checkpoint code %(code)s is not genuine.", code=code)) from None
+        if scan.site_code != site_code:
+            raise DomainError(_("The checkpoint code %(code)s belongs to another site.", code=code))
+        checkpoint = session.get(Checkpoint, scan.checkpoint_id)
+    else:
+        checkpoint = session.scalar(select(Checkpoint).join(Grid).where(
+            Grid.site_id == site_id, Checkpoint.code == code))
+    if checkpoint is None or not checkpoint.active:
+        raise DomainError(_("There is no checkpoint %(code)s.", code=code))
+    return checkpoint
+
+
+def _stamp_location(session: Session, patrol: Patrol, raw: Any) -> None:
+    if not isinstance(raw, dict):
+        return
+    try:
+        lon, lat = float(raw["lon"]), float(raw["lat"])
+        accuracy = float(raw["accuracy"]) if raw.get("accuracy") is not None else None
+    except (KeyError, TypeError, ValueError):
+        raise DomainError(_("The location stamp is not a position.")) from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise DomainError(_("The location stamp is not a position."))
+    site = session.get(Site, patrol.site_id)
+    answer = grids.locate(session, site, lon, lat, patrol.grid.level)
+    patrol.location_lon, patrol.location_lat, patrol.location_accuracy_m = lon, lat, accuracy
+    inside = answer.inside and answer.grid.id == patrol.grid_id
+    patrol.location_outside = not inside
+    if inside:
+        patrol.location_distance_m = 0.0
+    else:
+        from shapely.geometry import Point
+
+        projection = grids.locators.get(session, site).projection
+        here = projection.to_metres(Point(lon, lat))
+        patrol.location_distance_m = round(here.distance(projection.to_metres(patrol.grid.geometry)), 1)
