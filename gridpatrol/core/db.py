@@ -158,6 +158,7 @@ def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflic
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
-    result = session.execute(statement, rows)
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else 0
+    # RETURNING counts what was really inserted; executemany's rowcount is unreliable across drivers.
+    key = list(table.primary_key.columns)[0]
+    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(key)
+    return len(session.execute(statement, rows).all())
