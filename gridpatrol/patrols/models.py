@@ -129,7 +129,7 @@ class Patrol(db.Model):
     answers: Mapped[list["PatrolAnswer"]] = relationship(back_populates="patrol", cascade="all, delete-orphan")
     photos: Mapped[list["PatrolPhoto"]] = relationship(back_populates="patrol", cascade="all, delete-orphan")
     scans: Mapped[list["CheckpointScan"]] = relationship(back_populates="patrol", cascade="all, delete-orphan",
-                                                         order_by="CheckpointScan.received_at")
+                                                         order_by="CheckpointScan.id")  # scan order
 
     __table_args__ = (
         # One patrol per plan, grid and window: a second scheduler or a re-run cannot double it.
