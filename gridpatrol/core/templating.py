@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
@@ -19,3 +21,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
     app.jinja_env.globals["nav_items"] = navigation.items_for_current_user
     app.jinja_env.globals["category_label"] = lambda code: Category(code).label
+    app.jinja_env.globals["timedelta_minutes"] = lambda n: dt.timedelta(minutes=n)

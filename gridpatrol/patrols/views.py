@@ -1,17 +1,270 @@
-from flask import render_template
-from flask_login import login_required
+from __future__ import annotations
 
-from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.patrols import bp
+import datetime as dt
+import json
+import uuid
+import zoneinfo
+
+from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.forms import choices
+from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+from gridpatrol.grids import services as grids
+from gridpatrol.grids.models import Grid
+from gridpatrol.patrols import bp, photos, services
+from gridpatrol.patrols.forms import PlanForm, PlanStateForm
+from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PatrolStatus, PlanKind, Recurrence
+from gridpatrol.standards.models import ChecklistTemplate
+
+INVALID = 422
+MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
+
+
+def _site_day(site_tz: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    tz = zoneinfo.ZoneInfo(site_tz)
+    local = now.astimezone(tz)
+    start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=tz)
+    return start, start + dt.timedelta(days=1)
+
+
+def _state(patrol: Patrol, now: dt.datetime) -> str:
+    """What the leader sees: upcoming, due, in progress, late (in grace), missed, done, done late."""
+    if patrol.status == PatrolStatus.SUBMITTED.value:
+        return "done_late" if patrol.late else "done"
+    if patrol.status == PatrolStatus.MISSED.value or now >= patrol.grace_until:
+        return "missed"
+    if now < patrol.window_start:
+        return "upcoming"
+    if now >= patrol.due_at:
+        return "late"
+    return "in_progress" if patrol.status == PatrolStatus.IN_PROGRESS.value else "due"
 
 
 @bp.get("/today")
 @roles_required(Role.GRID_LEADER)
 def today():
-    return render_template("base.html")
+    now = utcnow()
+    sites = grids.list_sites(db.session)
+    tz = sites[0].timezone if sites else "Asia/Shanghai"
+    start, end = _site_day(tz, now)
+    patrols = services.patrols_for_user_on(db.session, current_user, start, end)
+    rows = [(p, _state(p, now)) for p in patrols]
+    order = {"late": 0, "in_progress": 1, "due": 2, "upcoming": 3, "missed": 4, "done_late": 5, "done": 6}
+    rows.sort(key=lambda r: (order[r[1]], r[0].window_start))
+    return render_template("patrols/today.html", rows=rows, now=now, day=start)
+
+
+def _patrol_or_404(patrol_id: int) -> Patrol:
+    return db.get_or_404(Patrol, patrol_id)
+
+
+@bp.get("/patrols/<int:patrol_id>")
+@login_required
+def show(patrol_id: int):
+    patrol = _patrol_or_404(patrol_id)
+    if not services.can_view(db.session, current_user, patrol):
+        deny("patrol of another grid")
+    now = utcnow()
+    fillable = services.can_fill(current_user, patrol) and patrol.is_open and now < patrol.grace_until
+    items = patrol.template_version.items
+    categories: dict[str, list] = {}
+    for item in items:
+        categories.setdefault(item.category, []).append(item)
+    answers = {a.item_id: a for a in patrol.answers}
+    return render_template(
+        "patrols/form.html" if fillable else "patrols/result.html", patrol=patrol, categories=categories,
+        answers=answers, state=_state(patrol, now), client_uuid=str(uuid.uuid4()),
+        photos_by_item=_photos_by_item(patrol),
+    )
+
+
+def _photos_by_item(patrol: Patrol) -> dict[int | None, list[PatrolPhoto]]:
+    grouped: dict[int | None, list[PatrolPhoto]] = {}
+    for photo in patrol.photos:
+        grouped.setdefault(photo.item_id, []).append(photo)
+    return grouped
+
+
+@bp.post("/patrols/<int:patrol_id>/start")
+@login_required
+def start(patrol_id: int):
+    patrol = _patrol_or_404(patrol_id)
+    if not services.can_fill(current_user, patrol):
+        deny("start a patrol assigned to someone else")
+    services.start(db.session, patrol, current_user, utcnow())
+    return jsonify(status=patrol.status)
+
+
+def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
+    """The no-script path: the plain HTML form's fields turned into the same payload the script sends."""
+    files: dict[str, bytes] = {}
+    answers = []
+    for item in patrol.template_version.items:
+        names = []
+        for n, upload in enumerate(request.files.getlist(f"photo-{item.id}")):
+            data = upload.read()
+            if data:
+                name = f"i{item.id}-{n}"
+                files[name] = data
+                names.append(name)
+        answers.append({"item_id": item.id, "result": request.form.get(f"answer-{item.id}"),
+                        "note": request.form.get(f"note-{item.id}", ""), "photos": names})
+    scans = [{"code": line.strip(), "method": "typed", "scanned_at": utcnow().isoformat()}
+             for line in request.form.get("scans", "").splitlines() if line.strip()]
+    payload = {"client_uuid": request.form.get("client_uuid", ""), "answers": answers, "scans": scans}
+    return payload, files
+
+
+@bp.post("/patrols/<int:patrol_id>/submit")
+@login_required
+def submit(patrol_id: int):
+    """Accepts the script's JSON payload (field `payload` + files) or the plain form; answers JSON to the script."""
+    wants_json = "payload" in request.form
+    patrol = _patrol_or_404(patrol_id)
+    if request.content_length and request.content_length > MAX_SUBMISSION_BYTES:
+        return _answer(wants_json, patrol, 413, _("The submission is too large."))
+    if wants_json:
+        try:
+            payload = json.loads(request.form["payload"])
+        except ValueError:
+            return _answer(wants_json, patrol, 400, _("The submission is not valid JSON."))
+        files = {name: upload.read() for name, upload in request.files.items()}
+    else:
+        payload, files = _payload_from_form(patrol)
+    if not isinstance(payload, dict):
+        return _answer(wants_json, patrol, 400, _("The submission is not valid JSON."))
+    try:
+        result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
+    except PermissionError:
+        deny("submit a patrol assigned to someone else")
+    except ConflictError as exc:
+        return _answer(wants_json, patrol, 409, str(exc))
+    except DomainError as exc:
+        return _answer(wants_json, patrol, INVALID, str(exc))
+    if wants_json:
+        return jsonify(result.body), 200
+    flash(_("Patrol submitted. Score: %(score)s", score=result.body["score"]), "success")
+    return redirect(url_for("patrols.show", patrol_id=patrol.id))
+
+
+def _answer(wants_json: bool, patrol: Patrol, status: int, message: str):
+    if wants_json:
+        return jsonify(error=message), status
+    flash(message, "error")
+    return render_template("errors/error.html", code=status, error=None, message=message), status
+
+
+@bp.get("/api/csrf-token")
+@login_required
+def csrf_token():
+    """A fresh CSRF token for a queued offline submission whose page token has expired."""
+    return jsonify(token=generate_csrf())
+
+
+@bp.get("/api/patrols/<int:patrol_id>/checkpoint")
+@login_required
+def resolve_checkpoint(patrol_id: int):
+    """Checks a scanned or typed code for the form before it is queued: which checkpoint, and any flags."""
+    patrol = _patrol_or_404(patrol_id)
+    if not services.can_fill(current_user, patrol):
+        deny("scan for a patrol assigned to someone else")
+    try:
+        checkpoint = services.resolve_checkpoint(db.session, patrol.grid.site.code, patrol.site_id,
+                                                 request.args.get("code", ""))
+    except DomainError as exc:
+        return jsonify(error=str(exc)), 404
+    return jsonify(code=checkpoint.code, name=checkpoint.name, grid=checkpoint.grid.code,
+                   other_grid=checkpoint.grid_id != patrol.grid_id)
+
+
+@bp.get("/patrols/photos/<int:photo_id>")
+@login_required
+def photo(photo_id: int):
+    record = db.get_or_404(PatrolPhoto, photo_id)
+    if not services.can_view(db.session, current_user, record.patrol):
+        deny("photo of another grid's patrol")
+    path = photos.path_for(record.sha256)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=record.content_type, max_age=86400, etag=record.sha256)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+# --- plans (supervisors) ----------------------------------------------------------------------------
+def _plan_form(plan: PatrolPlan | None, site) -> PlanForm:
+    form = PlanForm(obj=plan if request.method == "GET" else None)
+    templates = db.session.scalars(select(ChecklistTemplate).where(ChecklistTemplate.active.is_(True))
+                                   .order_by(ChecklistTemplate.name)).all()
+    form.template_id.choices = choices((t.id, t.name) for t in templates)
+    form.grids.choices = choices((g.id, f"{g.code} {g.name}") for g in grids.list_grids(db.session, site))
+    if request.method == "GET" and plan is not None:
+        form.grids.data = [pg.grid_id for pg in plan.plan_grids]
+        form.weekdays.data = list(plan.weekdays or [])
+    if request.method == "GET" and plan is None:
+        form.starts_on.data = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
+        form.window_start.data = dt.time(9, 0)
+    return form
+
+
+def _plan_input(form: PlanForm, site) -> services.PlanInput:
+    chosen = [g for g in grids.list_grids(db.session, site) if g.id in set(form.grids.data or [])]
+    kind = PlanKind(form.kind.data)
+    # 互检 by rotation: each grid is patrolled by the leader of the next grid in code order.
+    patrollers = {g.id: chosen[(i + 1) % len(chosen)] for i, g in enumerate(chosen)} if kind is PlanKind.CROSS_CHECK \
+        and len(chosen) > 1 else {}
+    return services.PlanInput(
+        name=form.name.data or "", kind=kind, template=db.session.get(ChecklistTemplate, form.template_id.data),
+        recurrence=Recurrence(form.recurrence.data), window_start=form.window_start.data,
+        window_minutes=form.window_minutes.data or 0, grace_minutes=form.grace_minutes.data or 0,
+        starts_on=form.starts_on.data, ends_on=form.ends_on.data, grids=chosen,
+        weekdays=list(form.weekdays.data or []), month_day=form.month_day.data,
+        interval_days=form.interval_days.data, patroller_grids=patrollers)
 
 
 @bp.get("/plans")
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def plans():
-    return render_template("base.html")
+    return render_template("patrols/plans.html", plans=services.list_plans(db.session), state_form=PlanStateForm())
+
+
+@bp.route("/plans/new", methods=["GET", "POST"], defaults={"plan_id": None})
+@bp.route("/plans/<int:plan_id>", methods=["GET", "POST"])
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def edit_plan(plan_id: int | None):
+    plan = db.get_or_404(PatrolPlan, plan_id) if plan_id else None
+    site = plan.site if plan else grids.get_site(db.session, request.args.get("site"))
+    form = _plan_form(plan, site)
+    preview = None
+    if form.validate_on_submit():
+        try:
+            data = _plan_input(form, site)
+            if "preview" in request.form:
+                preview = services.preview(db.session, site, data)
+            else:
+                saved = services.save_plan(db.session, site, data, plan=plan, actor=current_user)
+                flash(_("Plan %(name)s saved. The scheduler makes its patrols.", name=saved.name), "success")
+                return redirect(url_for("patrols.plans"))
+        except DomainError as exc:
+            form.name.errors.append(str(exc))
+    status = INVALID if form.is_submitted() and preview is None else 200
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    return render_template("patrols/plan_form.html", form=form, plan=plan, site=site, preview=preview, tz=tz), status
+
+
+@bp.post("/plans/<int:plan_id>/state")
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def set_plan_state(plan_id: int):
+    plan = db.get_or_404(PatrolPlan, plan_id)
+    if PlanStateForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        services.set_plan_active(db.session, plan, active, actor=current_user)
+        flash(_("Plan resumed.") if active else _("Plan paused."), "success")
+    return redirect(url_for("patrols.plans"))

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from gridpatrol.core.forms import MultiCheckboxField, choices
+
+KIND_LABELS = (("routine", _l("Routine patrol")), ("special", _l("Special inspection")),
+               ("cross_check", _l("Cross-check")), ("safety_sweep", _l("Safety sweep")))
+RECURRENCE_LABELS = (("daily", _l("Every day")), ("workdays", _l("Workdays (official calendar)")),
+                     ("weekdays", _l("Chosen days of the week")), ("monthly", _l("A day of the month")),
+                     ("every_n_days", _l("Every N days")))
+WEEKDAY_LABELS = ((0, _l("Mon")), (1, _l("Tue")), (2, _l("Wed")), (3, _l("Thu")), (4, _l("Fri")), (5, _l("Sat")),
+                  (6, _l("Sun")))
+
+
+class PlanForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=choices(KIND_LABELS))
+    template_id = SelectField(_l("Checklist standard"), coerce=int)
+    recurrence = SelectField(_l("Repeats"), choices=choices(RECURRENCE_LABELS))
+    weekdays = MultiCheckboxField(_l("Days of the week"), coerce=int, choices=choices(WEEKDAY_LABELS))
+    month_day = IntegerField(_l("Day of the month (-1 = last day)"), validators=[Optional(), NumberRange(-1, 31)])
+    interval_days = IntegerField(_l("Every how many days"), validators=[Optional(), NumberRange(1, 366)])
+    window_start = TimeField(_l("Window opens at"), validators=[DataRequired()])
+    window_minutes = IntegerField(_l("Window length (minutes)"), default=120,
+                                  validators=[DataRequired(), NumberRange(1, 10080)])
+    grace_minutes = IntegerField(_l("Late grace (minutes)"), default=60, validators=[Optional(), NumberRange(0, 10080)])
+    starts_on = DateField(_l("First day"), validators=[DataRequired()])
+    ends_on = DateField(_l("Last day (optional)"), validators=[Optional()])
+    grids = MultiCheckboxField(_l("Grids"), coerce=int)
+
+
+class PlanStateForm(FlaskForm):
+    pass
+
+
+class StartForm(FlaskForm):
+    pass

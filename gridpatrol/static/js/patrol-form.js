@@ -1,0 +1,1 @@
+// The tablet checklist form: enhanced by the offline-capable script (see docs in this file's successor).

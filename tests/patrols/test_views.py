@@ -1,0 +1,206 @@
+"""Patrol pages over HTTP: who may open, fill and submit what; idempotent submission under concurrency."""
+
+import concurrent.futures
+import datetime as dt
+import json
+import re
+import urllib.parse
+import urllib.request
+import uuid
+from http.cookiejar import CookieJar
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+
+from gridpatrol.audit import services as audit
+from gridpatrol.extensions import db
+from gridpatrol.patrols.models import Patrol, PatrolPlan, Submission
+from tests import helpers
+from tests.patrols import builders
+
+
+def _now_shanghai():
+    return dt.datetime.now(dt.timezone.utc).astimezone(builders.SHANGHAI)
+
+
+@pytest.fixture
+def live_patrol(app):
+    """A patrol of A01 (leader0) whose window is open right now."""
+    builders.compound(app)
+    now = _now_shanghai()
+    opens = (now - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    builders.make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
+    builders.materialize(app, dt.datetime.now(dt.timezone.utc))
+    with app.app_context():
+        patrol = db.session.scalar(sa.select(Patrol).where(Patrol.window_start <= dt.datetime.now(dt.timezone.utc))
+                                   .order_by(Patrol.window_start.desc()))
+        return {"id": patrol.id, "items": [i.id for i in patrol.template_version.items]}
+
+
+def _client(app, username):
+    client = app.test_client()
+    assert helpers.login(client, helpers.Credentials(0, username, helpers.DEFAULT_PASSWORD)).status_code == 302
+    return client
+
+
+def _payload(live_patrol, client_uuid=None, note=""):
+    return {"client_uuid": client_uuid or str(uuid.uuid4()),
+            "completed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "answers": [{"item_id": i, "result": "pass", "note": note} for i in live_patrol["items"]]}
+
+
+def _post(client, patrol_id, payload):
+    token = helpers.csrf_token(client, f"/patrols/{patrol_id}")
+    return client.post(f"/patrols/{patrol_id}/submit", data={"payload": json.dumps(payload)},
+                       headers={"X-CSRFToken": token})
+
+
+def test_today_lists_the_leaders_patrol(app, live_patrol):
+    html = _client(app, "leader0").get("/today").get_data(as_text=True)
+    assert f"/patrols/{live_patrol['id']}" in html and "A01" in html
+    assert f"/patrols/{live_patrol['id']}" not in _client(app, "leader1").get("/today").get_data(as_text=True)
+
+
+def test_only_leaders_have_a_today_page(app, live_patrol):
+    staff = helpers.make_user(app, "clerk", roles=("staff",))
+    client = app.test_client()
+    helpers.login(client, staff)
+    assert client.get("/today").status_code == 403
+
+
+def test_assignee_sees_the_form_and_another_leader_is_refused(app, live_patrol):
+    html = _client(app, "leader0").get(f"/patrols/{live_patrol['id']}").get_data(as_text=True)
+    assert 'id="patrol-form"' in html and html.count('class="check-item"') == 4
+    assert _client(app, "leader1").get(f"/patrols/{live_patrol['id']}").status_code == 403
+    assert helpers.audit_actions(app, audit.PERMISSION_DENIED)[-1].actor_name == "leader1"
+    supervisor = helpers.make_user(app, "boss", roles=("supervisor",))
+    client = app.test_client()
+    helpers.login(client, supervisor)
+    page = client.get(f"/patrols/{live_patrol['id']}").get_data(as_text=True)
+    assert 'id="patrol-form"' not in page  # supervisors see, but do not fill
+
+
+def test_another_leader_cannot_submit(app, live_patrol):
+    response = _post(_client(app, "leader0"), live_patrol["id"], _payload(live_patrol))
+    assert response.status_code == 200
+    other = _client(app, "leader1")
+    token = helpers.csrf_token(other, "/today")
+    response = other.post(f"/patrols/{live_patrol['id']}/submit",
+                          data={"payload": json.dumps(_payload(live_patrol))}, headers={"X-CSRFToken": token})
+    assert response.status_code == 403
+
+
+def test_submit_json_replay_and_conflict(app, live_patrol):
+    client = _client(app, "leader0")
+    body = _payload(live_patrol)
+    first = _post(client, live_patrol["id"], body)
+    assert first.status_code == 200 and first.get_json()["status"] == "submitted"
+    assert first.get_json()["score"] == 100.0
+    again = _post(client, live_patrol["id"], body)
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    changed = _post(client, live_patrol["id"], dict(body, answers=[dict(a, note="x") for a in body["answers"]]))
+    assert changed.status_code == 409 and "error" in changed.get_json()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
+
+
+def test_submit_without_csrf_is_refused(app, live_patrol):
+    client = _client(app, "leader0")
+    response = client.post(f"/patrols/{live_patrol['id']}/submit", data={"payload": json.dumps(_payload(live_patrol))})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.get(Patrol, live_patrol["id"]).status != "submitted"
+
+
+def test_invalid_json_and_incomplete_answers_save_nothing(app, live_patrol):
+    client = _client(app, "leader0")
+    token = helpers.csrf_token(client, "/today")
+    bad = client.post(f"/patrols/{live_patrol['id']}/submit", data={"payload": "{nope"}, headers={"X-CSRFToken": token})
+    assert bad.status_code == 400
+    body = _payload(live_patrol)
+    body["answers"].pop()
+    assert _post(client, live_patrol["id"], body).status_code == 422
+    with app.app_context():
+        assert db.session.get(Patrol, live_patrol["id"]).status != "submitted"
+
+
+def test_plain_form_submission_without_script(app, live_patrol):
+    client = _client(app, "leader0")
+    form = {"client_uuid": str(uuid.uuid4()), "scans": ""}
+    form.update({f"answer-{i}": "pass" for i in live_patrol["items"]})
+    response = helpers.post_form(client, f"/patrols/{live_patrol['id']}/submit", form,
+                                 token_from=f"/patrols/{live_patrol['id']}")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Patrol, live_patrol["id"]).score == 100.0
+
+
+def test_csrf_token_endpoint_needs_login(app, live_patrol):
+    assert app.test_client().get("/api/csrf-token").status_code == 302
+    assert _client(app, "leader0").get("/api/csrf-token").get_json()["token"]
+
+
+@pytest.mark.slow
+def test_three_concurrent_posts_with_one_uuid_make_one_submission(app, live_patrol, gunicorn_server):
+    """Three tablets' retries race across 4 worker processes: one patrol submission, three equal answers."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    html = opener.open(gunicorn_server.url + "/login").read().decode()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    opener.open(gunicorn_server.url + "/login", data=urllib.parse.urlencode({
+        "csrf_token": token, "username": "leader0", "password": helpers.DEFAULT_PASSWORD}).encode())
+    page = opener.open(f"{gunicorn_server.url}/patrols/{live_patrol['id']}").read().decode()
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    body = urllib.parse.urlencode({"payload": json.dumps(_payload(live_patrol))}).encode()
+
+    def post(_):
+        request = urllib.request.Request(f"{gunicorn_server.url}/patrols/{live_patrol['id']}/submit", data=body,
+                                         headers={"X-CSRFToken": token})
+        with opener.open(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(post, range(3)))
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert results[0][1] == results[1][1] == results[2][1]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
+        patrol = db.session.get(Patrol, live_patrol["id"])
+        assert patrol.status == "submitted" and len(patrol.answers) == 4
+
+
+def test_plans_are_for_supervisors(app, live_patrol):
+    assert _client(app, "leader0").get("/plans").status_code == 403
+    boss = helpers.make_user(app, "boss", roles=("supervisor",))
+    client = app.test_client()
+    helpers.login(client, boss)
+    assert "每日巡查" in client.get("/plans").get_data(as_text=True)
+
+
+def test_plan_preview_saves_nothing_and_save_creates(app, live_patrol):
+    boss = helpers.make_user(app, "boss", roles=("supervisor",))
+    with app.app_context():
+        template_id = db.session.scalar(sa.text("SELECT id FROM checklist_templates"))
+        grid_ids = [str(i) for i in db.session.scalars(sa.text("SELECT id FROM grids ORDER BY code"))][:2]
+    form = {"name": "国庆安全大排查", "kind": "safety_sweep", "template_id": str(template_id), "recurrence": "workdays",
+            "window_start": "09:00", "window_minutes": "180", "grace_minutes": "60", "starts_on": "2026-09-28",
+            "grids": grid_ids}
+    # Before the National Day holiday: the preview must skip 1–7 October and include the 调休 Saturday.
+    with time_machine.travel(dt.datetime(2026, 9, 20, 12, tzinfo=dt.timezone.utc)):
+        client = app.test_client()
+        helpers.login(client, boss)
+        preview = helpers.post_form(client, "/plans/new", dict(form, preview="1"))
+        assert preview.status_code == 200
+        html = preview.get_data(as_text=True)
+        assert "2026-10-08" in html and "2026-10-10" in html and "2026-10-01" not in html
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 1
+        saved = helpers.post_form(client, "/plans/new", dict(form, save="1"))
+        assert saved.status_code == 302
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 2
+        bad = helpers.post_form(client, "/plans/new", dict(form, save="1", recurrence="weekdays"))
+        assert bad.status_code == 422  # weekdays without days
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 2
