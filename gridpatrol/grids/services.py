@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 import shapely
+from blinker import Namespace
 from flask_babel import gettext as _
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
@@ -30,6 +31,10 @@ from gridpatrol.grids import geojson
 from gridpatrol.grids.models import AssignmentRole, Checkpoint, Grid, GridAssignment, Site
 
 SITE_CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+signals = Namespace()
+# Sent in the assigning transaction, so modules that depend on grids (patrols) can follow a handover.
+responsible_changed = signals.signal("responsible-changed")
 
 
 # --- sites -----------------------------------------------------------------------------------------
@@ -249,6 +254,7 @@ def assign(session: Session, grid: Grid, user: User, role: AssignmentRole, *, ac
     session.flush()
     audit.record(session, f"grid.{role.value}_assigned", actor=actor, target=grid, detail={
         "grid": grid.code, "user": user.username, "previous": current.user.username if current else None})
+    responsible_changed.send(session, grid=grid, role=role, user=user, at=at)
     return assignment
 
 

@@ -1,1 +1,24 @@
-"""Routes: added with the pages."""
+from __future__ import annotations
+
+from flask import redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+from gridpatrol.notifications import bp, services
+from gridpatrol.notifications.forms import MarkReadForm
+
+
+@bp.get("/")
+@login_required
+def index():
+    return render_template("notifications/index.html", items=services.recent(db.session, current_user.id),
+                           form=MarkReadForm())
+
+
+@bp.post("/read")
+@login_required
+def mark_read():
+    if MarkReadForm().validate_on_submit():
+        services.mark_all_read(db.session, current_user.id, utcnow())
+    return redirect(url_for("notifications.index"))

@@ -258,6 +258,30 @@ def remind(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_
     return insert_ignoring_conflicts(session, Notification.__table__, rows, ["user_id", "key"])
 
 
+def follow_handover(session: Session, *, grid: Grid, role, user: User, at: dt.datetime) -> None:
+    """A new leader takes over the grid's not-yet-started patrols (and, for cross-checks, those it patrols)."""
+    from gridpatrol.grids.models import AssignmentRole
+
+    if role is not AssignmentRole.LEADER:
+        return
+    own = select(PlanGrid.plan_id, PlanGrid.grid_id).where(
+        or_(PlanGrid.patroller_grid_id == grid.id, and_(PlanGrid.patroller_grid_id.is_(None), PlanGrid.grid_id == grid.id)))
+    pairs = session.execute(own).all()
+    for plan_id, grid_id in pairs:
+        session.execute(update(Patrol).where(
+            Patrol.plan_id == plan_id, Patrol.grid_id == grid_id, Patrol.status == PatrolStatus.SCHEDULED.value,
+            Patrol.window_start >= at).values(assignee_id=user.id))
+    session.flush()
+
+
+def _on_responsible_changed(session: Session, **kwargs) -> None:
+    follow_handover(session, **kwargs)
+
+
+def connect_signals() -> None:
+    grids.responsible_changed.connect(_on_responsible_changed)
+
+
 # --- what a leader sees -----------------------------------------------------------------------------------
 def patrols_for_user_on(session: Session, user: User, day_start: dt.datetime, day_end: dt.datetime) -> list[Patrol]:
     """Patrols assigned to the user whose window touches the day, plus any still open from before."""

@@ -271,3 +271,20 @@ def test_scans_are_verified_and_flagged_not_rejected(app, open_patrol):
         site_id = session.get(Patrol, open_patrol["id"]).site_id
         with pytest.raises(DomainError, match="not genuine"):
             services.resolve_checkpoint(session, "TEST", site_id, forged)
+
+
+def test_a_new_leader_takes_over_future_scheduled_patrols(app, site):
+    builders.make_plan(app, starts_on=dt.date(2026, 11, 2))
+    builders.materialize(app, at("2026-11-02 06:00"))
+    builders.materialize(app, at("2026-11-03 06:00"))
+    from gridpatrol.grids import services as grid_services
+    from gridpatrol.grids.models import AssignmentRole
+
+    with app.app_context(), job_transaction() as session:
+        grid = session.scalar(sa.select(Grid).where(Grid.code == "A01"))
+        newcomer = session.scalar(sa.select(User).where(User.username == "leader1"))
+        grid_services.assign(session, grid, newcomer, AssignmentRole.LEADER, actor=None, at=at("2026-11-02 12:00"))
+    by_day = {p.window_start.astimezone(builders.SHANGHAI).day: p for p in builders.patrols(app)}
+    with app.app_context():
+        assignees = {day: db.session.get(User, p.assignee_id).username for day, p in by_day.items()}
+    assert assignees == {2: "leader0", 3: "leader1"}  # the past window keeps the leader of its day
