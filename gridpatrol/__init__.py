@@ -64,7 +64,8 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gridpatrol import accounts, audit, grids, home, notifications, patrols, scheduler, standards, workdays
+    from gridpatrol import (accounts, audit, grids, home, issues, notifications, patrols, scheduler, standards,
+                            workdays)
 
-    for module in (home, accounts, audit, grids, standards, workdays, patrols, notifications, scheduler):
+    for module in (home, accounts, audit, grids, standards, workdays, patrols, issues, notifications, scheduler):
         module.init_app(app)

@@ -29,7 +29,7 @@ from gridpatrol.grids import qr
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Checkpoint, Grid, Site
 from gridpatrol.notifications.models import Notification
-from gridpatrol.patrols import photos as photo_files
+from gridpatrol.core import photos as photo_files
 from gridpatrol.patrols import schedule
 from gridpatrol.patrols.models import (CheckpointScan, Patrol, PatrolAnswer, PatrolPhoto, PatrolPlan, PatrolStatus,
                                        PlanGrid, PlanKind, Recurrence, Submission)

@@ -18,7 +18,8 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid
-from gridpatrol.patrols import bp, photos, services
+from gridpatrol.core import photos
+from gridpatrol.patrols import bp, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PatrolStatus, PlanKind, Recurrence
 from gridpatrol.standards.models import ChecklistTemplate

@@ -84,3 +84,50 @@ def set_override(session: Session, site: Site, day: dt.date, is_workday: Optiona
 def list_overrides(session: Session, site: Site) -> list[WorkdayOverride]:
     return list(session.scalars(select(WorkdayOverride).where(WorkdayOverride.site_id == site.id)
                                 .order_by(WorkdayOverride.day)))
+
+
+# --- working time (deadlines) ---------------------------------------------------------------------------
+DEFAULT_OFFICE_HOURS = (dt.time(8, 30), dt.time(17, 30))
+
+
+def add_working_hours(calendar: WorkdayCalendar, tz, start: dt.datetime, hours: float,
+                      office: tuple[dt.time, dt.time] = DEFAULT_OFFICE_HOURS) -> dt.datetime:
+    """`hours` of office time after `start`, counting only office hours on workdays. Returns UTC.
+
+    Time outside office hours (evenings, weekends, holidays) does not count: a 4-hour limit started on
+    Friday at 16:30 ends on Monday at 11:30 (or on the next workday after a holiday, or on a 调休 Saturday).
+    """
+    remaining = dt.timedelta(hours=hours)
+    local = start.astimezone(tz)
+    day = local.date()
+    for _ in range(800):
+        if calendar.is_workday(day):
+            opens = dt.datetime.combine(day, office[0], tzinfo=tz)
+            closes = dt.datetime.combine(day, office[1], tzinfo=tz)
+            begin = max(opens, local)
+            if begin < closes:
+                available = closes - begin
+                if remaining <= available:
+                    return (begin + remaining).astimezone(dt.timezone.utc)
+                remaining -= available
+        day += dt.timedelta(days=1)
+        local = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    raise RuntimeError("working time beyond 800 days")
+
+
+def add_working_days(calendar: WorkdayCalendar, tz, start: dt.datetime, days: int,
+                     office: tuple[dt.time, dt.time] = DEFAULT_OFFICE_HOURS) -> dt.datetime:
+    """The close of office on the `days`-th workday after the day of `start`. Returns UTC.
+
+    The day it starts on does not count (a limit of 1 working day given on Friday ends Monday at close,
+    or on the next workday after a holiday).
+    """
+    day = start.astimezone(tz).date()
+    counted = 0
+    for _ in range(800):
+        day += dt.timedelta(days=1)
+        if calendar.is_workday(day):
+            counted += 1
+            if counted >= days:
+                return dt.datetime.combine(day, office[1], tzinfo=tz).astimezone(dt.timezone.utc)
+    raise RuntimeError("working days beyond 800 days")

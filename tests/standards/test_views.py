@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridpatrol.audit import services as audit
+from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
 from gridpatrol.standards import cli, services
 from gridpatrol.standards.models import ChecklistTemplate, TemplateItem, TemplateVersion
@@ -186,8 +187,8 @@ def test_export_download_and_import_upload(app, admin_client):
 
 def test_supervisor_reads_but_cannot_edit(app):
     template_id = builders.make_template(app)
-    with app.app_context(), __import__("gridpatrol.core.transaction", fromlist=["x"]).job_transaction() as s:
-        services.start_new_version(s, s.get(ChecklistTemplate, template_id))
+    with app.app_context(), job_transaction() as session:
+        services.start_new_version(session, session.get(ChecklistTemplate, template_id))
     client = _client(app, "boss", ("supervisor",))
     page = f"/standards/{template_id}"
     assert client.get("/standards/").status_code == 200

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, Time,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gridpatrol.accounts.models import Team, User
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+from gridpatrol.grids.models import Grid, Site
+
+
+class Severity(str, enum.Enum):
+    MINOR = "minor"  # 一般
+    MAJOR = "major"  # 较大
+    CRITICAL = "critical"  # 重大
+
+
+class IssueState(str, enum.Enum):
+    REPORTED = "reported"  # 待受理
+    DISPATCHED = "dispatched"  # 已派单
+    IN_PROGRESS = "in_progress"  # 整改中
+    AWAITING_VERIFICATION = "awaiting_verification"  # 待复核
+    CLOSED = "closed"  # 已结案
+    REJECTED = "rejected"  # 不予受理
+
+
+class RejectReason(str, enum.Enum):
+    INVALID = "invalid"  # 无效
+    DUPLICATE = "duplicate"  # 重复
+    NOT_OURS = "not_ours"  # 非本单位职责
+
+
+class IssueSource(str, enum.Enum):
+    PATROL = "patrol"  # a failed checklist item
+    REPORT = "report"  # 随手拍
+
+
+OPEN_STATES = (IssueState.REPORTED.value, IssueState.DISPATCHED.value, IssueState.IN_PROGRESS.value,
+               IssueState.AWAITING_VERIFICATION.value)
+
+
+class Issue(db.Model):
+    """A problem found (问题隐患). Overdue is derived from `deadline`, never stored."""
+
+    __tablename__ = "issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    grid_id: Mapped[Optional[int]] = mapped_column(ForeignKey("grids.id"))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    lon: Mapped[Optional[float]] = mapped_column(Float)
+    lat: Mapped[Optional[float]] = mapped_column(Float)
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10), default=Severity.MINOR.value)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[Optional[str]] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(10))
+    patrol_id: Mapped[Optional[int]] = mapped_column(ForeignKey("patrols.id"))
+    item_id: Mapped[Optional[int]] = mapped_column(ForeignKey("template_items.id"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(24), default=IssueState.REPORTED.value)
+    team_id: Mapped[Optional[int]] = mapped_column(ForeignKey("teams.id"))
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    deadline: Mapped[Optional[dt.datetime]]
+    reported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    dispatched_at: Mapped[Optional[dt.datetime]]
+    fixed_at: Mapped[Optional[dt.datetime]]  # last "fix reported"
+    fixed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[Optional[dt.datetime]]
+    rejected_at: Mapped[Optional[dt.datetime]]
+    reject_reason: Mapped[Optional[str]] = mapped_column(String(10))
+    duplicate_of_id: Mapped[Optional[int]] = mapped_column(ForeignKey("issues.id"))
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every transition: a page showing an older version is stale and its action is refused.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    site: Mapped[Site] = relationship()
+    grid: Mapped[Optional[Grid]] = relationship(lazy="joined")
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined")
+    assignee: Mapped[Optional[User]] = relationship(foreign_keys=[assignee_id])
+    fixed_by: Mapped[Optional[User]] = relationship(foreign_keys=[fixed_by_id])
+    team: Mapped[Optional[Team]] = relationship()
+    events: Mapped[list["IssueEvent"]] = relationship(back_populates="issue", order_by="IssueEvent.id",
+                                                      cascade="all, delete-orphan")
+    photos: Mapped[list["IssuePhoto"]] = relationship(back_populates="issue", order_by="IssuePhoto.id",
+                                                      cascade="all, delete-orphan")
+    comments: Mapped[list["IssueComment"]] = relationship(back_populates="issue", order_by="IssueComment.id",
+                                                          cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # One issue per failed item of a patrol.
+        UniqueConstraint("patrol_id", "item_id"),
+        Index("ix_issues_site_id_state_deadline", "site_id", "state", "deadline"),
+        Index("ix_issues_grid_id_state", "grid_id", "state"),
+        Index("ix_issues_reporter_id", "reporter_id"),
+        Index("ix_issues_team_id_state", "team_id", "state"),
+        Index("ix_issues_assignee_id_state", "assignee_id", "state"),
+        Index("ix_issues_reported_at", "reported_at"),
+        CheckConstraint("severity IN ('minor', 'major', 'critical')", name="severity_known"),
+        CheckConstraint("state IN ('reported', 'dispatched', 'in_progress', 'awaiting_verification', 'closed', "
+                        "'rejected')", name="state_known"),
+        CheckConstraint("source IN ('patrol', 'report')", name="source_known"),
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def overdue_at(self, now: dt.datetime) -> bool:
+        return self.is_open and self.deadline is not None and now > self.deadline
+
+
+class IssueEvent(db.Model):
+    """One transition (or comment, or photo) on an issue, written in the same transaction as the change."""
+
+    __tablename__ = "issue_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    from_state: Mapped[Optional[str]] = mapped_column(String(24))
+    to_state: Mapped[Optional[str]] = mapped_column(String(24))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    issue: Mapped[Issue] = relationship(back_populates="events")
+    actor: Mapped[Optional[User]] = relationship(lazy="joined")
+
+
+class IssuePhoto(db.Model):
+    __tablename__ = "issue_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("issue_events.id"))
+    kind: Mapped[str] = mapped_column(String(8))  # before | after
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    issue: Mapped[Issue] = relationship(back_populates="photos")
+
+    __table_args__ = (CheckConstraint("kind IN ('before', 'after')", name="kind_known"),)
+
+
+class IssueComment(db.Model):
+    __tablename__ = "issue_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+    issue: Mapped[Issue] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship(lazy="joined")
+
+
+class TimeLimit(db.Model):
+    """How long a category × severity may take to fix (处置时限), in working hours or working days."""
+
+    __tablename__ = "issue_time_limits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(20))
+    severity: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(6))  # hours | days (working)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("site_id", "category", "severity"),
+        CheckConstraint("unit IN ('hours', 'days')", name="unit_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+
+class WorkingHours(db.Model):
+    """A site's office hours on a workday, for limits counted in working hours (default 08:30–17:30)."""
+
+    __tablename__ = "site_working_hours"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    starts: Mapped[dt.time] = mapped_column(Time)
+    ends: Mapped[dt.time] = mapped_column(Time)
