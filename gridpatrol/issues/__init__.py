@@ -7,6 +7,7 @@ bp = Blueprint("issues", __name__, template_folder="templates")
 
 
 def init_app(app: Flask) -> None:
-    from gridpatrol.issues import models  # noqa: F401
+    from gridpatrol.issues import models, services  # noqa: F401
 
+    services.connect_signals()
     # Routes and navigation are added with the pages.

@@ -151,6 +151,7 @@ class IssuePhoto(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     issue: Mapped[Issue] = relationship(back_populates="photos")
+    event: Mapped[Optional[IssueEvent]] = relationship()
 
     __table_args__ = (CheckConstraint("kind IN ('before', 'after')", name="kind_known"),)
 

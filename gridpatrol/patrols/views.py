@@ -269,3 +269,15 @@ def set_plan_state(plan_id: int):
         services.set_plan_active(db.session, plan, active, actor=current_user)
         flash(_("Plan resumed.") if active else _("Plan paused."), "success")
     return redirect(url_for("patrols.plans"))
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The offline service worker (static/sw.js), served from the app root so its scope can be the whole app."""
+    from flask import current_app
+
+    response = current_app.send_static_file("sw.js")
+    response.headers["Content-Type"] = "application/javascript"
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response

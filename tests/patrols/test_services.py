@@ -288,3 +288,31 @@ def test_a_new_leader_takes_over_future_scheduled_patrols(app, site):
     with app.app_context():
         assignees = {day: db.session.get(User, p.assignee_id).username for day, p in by_day.items()}
     assert assignees == {2: "leader0", 3: "leader1"}  # the past window keeps the leader of its day
+
+
+def test_failed_items_raise_issues_in_the_same_transaction(app, open_patrol):
+    from gridpatrol.issues.models import Issue, IssuePhoto
+
+    body = payload(open_patrol, ("fail", "pass", "pass", "fail"))
+    body["answers"][0].update(photos=["p1"], note="配电箱门未上锁")
+    submit(app, open_patrol["id"], body, {"p1": jpeg()})
+    with app.app_context():
+        issues = db.session.scalars(sa.select(Issue).order_by(Issue.id)).all()
+        assert [(i.source, i.state, i.severity) for i in issues] == [
+            ("patrol", "reported", "minor"), ("patrol", "reported", "major")]  # item 4 is critical → 较大
+        first = issues[0]
+        assert first.patrol_id == open_patrol["id"] and first.item_id == open_patrol["items"][0]
+        assert first.description == "配电箱门未上锁" and first.grid.code == "A01"
+        assert first.reporter.username == "leader0"
+        assert [p.kind for p in first.photos] == ["before"]
+        assert [e.action for e in first.events] == ["reported"]
+
+
+def test_a_refused_submission_raises_no_issue(app, open_patrol):
+    from gridpatrol.issues.models import Issue
+
+    body = payload(open_patrol, ("fail", "pass", "pass", "pass"))  # item 1 failed without its required photo
+    with pytest.raises(DomainError):
+        submit(app, open_patrol["id"], body)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Issue)) == 0
