@@ -9,6 +9,10 @@ or superseded version either:
 - a stored non-draft TemplateVersion may change in one way only: its status from published to superseded.
   It may not be deleted, moved to another template, renumbered or turned back into a draft.
 
+ORM bulk statements (`session.execute(update(TemplateItem)…)`, `delete(…)`, `insert(…)`) skip the flush, so
+they are refused for items and versions altogether; nothing in the application needs them. Raw SQL on the
+connection is beyond the reach of an ORM listener (a database trigger would be the next layer).
+
 "Stored" means the row in the database as this transaction sees it, so publishing a draft and then editing
 its items in a later flush of the same transaction is refused too. A version inserted in the same flush
 (it did not exist before, so no patrol can have used it) may be created with its items in any status.
@@ -108,7 +112,22 @@ def _check(session: Session, flush_context, instances) -> None:
             number=version.number, status=status, fields=", ".join(sorted(changed))))
 
 
+GUARDED_MAPPERS = (TemplateItem, TemplateVersion)
+
+
+def _refuse_bulk(orm_execute_state) -> None:
+    if not (orm_execute_state.is_update or orm_execute_state.is_delete or orm_execute_state.is_insert):
+        return
+    mappers = {m.class_ for m in orm_execute_state.all_mappers}
+    if mappers & set(GUARDED_MAPPERS):
+        raise ImmutableVersionError(_(
+            "Checklist versions and items are changed one by one through the standards services, "
+            "never by bulk statements."))
+
+
 def install() -> None:
     """Listen on every session (idempotent)."""
     if not event.contains(Session, "before_flush", _check):
         event.listen(Session, "before_flush", _check)
+    if not event.contains(Session, "do_orm_execute", _refuse_bulk):
+        event.listen(Session, "do_orm_execute", _refuse_bulk)

@@ -118,13 +118,16 @@ def grouped_items(version: Optional[TemplateVersion]) -> list[tuple[Category, li
 
 
 def diff_versions(old: Optional[TemplateVersion], new: TemplateVersion) -> dict[str, list[str]]:
-    """Item codes added, removed and changed from old to new (for the publish confirmation)."""
-    before = {i.code: _item_values(i) for i in (old.items if old else [])}
-    after = {i.code: _item_values(i) for i in new.items}
+    """Item codes added, removed, changed and moved (order among the kept items) from old to new."""
+    before = {i.code: _item_values(i) for i in _ordered(old.items if old else [])}
+    after = {i.code: _item_values(i) for i in _ordered(new.items)}
+    kept_before = [c for c in before if c in after]
+    kept_after = [c for c in after if c in before]
     return {
         "added": [c for c in after if c not in before],
         "removed": [c for c in before if c not in after],
-        "changed": [c for c in after if c in before and before[c] != after[c]],
+        "changed": [c for c in kept_after if before[c] != after[c]],
+        "moved": [c for c, b in zip(kept_after, kept_before) if c != b],
     }
 
 
@@ -443,8 +446,10 @@ class ImportProblem:
     message: str
 
     def __str__(self) -> str:
+        if self.index is not None and self.field:
+            return _("Item %(n)d, %(field)s: %(message)s", n=self.index, field=self.field, message=self.message)
         if self.index is not None:
-            return _("Item %(n)d, %(field)s: %(message)s", n=self.index, field=self.field or "-", message=self.message)
+            return _("Item %(n)d: %(message)s", n=self.index, message=self.message)
         if self.field:
             return f"{self.field}: {self.message}"
         return self.message
@@ -588,7 +593,8 @@ def import_template(session: Session, data: dict | bytes | str, *, actor=None) -
         version.items.append(TemplateItem(position=position, **{**values, "code": code}))
     session.flush()
     audit.record(session, IMPORTED, actor=actor, target=template, detail={
-        "template": template.code, "version": version.number, "items": len(version.items), "created": created})
+        "template": template.code, "name": template.name, "version": version.number, "items": len(version.items),
+        "created": created})
     if created:
         publish(session, version, actor=actor)
     return template

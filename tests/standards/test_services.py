@@ -105,7 +105,10 @@ def test_publish_new_version_and_discard_lifecycle(app):
         template = db.session.get(ChecklistTemplate, template_id)
         v2 = template.draft
         diff = services.diff_versions(template.published, v2)
-        assert diff == {"added": ["SD-03"], "removed": ["SD-02"], "changed": ["SD-01"]}
+        assert diff == {"added": ["SD-03"], "removed": ["SD-02"], "changed": ["SD-01"], "moved": []}
+        services.move_item(session, next(i for i in v2.items if i.code == "SD-03"), "up")
+        assert services.diff_versions(template.published, v2)["moved"] == []  # SD-03 is new
+        services.move_item(session, next(i for i in v2.items if i.code == "SD-03"), "down")
         services.publish(session, v2)
         assert [v.status for v in template.versions] == ["superseded", "published"]
         assert template.published is v2
@@ -189,6 +192,15 @@ RAW_EDITS = {
 }
 
 
+RAW_EDITS.update({
+    "bulk update": lambda s, t: s.execute(sa.update(TemplateItem).values(weight=100)),
+    "bulk delete": lambda s, t: s.execute(sa.delete(TemplateItem).where(TemplateItem.version_id == t.published.id)),
+    "bulk insert": lambda s, t: s.execute(sa.insert(TemplateItem).values(
+        version_id=t.published.id, position=9, code="X-1", category="assets", text="x", weight=1)),
+    "bulk status": lambda s, t: s.execute(sa.update(TemplateVersion).values(status="draft")),
+})
+
+
 @pytest.mark.parametrize("edit", RAW_EDITS.values(), ids=RAW_EDITS.keys())
 def test_guard_blocks_raw_orm_edits_of_a_published_version(app, edit):
     _raw_edit(app, builders.make_template(app), edit)
@@ -242,3 +254,14 @@ def test_guard_lets_drafts_change_and_new_versions_be_created_whole(app):
         session.flush()
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TemplateItem)) == 4 + 3 + 1
+
+
+def test_diff_reports_reordered_items(app):
+    template_id = builders.make_template(app)
+    with app.app_context(), job_transaction() as session:
+        template = session.get(ChecklistTemplate, template_id)
+        draft = services.start_new_version(session, template)
+        assert services.diff_versions(template.published, draft) == {
+            "added": [], "removed": [], "changed": [], "moved": []}
+        services.move_item(session, next(i for i in draft.items if i.code == "SD-02"), "up")
+        assert services.diff_versions(template.published, draft)["moved"] == ["SD-02", "SD-01"]
