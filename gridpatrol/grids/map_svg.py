@@ -43,6 +43,8 @@ def render(
     context: Sequence[Grid] = (),
     selected: Optional[str] = None,
     title: str = "",
+    links: bool = True,
+    css_class: str = "grid-map",
 ) -> Markup:
     """SVG for `grids` (one level). `context` grids are drawn faintly underneath (e.g. ground floor)."""
     status_by_code = status_by_code or {}
@@ -58,9 +60,13 @@ def render(
     width, height = maxx - minx + 2 * pad, maxy - miny + 2 * pad
     font = max(width, height) / 55
 
+    kx, ky = projection.metres_per_degree
+    # The projection rides along so a script can turn a tap back into lon/lat (x = (lon-lon0)·kx, y = -(lat-lat0)·ky).
     out = [
-        f'<svg class="grid-map" xmlns="http://www.w3.org/2000/svg" viewBox="{minx - pad:.2f} {-maxy - pad:.2f} '
-        f'{width:.2f} {height:.2f}" role="img" aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">'
+        f'<svg class="{escape(css_class)}" xmlns="http://www.w3.org/2000/svg" viewBox="{minx - pad:.2f} '
+        f'{-maxy - pad:.2f} {width:.2f} {height:.2f}" role="img" aria-label="{escape(title)}" '
+        f'preserveAspectRatio="xMidYMid meet" data-lon0="{projection.lon0!r}" data-lat0="{projection.lat0!r}" '
+        f'data-kx="{kx!r}" data-ky="{ky!r}">'
     ]
     if boundary is not None:
         out.append(f'<path class="site-boundary" d="{_path(boundary)}"/>')
@@ -77,12 +83,13 @@ def render(
             classes.append("selected")
         label = shape.point_on_surface()
         name = f"{grid.code} {grid.name}"
-        out.append(
-            f'<a class="grid-link" href="{escape(link_for(grid))}" data-code="{escape(grid.code)}">'
-            f'<title>{escape(name)}</title>'
-            f'<path class="{" ".join(classes)}" d="{_path(shape)}" fill-rule="evenodd"/>'
-            f'<text class="grid-label" x="{label.x:.2f}" y="{-label.y:.2f}" font-size="{font:.2f}" '
-            f'text-anchor="middle" dominant-baseline="central">{escape(grid.code)}</text></a>'
-        )
+        body = (f'<title>{escape(name)}</title>'
+                f'<path class="{" ".join(classes)}" d="{_path(shape)}" fill-rule="evenodd"/>'
+                f'<text class="grid-label" x="{label.x:.2f}" y="{-label.y:.2f}" font-size="{font:.2f}" '
+                f'text-anchor="middle" dominant-baseline="central">{escape(grid.code)}</text>')
+        if links:
+            out.append(f'<a class="grid-link" href="{escape(link_for(grid))}" data-code="{escape(grid.code)}">{body}</a>')
+        else:
+            out.append(f'<g class="grid-shape" data-code="{escape(grid.code)}">{body}</g>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import BooleanField, FloatField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from gridpatrol.core.categories import CATEGORY_LABELS
+from gridpatrol.core.forms import choices
+
+SEVERITY_LABELS = (("minor", _l("Minor (一般)")), ("major", _l("Major (较大)")), ("critical", _l("Critical (重大)")))
+REJECT_LABELS = (("invalid", _l("Invalid report")), ("duplicate", _l("Duplicate")), ("not_ours", _l("Not our responsibility")))
+
+
+class ReportForm(FlaskForm):
+    lon = FloatField(_l("Longitude"), validators=[DataRequired(message=_l("Tap the map where the problem is."))])
+    lat = FloatField(_l("Latitude"), validators=[DataRequired(message=_l("Tap the map where the problem is."))])
+    level = IntegerField(_l("Level"), default=0, validators=[Optional(), NumberRange(-9, 99)])
+    category = SelectField(_l("Category"), choices=choices((c.value, label) for c, label in CATEGORY_LABELS.items()))
+    severity = SelectField(_l("Severity"), choices=choices(SEVERITY_LABELS), default="minor")
+    description = TextAreaField(_l("What is wrong"), validators=[DataRequired(), Length(max=2000)])
+    photos = MultipleFileField(_l("Photos"))
+    file_anyway = BooleanField(_l("It is not one of these: file it anyway"))
+
+
+class ActionForm(FlaskForm):
+    """Every transition form carries the version of the issue the page showed."""
+
+    version = HiddenField()
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+
+
+class DispatchForm(ActionForm):
+    team_id = SelectField(_l("Team"), coerce=int, validators=[Optional()])
+    assignee_id = SelectField(_l("Person"), coerce=int, validators=[Optional()])
+    severity = SelectField(_l("Severity"), choices=choices(SEVERITY_LABELS))
+
+
+class RejectForm(ActionForm):
+    reason = SelectField(_l("Reason"), choices=choices(REJECT_LABELS))
+    duplicate_of = IntegerField(_l("Duplicate of issue no."), validators=[Optional()])
+
+
+class FixForm(ActionForm):
+    photos = MultipleFileField(_l("Photos after the fix"))
+
+
+class CommentForm(FlaskForm):
+    text = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=4000)])
+
+
+class BulkDispatchForm(FlaskForm):
+    team_id = SelectField(_l("Team"), coerce=int)
+
+
+class TimeLimitForm(FlaskForm):
+    pass

@@ -1,0 +1,214 @@
+"""Rectification metrics (整改考核指标) as the digital urban-management standards (数字化城市管理) define them.
+
+A report covers one site, a period ``[start, end)`` (half-open: an instant equal to ``end`` belongs to the
+next period) and is taken *as of* an instant ``as_of`` (default: now). Only what had happened by ``as_of``
+counts, so a report for a past date is reproducible. Figures, per group (grid, team, category) and overall:
+
+应结案数 ``due``
+    Issues dispatched (``dispatched_at <= as_of``) whose ``deadline`` falls within ``[start, end)``.
+    Rejected issues (不予受理) never count, whatever their timestamps. Issues never dispatched have no
+    deadline and are not due.
+结案数 ``closed``
+    Of the due issues, those closed by ``as_of`` (``closed_at <= as_of``) — an issue due in the period but
+    closed after its end (and before ``as_of``) counts as closed.
+按期结案数 ``closed_on_time``
+    Of the closed due issues, those closed no later than their deadline (``closed_at <= deadline``).
+结案率 ``close_rate`` = closed ÷ due; 按期结案率 ``on_time_rate`` = closed_on_time ÷ due.
+    Fractions in [0, 1]; ``None`` when nothing is due (no 0 ÷ 0).
+返工率 ``rework_rate`` = ``reworked`` ÷ ``closed_in_period``
+    Over the issues closed within the period (``start <= closed_at < end``, ``closed_at <= as_of``):
+    the share that failed verification at least once (``rework_count > 0``). An issue reworked three
+    times counts once. ``None`` when nothing was closed in the period.
+平均处置时长 ``mean_hours`` (and ``median_hours``)
+    Over the same issues closed within the period: ``closed_at − dispatched_at`` in hours (wall-clock
+    time, not working time; a re-dispatch does not restart it). ``None`` when nothing was closed.
+Counts beside the rates:
+    ``reported`` issues reported within the period; ``rejected`` rejected within the period;
+    ``open`` issues open at ``as_of`` (reported by then, neither closed nor rejected by then);
+    ``overdue`` open at ``as_of`` with a deadline before ``as_of`` (overdue is derived, never stored).
+
+Groups: by grid (``Issue.grid_id``), by team the issue is (now) dispatched to (``Issue.team_id``; issues
+sent to a person only, or not dispatched, fall in the "no team" group, key ``None``), by category, or one
+overall row. A group appears only when at least one of its figures is not zero; ``overall`` always gives
+exactly one row. Every figure is computed in the database with one GROUP BY pass (plus one windowed
+query for the median), never by loading the issues. See docs/metrics.md for a worked example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Literal, Optional, Union
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, extract, func, null, or_, select
+from sqlalchemy.orm import Session
+
+from gridpatrol.accounts.models import Team
+from gridpatrol.core.categories import Category
+from gridpatrol.core.time import utcnow
+from gridpatrol.grids.models import Grid, Site
+from gridpatrol.issues.models import Issue, IssueState
+
+GroupBy = Optional[Literal["grid", "team", "category"]]
+GROUPINGS = (None, "grid", "team", "category")
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """The figures of one group. `key` is the grid id, team id or category code (None: no grid / no team,
+    or the overall row); `label` is what a page shows."""
+
+    group_by: Optional[str]
+    key: Union[int, str, None]
+    label: str
+    reported: int
+    rejected: int
+    due: int
+    closed: int
+    closed_on_time: int
+    closed_in_period: int
+    reworked: int
+    open: int
+    overdue: int
+    mean_hours: Optional[float]
+    median_hours: Optional[float]
+
+    @property
+    def close_rate(self) -> Optional[float]:
+        """结案率 = closed ÷ due."""
+        return self.closed / self.due if self.due else None
+
+    @property
+    def on_time_rate(self) -> Optional[float]:
+        """按期结案率 = closed on time ÷ due."""
+        return self.closed_on_time / self.due if self.due else None
+
+    @property
+    def rework_rate(self) -> Optional[float]:
+        """返工率 = issues reworked at least once ÷ issues closed in the period."""
+        return self.reworked / self.closed_in_period if self.closed_in_period else None
+
+
+def month_period(site: Site, year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar month [first day 00:00, next month's first day 00:00) in the site's time zone."""
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    start = dt.datetime(year, month, 1, tzinfo=tz)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
+    return start, end
+
+
+def _hours(session: Session, later, earlier):
+    """(later − earlier) in hours, as a SQL expression on either backend."""
+    if session.get_bind().dialect.name == "postgresql":
+        return extract("epoch", later - earlier) / 3600.0
+    return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+def _flag(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _group_column(group_by: GroupBy):
+    return {None: null(), "grid": Issue.grid_id, "team": Issue.team_id, "category": Issue.category}[group_by]
+
+
+def metrics(session: Session, site: Site, start: dt.datetime, end: dt.datetime, *, group_by: GroupBy = None,
+            as_of: Optional[dt.datetime] = None) -> list[MetricRow]:
+    """The figures defined in the module docstring for `site` over [start, end), as of `as_of` (default now).
+
+    Rows are ordered by grid code, team name or category order; the None group (no grid / no team) last.
+    """
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by must be one of {GROUPINGS}, not {group_by!r}")
+    for value in (start, end, as_of):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: say which zone the period is in")
+    if not start < end:
+        raise ValueError("the period must end after it starts")
+    as_of = as_of or utcnow()
+
+    def _within(column):
+        return and_(column >= start, column < end, column <= as_of)
+
+    due = and_(Issue.dispatched_at.is_not(None), Issue.dispatched_at <= as_of, Issue.deadline.is_not(None),
+               Issue.deadline >= start, Issue.deadline < end,
+               Issue.state != IssueState.REJECTED.value, Issue.rejected_at.is_(None))
+    closed = and_(due, Issue.closed_at.is_not(None), Issue.closed_at <= as_of)
+    closed_on_time = and_(closed, Issue.closed_at <= Issue.deadline)
+    closed_in_period = and_(Issue.state != IssueState.REJECTED.value, Issue.dispatched_at.is_not(None),
+                            _within(Issue.closed_at))
+    reported = _within(Issue.reported_at)
+    rejected = _within(Issue.rejected_at)
+    open_ = and_(Issue.reported_at <= as_of, or_(Issue.closed_at.is_(None), Issue.closed_at > as_of),
+                 or_(Issue.rejected_at.is_(None), Issue.rejected_at > as_of))
+    overdue = and_(open_, Issue.deadline.is_not(None), Issue.deadline < as_of)
+    hours = _hours(session, Issue.closed_at, Issue.dispatched_at)
+
+    group = _group_column(group_by).label("g")
+    statement = (select(group,
+                        _flag(reported).label("reported"), _flag(rejected).label("rejected"),
+                        _flag(due).label("due"), _flag(closed).label("closed"),
+                        _flag(closed_on_time).label("closed_on_time"),
+                        _flag(closed_in_period).label("closed_in_period"),
+                        _flag(and_(closed_in_period, Issue.rework_count > 0)).label("reworked"),
+                        _flag(open_).label("open"), _flag(overdue).label("overdue"),
+                        func.avg(case((closed_in_period, hours), else_=None)).label("mean_hours"))
+                 .where(Issue.site_id == site.id, or_(reported, rejected, due, closed_in_period, open_)))
+    if group_by is not None:
+        statement = statement.group_by(_group_column(group_by))
+    figures = session.execute(statement).all()
+    medians = _medians(session, site, group_by, closed_in_period, hours)
+    labels = _labels(session, group_by, [row.g for row in figures])
+
+    rows = [MetricRow(group_by=group_by, key=row.g, label=labels[row.g],
+                      reported=int(row.reported), rejected=int(row.rejected), due=int(row.due),
+                      closed=int(row.closed), closed_on_time=int(row.closed_on_time),
+                      closed_in_period=int(row.closed_in_period), reworked=int(row.reworked),
+                      open=int(row.open), overdue=int(row.overdue),
+                      mean_hours=float(row.mean_hours) if row.mean_hours is not None else None,
+                      median_hours=medians.get(row.g))
+            for row in figures]
+    return sorted(rows, key=_order(group_by))
+
+
+def _medians(session: Session, site: Site, group_by: GroupBy, condition, hours) -> dict:
+    """Median handling hours per group, portably: number the durations within each group and average the
+    middle one (odd count) or two (even count): the rows whose 2·rn lies in [n, n + 2]."""
+    column = _group_column(group_by)
+    partition = {"partition_by": column} if group_by is not None else {}
+    ranked = (select(column.label("g"), hours.label("h"),
+                     func.row_number().over(order_by=hours, **partition).label("rn"),
+                     func.count().over(**partition).label("n"))
+              .where(Issue.site_id == site.id, condition).subquery())
+    middle = (select(ranked.c.g, func.avg(ranked.c.h))
+              .where(2 * ranked.c.rn >= ranked.c.n, 2 * ranked.c.rn <= ranked.c.n + 2).group_by(ranked.c.g))
+    return {g: float(h) for g, h in session.execute(middle).all()}
+
+
+def _labels(session: Session, group_by: GroupBy, keys: list) -> dict:
+    labels: dict = {}
+    if group_by is None:
+        return {None: _("All")}
+    known = [k for k in keys if k is not None]
+    if group_by == "grid":
+        labels = {g.id: f"{g.code} {g.name}" for g in session.scalars(select(Grid).where(Grid.id.in_(known)))}
+        labels[None] = _("No grid")
+    elif group_by == "team":
+        labels = {t.id: t.name for t in session.scalars(select(Team).where(Team.id.in_(known)))}
+        labels[None] = _("No team")
+    else:
+        for code in known:
+            try:
+                labels[code] = Category(code).label
+            except ValueError:
+                labels[code] = code
+    return labels
+
+
+def _order(group_by: GroupBy):
+    if group_by == "category":
+        position = {c.value: i for i, c in enumerate(Category)}
+        return lambda row: (row.key is None, position.get(row.key, len(position)), str(row.key))
+    return lambda row: (row.key is None, row.label)  # a grid's label starts with its code

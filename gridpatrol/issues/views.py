@@ -1,0 +1,299 @@
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from gridpatrol.accounts.models import Team, User, UserRole
+from gridpatrol.core import photos as photo_files
+from gridpatrol.core.categories import Category
+from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.forms import choices
+from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+from gridpatrol.grids import map_svg
+from gridpatrol.grids import services as grids
+from gridpatrol.issues import bp, queue, services
+from gridpatrol.issues.forms import (ActionForm, BulkDispatchForm, CommentForm, DispatchForm, FixForm, RejectForm,
+                                     ReportForm, TimeLimitForm)
+from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueState, Severity
+
+INVALID = 422
+PER_PAGE = 50
+
+
+def _filter_from_args(mine: bool = False) -> queue.QueueFilter:
+    args = request.args
+    states = args.getlist("state") or (list(OPEN_STATES) if args.get("all") is None else [])
+
+    def number(name):
+        value = args.get(name, "")
+        return int(value) if value.lstrip("-").isdigit() else None
+
+    def day(name):
+        try:
+            return dt.datetime.fromisoformat(args[name]).replace(tzinfo=_tz()) if args.get(name) else None
+        except ValueError:
+            return None
+
+    return queue.QueueFilter(
+        site_id=number("site"), grid_id=number("grid"), level=number("level"),
+        category=args.get("category") or None, severity=args.get("severity") or None, states=states,
+        team_id=number("team"), overdue=args.get("overdue") == "1", reported_from=day("from"), reported_to=day("to"),
+        mine=mine)
+
+
+def _tz():
+    sites = grids.list_sites(db.session)
+    return zoneinfo.ZoneInfo(sites[0].timezone if sites else "Asia/Shanghai")
+
+
+def _teams():
+    return list(db.session.scalars(select(Team).where(Team.active.is_(True)).order_by(Team.name)))
+
+
+@bp.get("/issues")
+@login_required
+def index():
+    now = utcnow()
+    f = _filter_from_args()
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = queue.page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
+    counts = queue.counts_by_state(db.session, current_user, f, now)
+    bulk = BulkDispatchForm()
+    bulk.team_id.choices = choices((t.id, t.name) for t in _teams())
+    sites = grids.list_sites(db.session)
+    grid_list = grids.list_grids(db.session, sites[0]) if sites else []
+    return render_template("issues/queue.html", rows=rows, total=total, page=page, per_page=PER_PAGE, counts=counts,
+                           f=f, now=now, bulk=bulk, teams=_teams(), grids=grid_list, categories=list(Category),
+                           severities=list(Severity), states=list(IssueState), mine=False,
+                           can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN))
+
+
+@bp.get("/issues/mine")
+@roles_required(Role.RECTIFIER)
+def mine():
+    now = utcnow()
+    f = _filter_from_args(mine=True)
+    rows, total = queue.page(db.session, current_user, f, now, per_page=200)
+    return render_template("issues/queue.html", rows=rows, total=total, page=1, per_page=200, counts=None, f=f,
+                           now=now, bulk=None, teams=[], grids=[], categories=[], severities=[], states=[], mine=True,
+                           can_bulk=False)
+
+
+@bp.get("/issues/export.csv")
+@login_required
+def export():
+    body = queue.export_csv(db.session, current_user, _filter_from_args(), utcnow(), tz=_tz())
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="issues-{utcnow():%Y%m%d-%H%M}.csv"'})
+
+
+@bp.post("/issues/bulk-dispatch")
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def bulk_dispatch():
+    form = BulkDispatchForm()
+    form.team_id.choices = choices((t.id, t.name) for t in _teams())
+    ids = [int(i) for i in request.form.getlist("issue") if i.isdigit()]
+    if not form.validate_on_submit() or not ids:
+        flash(_("Choose issues and a team."), "error")
+        return redirect(url_for("issues.index"))
+    issues = [db.session.get(Issue, i) for i in ids]
+    try:
+        count = services.bulk_dispatch(db.session, [i for i in issues if i], current_user,
+                                       team=db.session.get(Team, form.team_id.data), assignee=None, now=utcnow())
+    except services.NotAllowed:
+        deny("bulk dispatch")
+    except DomainError as exc:
+        return render_template("errors/error.html", code=INVALID, error=None, message=str(exc)), INVALID
+    flash(_("%(n)d issues dispatched.", n=count), "success")
+    return redirect(url_for("issues.index"))
+
+
+def _issue_or_404(issue_id: int) -> Issue:
+    issue = db.get_or_404(Issue, issue_id)
+    if not services.can_view(db.session, current_user, issue):
+        deny("issue not visible to this user")
+    return issue
+
+
+def _rectifier_choices():
+    users = db.session.scalars(select(User).join(UserRole).where(UserRole.role == Role.RECTIFIER.value,
+                                                                 User.active.is_(True)).order_by(User.username))
+    return [(0, "—")] + [(u.id, f"{u.display_name} ({u.username})") for u in users]
+
+
+def _forms(issue: Issue) -> dict:
+    dispatch_form = DispatchForm(version=issue.version, severity=issue.severity)
+    dispatch_form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in _teams()])
+    dispatch_form.assignee_id.choices = choices(_rectifier_choices())
+    return {"dispatch": dispatch_form, "reject": RejectForm(version=issue.version),
+            "action": ActionForm(version=issue.version), "fix": FixForm(version=issue.version),
+            "comment": CommentForm()}
+
+
+@bp.get("/issues/<int:issue_id>")
+@login_required
+def show(issue_id: int):
+    issue = _issue_or_404(issue_id)
+    timeline = sorted([("event", e.at, e) for e in issue.events] + [("comment", c.at, c) for c in issue.comments],
+                      key=lambda t: (t[1], t[0]))
+    return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), forms=_forms(issue),
+                           actions=services.allowed_actions(db.session, current_user, issue),
+                           before=[p for p in issue.photos if p.kind == "before"],
+                           after=[p for p in issue.photos if p.kind == "after"])
+
+
+def _version(form) -> int | None:
+    value = (form.version.data or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _files(field) -> dict[str, bytes]:
+    return {f"{n}-{upload.filename or 'photo'}": upload.read() for n, upload in enumerate(field.data or [])
+            if upload and upload.filename}
+
+
+@bp.post("/issues/<int:issue_id>/<action>")
+@login_required
+def act(issue_id: int, action: str):
+    issue = _issue_or_404(issue_id)
+    now = utcnow()
+    forms = {"dispatch": DispatchForm, "redispatch": DispatchForm, "reject": RejectForm, "start": ActionForm,
+             "report_fix": FixForm, "verify_pass": ActionForm, "verify_fail": ActionForm}
+    if action == "comment":
+        form = CommentForm()
+        if form.validate_on_submit():
+            try:
+                services.comment(db.session, issue, current_user, form.text.data, now=now)
+            except services.NotAllowed:
+                deny("comment")
+            return redirect(url_for("issues.show", issue_id=issue.id) + "#timeline")
+        return _refuse(issue, _("A comment cannot be empty."))
+    if action not in forms:
+        abort(404)
+    form = forms[action]()
+    if isinstance(form, DispatchForm):
+        form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in _teams()])
+        form.assignee_id.choices = choices(_rectifier_choices())
+    if not form.validate_on_submit():
+        return _refuse(issue, "; ".join(str(e) for errors in form.errors.values() for e in errors))
+    version, note = _version(form), form.note.data
+    try:
+        if action in ("dispatch", "redispatch"):
+            services.dispatch(db.session, issue, current_user,
+                              team=db.session.get(Team, form.team_id.data) if form.team_id.data else None,
+                              assignee=db.session.get(User, form.assignee_id.data) if form.assignee_id.data else None,
+                              severity=form.severity.data, note=note, expected_version=version, now=now)
+        elif action == "reject":
+            duplicate = db.session.get(Issue, form.duplicate_of.data) if form.duplicate_of.data else None
+            services.reject(db.session, issue, current_user, reason=form.reason.data, note=note or "",
+                            duplicate_of=duplicate, expected_version=version, now=now)
+        elif action == "start":
+            services.start(db.session, issue, current_user, note=note, expected_version=version, now=now)
+        elif action == "report_fix":
+            services.report_fix(db.session, issue, current_user, note=note or "", photos=_files(form.photos),
+                                expected_version=version, now=now)
+        else:
+            services.verify(db.session, issue, current_user, passed=action == "verify_pass", note=note,
+                            expected_version=version, now=now)
+    except services.NotAllowed:
+        deny(f"issue transition {action}")
+    except ConflictError as exc:
+        return _refuse(issue, str(exc), 409)
+    except DomainError as exc:
+        return _refuse(issue, str(exc))
+    flash(_("Done: the issue is now %(state)s.", state=services.state_label(issue.state)), "success")
+    return redirect(url_for("issues.show", issue_id=issue.id))
+
+
+def _refuse(issue: Issue, message: str, status: int = INVALID):
+    """Re-show the issue page with the reason; nothing was changed (the request rolls back)."""
+    db.session.rollback()
+    issue = db.session.get(Issue, issue.id)
+    timeline = sorted([("event", e.at, e) for e in issue.events] + [("comment", c.at, c) for c in issue.comments],
+                      key=lambda t: (t[1], t[0]))
+    return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), forms=_forms(issue),
+                           actions=services.allowed_actions(db.session, current_user, issue), refusal=message,
+                           before=[p for p in issue.photos if p.kind == "before"],
+                           after=[p for p in issue.photos if p.kind == "after"]), status
+
+
+@bp.get("/issues/photos/<int:photo_id>")
+@login_required
+def photo(photo_id: int):
+    record = db.get_or_404(IssuePhoto, photo_id)
+    _issue_or_404(record.issue_id)
+    path = photo_files.path_for(record.sha256)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=record.content_type, max_age=86400, etag=record.sha256)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@bp.route("/report", methods=["GET", "POST"])
+@login_required
+def report():
+    """随手拍: anyone files a problem with a photo, a point on the map and a few words."""
+    site = grids.get_site(db.session, request.args.get("site"))
+    form = ReportForm()
+    levels = grids.site_levels(db.session, site) or [0]
+    maps = {level: map_svg.render(site, grids.list_grids(db.session, site, level=level), link_for=lambda g: "#",
+                                  links=False, css_class="grid-map pick-map",
+                                  title=_("Tap where the problem is"))
+            for level in levels}
+    duplicates = []
+    if form.validate_on_submit():
+        now = utcnow()
+        level = form.level.data or 0
+        where = services.locate_report(db.session, site, form.lon.data, form.lat.data, level)
+        duplicates = services.possible_duplicates(db.session, site, grid=where.grid, category=form.category.data,
+                                                  lon=form.lon.data, lat=form.lat.data, now=now)
+        if not duplicates or form.file_anyway.data:
+            try:
+                issue = services.report(db.session, current_user, site, lon=form.lon.data, lat=form.lat.data,
+                                        level=level, category=form.category.data, severity=form.severity.data,
+                                        description=form.description.data, photos=_files(form.photos), now=now)
+            except DomainError as exc:
+                form.description.errors.append(str(exc))
+            else:
+                flash(_("Thank you: report no. %(id)d has been filed.", id=issue.id), "success")
+                return redirect(url_for("issues.show", issue_id=issue.id))
+    status = INVALID if form.is_submitted() and not duplicates else 200
+    return render_template("issues/report.html", form=form, site=site, maps=maps, levels=levels,
+                           duplicates=duplicates), status
+
+
+@bp.route("/admin/time-limits", methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.SUPERVISOR)
+def time_limits():
+    site = grids.get_site(db.session, request.args.get("site"))
+    form = TimeLimitForm()
+    if form.validate_on_submit():
+        try:
+            for category in Category:
+                for severity in Severity:
+                    amount = request.form.get(f"amount-{category.value}-{severity.value}", "")
+                    unit = request.form.get(f"unit-{category.value}-{severity.value}", "")
+                    if amount.strip():
+                        if not amount.strip().isdigit():
+                            raise DomainError(_("A time limit is a whole number."))
+                        services.set_time_limit(db.session, site, category.value, severity.value,
+                                                int(amount), unit, actor=current_user)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return render_template("issues/time_limits.html", site=site, form=form, table=_limit_table(site)), INVALID
+        flash(_("Time limits saved."), "success")
+        return redirect(url_for("issues.time_limits"))
+    return render_template("issues/time_limits.html", site=site, form=form, table=_limit_table(site))
+
+
+def _limit_table(site):
+    return {(c.value, s.value): services.time_limit(db.session, site, c.value, s.value)
+            for c in Category for s in Severity}
