@@ -333,12 +333,13 @@ def prepare_submissions(url: str, clients: int) -> SubmitData:
     return SubmitData(names, item_ids)
 
 
-_pool_counter = 0
+_pool_counter = 0  # window starts already used: each pool's windows start before the previous pool's
+_pool_anchor: dt.datetime | None = None
 
 
 def make_pools(url: str, clients: int, per_client: int) -> list[list[int]]:
     """per_client open patrols for each client's leader, on their grid, windows open now (distinct starts)."""
-    global _pool_counter
+    global _pool_counter, _pool_anchor
     from gridpatrol.accounts.models import User
     from gridpatrol.core.transaction import job_transaction
     from gridpatrol.extensions import db
@@ -348,6 +349,7 @@ def make_pools(url: str, clients: int, per_client: int) -> list[list[int]]:
 
     app = make_app(url)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    _pool_anchor = _pool_anchor or now
     pools = []
     with app.app_context(), job_transaction() as session:
         plan = session.scalar(sa.select(PatrolPlan))
@@ -355,7 +357,7 @@ def make_pools(url: str, clients: int, per_client: int) -> list[list[int]]:
         for i in range(clients):
             user_id, grid_id = session.execute(sa.select(User.id, GridAssignment.grid_id).join(
                 GridAssignment, GridAssignment.user_id == User.id).where(User.username == f"leader{i:02d}")).one()
-            base = now - dt.timedelta(minutes=30) - dt.timedelta(seconds=_pool_counter)
+            base = _pool_anchor - dt.timedelta(minutes=30) - dt.timedelta(seconds=_pool_counter)
             pools.append(bulk(session, Patrol, [{
                 "plan_id": plan.id, "grid_id": grid_id, "site_id": plan.site_id, "template_version_id": version_id,
                 "kind": "routine", "window_start": base - dt.timedelta(seconds=k),
