@@ -483,13 +483,17 @@ def check_submissions(url: str, pools: list[list[int]], results: list[harness.Re
 def remove_photo_files(url: str, pools: list[list[int]]) -> int:
     """The photo files this run stored (unique bytes, so nobody else's) go again; the rows stay."""
     from gridpatrol.extensions import db
-    from gridpatrol.patrols import photos
     from gridpatrol.patrols.models import PatrolPhoto
+
+    try:
+        from gridpatrol.core import photos
+    except ImportError:  # before photo storage moved to core
+        from gridpatrol.patrols import photos
 
     ids = [i for pool in pools for i in pool]
     app = make_app(url)
     removed = 0
-    with app.app_context(), app.test_request_context():
+    with app.app_context():
         for sha in db.session.scalars(sa.select(PatrolPhoto.sha256).where(PatrolPhoto.patrol_id.in_(ids))):
             path = photos.path_for(sha)
             if path.exists():

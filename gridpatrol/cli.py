@@ -21,8 +21,9 @@ def _add_commands(group: click.Group) -> None:
     from gridpatrol.demo.cli import demo
     from gridpatrol.grids.cli import grids, sites
     from gridpatrol.scheduler.cli import scheduler
+    from gridpatrol.standards.cli import standards
 
-    for command in (users, demo, sites, grids, scheduler):
+    for command in (users, demo, sites, grids, standards, scheduler):
         group.add_command(command)
 
 

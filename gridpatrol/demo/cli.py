@@ -7,6 +7,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -74,10 +75,18 @@ def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve
     })
     env.pop("GRIDPATROL_SETTINGS", None)
     click.echo(f"\nGridPatrol demo on http://{host}:{port}/  (Ctrl+C to stop)")
-    command = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
-    server = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
+    # The scheduler is its own process, as in production: it makes patrols, marks misses and reminds.
+    scheduler = [sys.executable, "-c", "from gridpatrol.cli import main; main()", "scheduler", "run"]
+    processes = [subprocess.Popen(command, cwd=REPO_ROOT, env=env) for command in (gunicorn, scheduler)]
     try:
-        sys.exit(server.wait())
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
     except KeyboardInterrupt:
-        server.send_signal(signal.SIGTERM)
-        sys.exit(server.wait())
+        pass
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        codes = [p.wait() for p in processes]
+    sys.exit(max(codes))

@@ -9,7 +9,7 @@ bp = Blueprint("patrols", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
-    from gridpatrol.patrols import models, services, views  # noqa: F401
+    from gridpatrol.patrols import demo, models, services, views  # noqa: F401
 
     app.register_blueprint(bp)
     services.connect_signals()

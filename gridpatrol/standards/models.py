@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from typing import Optional
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridpatrol.core.time import utcnow
@@ -61,6 +61,11 @@ class TemplateVersion(db.Model):
     __table_args__ = (
         UniqueConstraint("template_id", "number"),
         CheckConstraint("status IN ('draft', 'published', 'superseded')", name="status_known"),
+        # At most one draft and one published version per template, whatever the code above does.
+        Index("uq_template_versions_one_draft", "template_id", unique=True,
+              sqlite_where=text("status = 'draft'"), postgresql_where=text("status = 'draft'")),
+        Index("uq_template_versions_one_published", "template_id", unique=True,
+              sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'")),
     )
 
     @property

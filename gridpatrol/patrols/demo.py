@@ -1,0 +1,42 @@
+"""Demo patrol plans for the demo compound: a daily routine patrol, a weekly cross-check, a monthly
+safety sweep. They start today, so the demo shows today's patrols rather than a month of misses."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridpatrol.core.time import utcnow
+from gridpatrol.demo import services as demo
+from gridpatrol.grids import services as grids
+from gridpatrol.patrols import services
+from gridpatrol.patrols.models import PlanKind, Recurrence
+from gridpatrol.standards.models import ChecklistTemplate
+
+
+def load_plans(session: Session) -> None:
+    site = grids.get_site(session, "DHXZ")
+    today = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
+    every_grid = grids.list_grids(session, site)
+    outdoor = [g for g in every_grid if g.level == 0]
+    template = {t.code: t for t in session.scalars(select(ChecklistTemplate))}
+
+    def plan(name, kind, code, recurrence, start, minutes, chosen, **extra):
+        patrollers = ({g.id: chosen[(i + 1) % len(chosen)] for i, g in enumerate(chosen)}
+                      if kind is PlanKind.CROSS_CHECK else {})
+        services.save_plan(session, site, services.PlanInput(
+            name=name, kind=kind, template=template[code], recurrence=recurrence, window_start=start,
+            window_minutes=minutes, grace_minutes=60, starts_on=today, grids=chosen, patroller_grids=patrollers,
+            **extra), actor=None)
+
+    plan("网格日常巡查", PlanKind.ROUTINE, "RCXC", Recurrence.DAILY, dt.time(8, 30), 8 * 60, every_grid)
+    plan("室外网格互检", PlanKind.CROSS_CHECK, "HJ", Recurrence.WEEKDAYS, dt.time(14, 0), 180, outdoor, weekdays=[2])
+    plan("月度安全大排查", PlanKind.SAFETY_SWEEP, "AQPC", Recurrence.MONTHLY, dt.time(9, 0), 7 * 60, every_grid,
+         month_day=15)
+    services.materialize(session, utcnow())
+
+
+demo.register_loader("plans", load_plans)
