@@ -42,3 +42,33 @@ def test_working_days(start, days, expected):
 def test_site_override_day_off_is_skipped():
     cal = WorkdayCalendar({dt.date(2026, 11, 19): False})
     assert add_working_days(cal, TZ, local("2026-11-18 10:00"), 1) == local("2026-11-20 17:30").astimezone(dt.timezone.utc)
+
+
+def test_admin_sets_a_site_day_off_and_plans_follow(app):
+    import sqlalchemy as sa
+
+    from gridpatrol.extensions import db
+    from gridpatrol.grids.models import Site
+    from gridpatrol.workdays.services import calendar_for
+    from tests import helpers
+    from tests.grids import builders
+
+    builders.make_site(app)
+    admin = helpers.make_user(app, "root", roles=("admin",))
+    client = app.test_client()
+    helpers.login(client, admin)
+    response = helpers.post_form(client, "/admin/calendar/", {"day": "2026-11-19", "kind": "off", "note": "院区停电检修"})
+    assert response.status_code == 302
+    with app.app_context():
+        cal = calendar_for(db.session, db.session.scalar(sa.select(Site)))
+        assert not cal.is_workday(dt.date(2026, 11, 19)) and cal.is_workday(dt.date(2026, 11, 18))
+    helpers.post_form(client, "/admin/calendar/", {"day": "2026-11-19", "kind": "official"})
+    with app.app_context():
+        assert calendar_for(db.session, db.session.scalar(sa.select(Site))).is_workday(dt.date(2026, 11, 19))
+    assert helpers.audit_actions(app, "calendar.override")
+    bad = helpers.post_form(client, "/admin/calendar/", {"day": "not a date", "kind": "off"})
+    assert bad.status_code == 422
+    staff = helpers.make_user(app, "clerk", roles=("staff",))
+    other = app.test_client()
+    helpers.login(other, staff)
+    assert other.get("/admin/calendar/").status_code == 403
