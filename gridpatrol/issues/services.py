@@ -14,6 +14,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from shapely.geometry import Point
 from sqlalchemy import select
@@ -31,6 +32,11 @@ from gridpatrol.grids.models import AssignmentRole, Grid, Site
 from gridpatrol.issues.models import (OPEN_STATES, Issue, IssueComment, IssueEvent, IssuePhoto, IssueSource,
                                       IssueState, RejectReason, Severity, TimeLimit, WorkingHours)
 from gridpatrol.workdays import services as workdays
+
+signals = Namespace()
+# Sent inside the transition's transaction: points subscribe and write their ledger entries in the same commit.
+issue_accepted = signals.signal("issue-accepted")  # first dispatch: the report is valid
+issue_rejected = signals.signal("issue-rejected")
 
 NEARBY_METRES = 30.0
 DUPLICATE_WINDOW = dt.timedelta(days=30)
@@ -311,8 +317,11 @@ def dispatch(session: Session, issue: Issue, actor: User, *, team: Optional[Team
     _event(session, issue, actor, action, to_state=IssueState.DISPATCHED.value if action == "dispatch" else None,
            note=note, at=now, data={"team": team.name if team else None,
                                      "assignee": assignee.username if assignee else None,
+                                     "severity": issue.severity,
                                      "deadline": issue.deadline.isoformat() if issue.deadline else None})
     _flush(session)
+    if action == "dispatch":
+        issue_accepted.send(session, issue=issue, now=now)
 
 
 def reject(session: Session, issue: Issue, actor: User, *, reason: str, note: str,
@@ -331,6 +340,7 @@ def reject(session: Session, issue: Issue, actor: User, *, reason: str, note: st
     _event(session, issue, actor, "reject", to_state=IssueState.REJECTED.value, note=note, at=now,
            data={"reason": reason, "duplicate_of": duplicate_of.id if duplicate_of else None})
     _flush(session)
+    issue_rejected.send(session, issue=issue, now=now)
 
 
 def start(session: Session, issue: Issue, actor: User, *, note: Optional[str] = None,

@@ -7,7 +7,8 @@
 //     IndexedDB, see offline-queue.js). On a network that hangs, the cached copy is shown after a few seconds.
 //   - static files (/static/...): from the cache first, refreshed in the background (stale-while-revalidate);
 //     the cache is versioned by CACHE_VERSION and old versions are deleted on activation.
-//   - never caches anything but GETs of those: no POST, no /api/, no photos, no other pages.
+//   - never caches anything but GETs of those: no POST, no /api/, no photos, no other pages (other pages
+//     come from the network; offline, a short bilingual "no network" page is shown instead of the browser's).
 //   - logging out (POST /logout) drops the cached pages: the next person on the tablet must not see them.
 //   - Background Sync ("gridpatrol-outbox") flushes the outbox even when no page is open, where the browser
 //     supports it; the pages flush on their own anyway (online event, page load, every 30 s).
@@ -84,10 +85,13 @@ function offlinePage() {
 
 // Network first; the cached copy when the network fails, or when it has not answered within the grace time.
 function networkFirstPage(event, url) {
+  var storing = Promise.resolve();
   var network = fetch(event.request).then(function (response) {
-    event.waitUntil(storePage(url, response.clone()).catch(function () {}));
+    storing = storePage(url, response.clone()).catch(function () {});  // cloned before the page reads it
     return response;
   });
+  // Registered now, while the event is active: the copy is stored even when the cached page was shown first.
+  event.waitUntil(network.then(function () { return storing; }, function () {}));
   var cached = caches.open(PAGE_CACHE).then(function (cache) { return cache.match(pageKey(url)); });
   return new Promise(function (resolve, reject) {
     var settled = false;
@@ -150,6 +154,9 @@ self.addEventListener("fetch", function (event) {
   }
   if (isCacheablePage(url) && (request.mode === "navigate" || request.destination === "document")) {
     event.respondWith(networkFirstPage(event, url));
+  } else if (request.mode === "navigate") {
+    // Any other page: straight from the network, never cached; offline, a page that says so.
+    event.respondWith(fetch(request).catch(function () { return offlinePage(); }));
   }
 });
 

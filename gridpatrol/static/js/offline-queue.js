@@ -503,6 +503,14 @@
 
   function getOutcome(id) { return getOne(OUTCOMES, id); }
 
+  // The latest outcome for a patrol (the form uses it to tell whether the patrol is already in).
+  function outcomeForPatrol(patrolId) {
+    return outcomes().then(function (rows) {
+      var mine = rows.filter(function (o) { return String(o.patrolId) === String(patrolId); });
+      return mine.length ? mine[mine.length - 1] : null;
+    });
+  }
+
   function dismissOutcome(id) {
     return deleteOne(OUTCOMES, id).then(function () { emit({dismissed: [id]}); });
   }
@@ -556,14 +564,14 @@
       var results = data[1];
       var now = Date.now();
       var shown = [];
-      var expired = [];
       results.forEach(function (outcome) {
-        // An accepted patrol is reported once (for a couple of minutes); a refused one until dismissed.
+        // An accepted patrol is reported for a couple of minutes after it was first shown, a refused one until
+        // dismissed. Accepted outcomes stay stored (housekeeping drops them after a week): a form page
+        // reopened from the service worker's cache uses them to say the patrol is already in.
         if (outcome.state === "accepted" && outcome.shownAt && now - new Date(outcome.shownAt).getTime() > ACCEPTED_SHOWN_FOR_MS) {
-          expired.push(outcome.id);
-        } else {
-          shown.push(outcome);
+          return;
         }
+        shown.push(outcome);
       });
       banner.textContent = "";
       banner.dataset.pending = String(entries.length);
@@ -624,10 +632,9 @@
       banner.hidden = !(entries.length || shown.length);
       var stamp = new Date().toISOString();
       var updates = shown.filter(function (o) { return o.state === "accepted" && !o.shownAt; });
-      if (!updates.length && !expired.length) return null;
+      if (!updates.length) return null;
       return transact(OUTCOMES, "readwrite", function (s) {
         updates.forEach(function (o) { o.shownAt = stamp; s[OUTCOMES].put(o); });
-        expired.forEach(function (id) { s[OUTCOMES].delete(id); });
       });
     }).catch(function () {
       banner.hidden = true;
@@ -709,6 +716,7 @@
     deleteDraft: deleteDraft,
     outcomes: outcomes,
     getOutcome: getOutcome,
+    outcomeForPatrol: outcomeForPatrol,
     dismissOutcome: dismissOutcome,
     renderBanner: renderBanner,
     language: language,

@@ -177,7 +177,8 @@
       touched: false,  // nothing is saved before the leader has done something
       busy: false,
       pendingPhotos: [],
-      entryId: null    // the outbox entry of this patrol, when one is queued
+      entryId: null,   // the outbox entry of this patrol, when one is queued
+      delivered: null  // the outcome id when the queue already delivered this patrol
     };
 
     function itemOf(id) {
@@ -778,13 +779,22 @@
       showNotice("queued", t("queued"), todayLink());
     }
 
+    // IndexedDB unusable (private mode, storage full): send directly; nothing can be kept for later.
     function sendWithoutOutbox(entry) {
-      return queue.transmit(entry).then(showOutcome);
+      return queue.transmit(entry).then(function (result) {
+        if (result.state === "queued" || result.state === "auth") {
+          hideNotice();
+          showErrors([result.message]);
+          lockForm(false);
+          return;
+        }
+        showOutcome(result);
+      });
     }
 
     function submit(event) {
       event.preventDefault();
-      if (state.busy || state.entryId) return;
+      if (state.busy || state.entryId || state.delivered) return;
       state.busy = true;
       lockForm(true);
       showErrors([]);
@@ -810,11 +820,8 @@
           state.entryId = entry.id;
           return queue.sendById(entry.id).then(showOutcome);
         }, function (error) {
-          // IndexedDB unusable (private mode, storage full): send directly, nothing can be kept for later.
           showNotice("sending", t("storageFailed", {error: error && error.message ? error.message : String(error)}));
-          return sendWithoutOutbox(entry).then(function () {
-            if (notice && notice.dataset.state === "queued") lockForm(false);
-          });
+          return sendWithoutOutbox(entry);
         });
       }).catch(function (error) {
         showErrors([String(error && error.message ? error.message : error)]);
@@ -886,13 +893,28 @@
 
     if (!queue) return;
 
-    // Restore the draft, and find out whether this patrol is already waiting in the outbox.
+    function outcomeResult(outcome) {
+      return {state: outcome.state, status: outcome.status, message: outcome.message,
+              body: {score: outcome.score, late: outcome.late}};
+    }
+
+    // Restore the draft, and find out whether this patrol is waiting in the outbox or was already delivered
+    // (a form page reopened from the service worker's cache after the queue sent it).
     Promise.all([
       queue.getDraft(patrolId).catch(function () { return null; }),
-      queue.findByPatrol(patrolId).catch(function () { return null; })
+      queue.findByPatrol(patrolId).catch(function () { return null; }),
+      queue.outcomeForPatrol(patrolId).catch(function () { return null; })
     ]).then(function (found) {
       var draft = found[0];
       var entry = found[1];
+      var outcome = found[2];
+      if (!entry && outcome && outcome.state === "accepted") {
+        state.delivered = outcome.id;
+        lockForm(true);
+        var score = outcome.score === null || outcome.score === undefined ? null : Math.round(outcome.score);
+        showNotice("accepted", score === null ? t("submittedNoScore") : t("submitted", {score: score}), todayLink());
+        return;
+      }
       if (draft && !state.photos.length && !state.scans.length) restore(draft);
       if (entry) {
         state.entryId = entry.id;
@@ -902,6 +924,9 @@
         }
         lockForm(true);
         showNotice("queued", t("queuedWaiting"), todayLink());
+      } else if (outcome && outcome.state === "rejected" && outcome.id === state.clientUuid) {
+        // Sent from the outbox while the form was closed, and refused: say why, the draft is here to fix.
+        showErrors([t("rejected", {message: outcome.message})]);
       }
     });
 
@@ -912,9 +937,7 @@
       queue.findByPatrol(patrolId).then(function (entry) {
         if (entry) return null;
         return queue.getOutcome(id).then(function (outcome) {
-          if (!outcome) return;
-          showOutcome({state: outcome.state, status: outcome.status, message: outcome.message,
-                       body: {score: outcome.score, late: outcome.late}});
+          if (outcome && state.entryId === id) showOutcome(outcomeResult(outcome));
         });
       }).catch(function () {});
     });
