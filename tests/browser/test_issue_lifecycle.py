@@ -35,11 +35,15 @@ FIX_NOTE = "已更换灯管和启辉器，通电正常"
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-def photo(tmp_path, name: str, seed: int) -> str:
-    """A real JPEG with unique noise (so its content-addressed file is this test's own)."""
+def photo(tmp_path, name: str, seed: int, tint: tuple[int, int, int]) -> str:
+    """A real 320×240 JPEG: a tinted gradient plus a seeded speckle, so its bytes (and its content-addressed
+    file under instance/photos) are this test's own."""
     rng = random.Random(seed)
     image = Image.new("RGB", (320, 240))
-    image.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(320 * 240)])
+    image.putdata([((x * tint[0]) // 320, (y * tint[1]) // 240, ((x + y) * tint[2]) // 560)
+                   for y in range(240) for x in range(320)])
+    for _ in range(200):
+        image.putpixel((rng.randrange(320), rng.randrange(240)), (255, 255, 255))
     path = tmp_path / name
     image.save(path, "JPEG", quality=85)
     return str(path)
@@ -158,7 +162,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     assert LON0 < lon < LON0 + STEP and LAT0 - STEP < lat < LAT0, f"the tap gave {lon}, {lat}: not inside A01"
     clerk.locator("#report-form select[name=category]").select_option("equipment")
     clerk.locator("#report-form textarea[name=description]").fill(DESCRIPTION)
-    clerk.locator("#report-form input[name=photos]").set_input_files(photo(tmp_path, "before.jpg", 1))
+    clerk.locator("#report-form input[name=photos]").set_input_files(photo(tmp_path, "before.jpg", 1, (220, 60, 40)))
     with clerk.expect_navigation():
         clerk.locator("#report-form button[type=submit]").tap()
     match = re.fullmatch(rf"{re.escape(live_server.url)}/issues/(\d+)", clerk.url)
@@ -204,7 +208,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     assert issue_state(app, issue_id)["state"] == "in_progress"
     fix = fixer.locator(f"form[action$='/issues/{issue_id}/report_fix']")
     fix.locator("textarea[name=note]").fill(FIX_NOTE)
-    fix.locator("input[name=photos]").set_input_files(photo(tmp_path, "after.jpg", 2))
+    fix.locator("input[name=photos]").set_input_files(photo(tmp_path, "after.jpg", 2, (40, 200, 90)))
     act(fixer, issue_id, "report_fix")
     assert_badge(fixer, catalog, "awaiting_verification")
     assert_flash_done(fixer, catalog, "awaiting verification")
@@ -260,4 +264,20 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     assert_badge(clerk, catalog, "closed")
 
     assert_clean(records)
+    # Whether those strings are really Chinese is test_the_issue_workflow_speaks_chinese's business.
+
+
+# Everything the workflow above shows from the catalogue: the badges (issues/_labels.html), the state names in
+# the flash after a transition (services.state_label) and the flashes themselves (issues/views.py).
+SHOWN_MSGIDS = [*BADGE_MSGIDS.values(), "reported", "dispatched", "in progress", "awaiting verification", "closed",
+                "rejected", "Done: the issue is now %(state)s.", "Thank you: report no. %(id)d has been filed.",
+                "Before", "After", "Timeline", "Dispatch", "Start the fix", "Report fixed", "Verified: close",
+                "Send report", "Report a problem", "Tap where the problem is"]
+
+
+def test_the_issue_workflow_speaks_chinese(app):
+    """The app is Chinese by default: every string of the workflow above has a Chinese translation."""
+    catalog = Catalog(app)
+    for msgid in SHOWN_MSGIDS:
+        catalog.zh(msgid)
     catalog.assert_complete()

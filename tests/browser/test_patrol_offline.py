@@ -287,6 +287,14 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
           tx.oncomplete = () => resolve([outbox.result, drafts.result]);
         };
       })""") == [0, 0]
+
+    # 7. Offline again, the form page comes from the cache (as it was before submitting): the tablet knows the
+    #    patrol is in and does not offer to submit it again.
+    context.set_offline(True)
+    page.goto(f"{live_server.url}/patrols/{patrol_id}")
+    page.locator('.queue-notice[data-state="accepted"]').wait_for()
+    assert page.locator(SUBMIT).is_disabled()
+    context.set_offline(False)
     context.close()
     recorder.assert_clean()
     assert patrol_state(app, patrol_id)["submissions"] == 1
@@ -328,6 +336,52 @@ def test_double_tap_on_submit_makes_one_submission(app, live_server, tablet, tmp
     assert state["score"] == 100.0
     assert submit_posts(live_server, patrol_id) == ["200"]
     assert sum(1 for url in record.requests if url.endswith(f"/patrols/{patrol_id}/submit")) == 1
+    assert not record.csp_violations, record.csp_violations
+    assert not record.page_errors, record.page_errors
+
+
+def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(app, live_server, tablet):
+    """A code typed offline cannot be checked; the server refuses it (422) when the network is back. The
+    refusal is shown, the outbox entry is dropped, the draft stays, and the corrected patrol goes in once."""
+    patrol_id, _poster = open_patrol_now(app)
+    page, record = tablet
+    log_in(page, live_server, leader0())
+    page.goto(f"{live_server.url}/patrols/{patrol_id}")
+    wait_for_service_worker(page)
+    fill_form(page, None, fail_first=False)
+    page.context.set_offline(True)
+    page.locator(".scan-code").fill("NO-SUCH-POINT")
+    page.locator(".scan-code").press("Enter")  # adds the code; must not submit the form
+    page.locator('.scan-list li[data-verified="0"]').wait_for()
+    assert page.locator(".queue-notice").count() == 0
+    page.locator(SUBMIT).tap()
+    page.locator('.queue-notice[data-state="queued"]').wait_for()
+
+    page.context.set_offline(False)  # the `online` event flushes the outbox; the form shows the answer
+    page.wait_for_function("() => document.querySelector('.form-errors').textContent.includes('NO-SUCH-POINT')")
+    assert page.locator(SUBMIT).is_enabled()
+    assert page.locator(".queue-notice").is_hidden()
+    assert submit_posts(live_server, patrol_id) == ["422"]
+    state = patrol_state(app, patrol_id)
+    assert state["status"] != "submitted" and state["submissions"] == 0
+    outbox, drafts = page.evaluate("""() => new Promise((resolve) => {
+        const open = indexedDB.open('gridpatrol');
+        open.onsuccess = () => {
+          const tx = open.result.transaction(['outbox', 'drafts'], 'readonly');
+          const outbox = tx.objectStore('outbox').count();
+          const drafts = tx.objectStore('drafts').count();
+          tx.oncomplete = () => resolve([outbox.result, drafts.result]);
+        };
+      })""")
+    assert (outbox, drafts) == (0, 1), "the refused entry leaves the outbox; the draft stays to be fixed"
+
+    page.locator(".scan-list li .scan-remove").tap()
+    with page.expect_navigation(url=f"{live_server.url}/today"):
+        page.locator(SUBMIT).tap()
+    page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for()
+    state = patrol_state(app, patrol_id)
+    assert state["status"] == "submitted" and state["submissions"] == 1 and state["scans"] == []
+    assert submit_posts(live_server, patrol_id) == ["422", "200"]
     assert not record.csp_violations, record.csp_violations
     assert not record.page_errors, record.page_errors
 

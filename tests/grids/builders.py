@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from shapely.geometry import box, mapping
@@ -33,11 +34,14 @@ def two_by_two(**extra) -> str:
     return collection(*(feature(f"A0{i + 1}", cell(i % 2, i // 2), **extra.get(f"A0{i + 1}", {})) for i in range(4)))
 
 
-def make_site(app, code: str = "TEST", *, boundary=None, grids: str | None = None):
+ASSIGNED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # leaders in test worlds hold their grids all year
+
+
+def make_site(app, code: str = "TEST", *, boundary=None, grids: str | None = None, at=ASSIGNED_AT):
     with app.app_context(), job_transaction() as session:
         site = services.create_site(session, code=code, name="测试院区",
                                     boundary=boundary if boundary is not None else box(LON0, LAT0 - 2 * STEP,
                                                                                        LON0 + 2 * STEP, LAT0))
         if grids is not None:
-            services.import_grids(session, site, grids)
+            services.import_grids(session, site, grids, at=at)
         return site.id
