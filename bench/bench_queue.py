@@ -373,56 +373,96 @@ def bench_backend(url: str, backend: str, args, world_note: list[str]) -> tuple[
 # Profile: the queries behind the page, captured from the same functions the view calls
 # --------------------------------------------------------------------------------------------------
 
-def profile(url: str, backend: str, world_users: tuple[str, str], runs: int) -> list[str]:
-    from gridpatrol.accounts.models import User
-    from gridpatrol.core.time import utcnow
+def _name(statement: str) -> str:
+    s = " ".join(statement.split())
+    if "FROM issues" not in s:
+        table = re.search(r"\bFROM (\w+)", s)
+        return f"other: {table.group(1) if table else s[:40]}"
+    if "GROUP BY" in s:
+        return "issues: counts by state"
+    if "count(*)" in s and "deadline <" in s:
+        return "issues: overdue count"
+    if "count(*)" in s:
+        return "issues: page total"
+    if "ORDER BY CASE" in s:
+        return "issues: first page by deadline"
+    return "issues: other"
+
+
+def _plan_lines(rows, postgres: bool) -> list[str]:
+    if not postgres:
+        return [str(r[-1]) for r in rows]
+    keep = ("Scan", "Sort", "Aggregate", "Join", "Limit", "Filter", "Index Cond", "Execution Time", "SubPlan",
+            "Rows Removed")
+    return [r[0] for r in rows if any(k in r[0] for k in keep)]
+
+
+def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> list[str]:
+    """GET /issues in process (test client, logged in through the form) with every SQL statement timed."""
     from gridpatrol.extensions import db
-    from gridpatrol.issues import queue
 
     app = make_app(url)
-    out = [f"[{backend}] the queries of GET /issues (median of {runs} runs each, in process):"]
+    out = [f"[{backend}] where the time of GET /issues goes (in process, one request at a time, median of {runs}):"]
     postgres = url.startswith("postgresql")
     with app.app_context():
-        session = db.session
-        for username in world_users:
-            user = session.scalar(sa.select(User).where(User.username == username))
-            now = utcnow()
-            f = queue.QueueFilter()
-            captured: list[tuple[str, object]] = []
+        engine = db.engine
+    for username in usernames:
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = _CSRF_RE.search(page).group(1)
+        response = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+        if response.status_code != 302:
+            raise RuntimeError(f"in-process login of {username} answered {response.status_code}")
+        for _ in range(3):
+            client.get("/issues")  # warm caches (compiled statements, catalogs, templates)
+        per_run: list[list[tuple[str, object, float]]] = []
+        totals: list[float] = []
+        current: list[tuple[str, object, float]] = []
 
-            def capture(conn, cursor, statement, parameters, context, executemany):
-                captured.append((statement, parameters))
+        def before(conn, cursor, statement, parameters, context, executemany):
+            conn.info["bench_t0"] = time.perf_counter()
 
-            sa.event.listen(db.engine, "before_cursor_execute", capture)
-            try:
-                queue.page(session, user, f, now, page=1, per_page=50)
-                queue.counts_by_state(session, user, f, now)
-            finally:
-                sa.event.remove(db.engine, "before_cursor_execute", capture)
-            names = ["page: count", "page: first 50 by deadline", "counts by state", "overdue count"]
-            out.append(f"  as {username} ({', '.join(sorted(r.value for r in user.roles))}):")
-            raw = session.connection().connection.driver_connection
-            for name, (statement, params) in zip(names + [f"query {i}" for i in range(4, 20)], captured):
-                timings = []
-                for _ in range(runs):
-                    cursor = raw.cursor()
-                    began = time.perf_counter()
-                    cursor.execute(statement, params)
-                    cursor.fetchall()
-                    timings.append(time.perf_counter() - began)
-                    cursor.close()
+        def after(conn, cursor, statement, parameters, context, executemany):
+            current.append((statement, parameters, time.perf_counter() - conn.info.pop("bench_t0")))
+
+        sa.event.listen(engine, "before_cursor_execute", before)
+        sa.event.listen(engine, "after_cursor_execute", after)
+        try:
+            for _ in range(runs):
+                current = []
+                began = time.perf_counter()
+                response = client.get("/issues")
+                totals.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    raise RuntimeError(f"in-process GET /issues answered {response.status_code}")
+                per_run.append(current)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", before)
+            sa.event.remove(engine, "after_cursor_execute", after)
+        statements = per_run[-1]
+        sql_ms = statistics.median(sum(t for _, _, t in run) for run in per_run) * 1e3
+        total_ms = statistics.median(totals) * 1e3
+        out.append(f"  as {username}: {total_ms:.1f} ms per request, of which {len(statements)} SQL statements "
+                   f"{sql_ms:.1f} ms (execute only; fetching rows, building objects and rendering are the rest)")
+        for i, (statement, params, _) in enumerate(statements):
+            times = [run[i][2] for run in per_run if len(run) == len(statements)]
+            out.append(f"    {statistics.median(times) * 1e3:7.2f} ms  {_name(statement)}")
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            for statement, params, _ in statements:
+                if not _name(statement).startswith("issues:"):
+                    continue
                 cursor = raw.cursor()
-                if postgres:
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
-                else:
-                    cursor.execute("EXPLAIN QUERY PLAN " + statement, params)
-                plan = cursor.fetchall()
+                cursor.execute(("EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN ") + statement,
+                               params)
+                plan = _plan_lines(cursor.fetchall(), postgres)
                 cursor.close()
-                out.append(f"    {name}: {statistics.median(timings) * 1e3:.2f} ms")
-                out.append("      " + " ".join(statement.split())[:400])
-                for row in plan:
-                    out.append("        " + (row[0] if postgres else str(row[-1])))
-        session.rollback()
+                where = " ".join(statement.split())
+                where = where[where.find(" WHERE "):][:300] if " WHERE " in where else ""
+                out.append(f"    plan of {_name(statement)}:{where and ' …' + where}")
+                out += ["      " + line for line in plan]
+            conn.rollback()
+    with app.app_context():
         db.session.remove()
         db.engine.dispose()
     return out

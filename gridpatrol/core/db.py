@@ -146,13 +146,14 @@ def serialize_writers(session: Session, name: str) -> None:
 
 
 # --- bulk writes ---------------------------------------------------------------------------------------
-def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflict_columns: list[str]) -> int:
-    """INSERT rows, skipping any that would break the unique key on conflict_columns; returns rows inserted.
+def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflict_columns: list[str]) -> list:
+    """INSERT rows, skipping any that would break the unique key on conflict_columns; returns the primary
+    keys of the rows actually inserted.
 
     Lets idempotent jobs (materialising patrols, sending reminders) run twice, or side by side, safely.
     """
     if not rows:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -161,4 +162,4 @@ def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflic
     # RETURNING counts what was really inserted; executemany's rowcount is unreliable across drivers.
     key = list(table.primary_key.columns)[0]
     statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(key)
-    return len(session.execute(statement, rows).all())
+    return [row[0] for row in session.execute(statement, rows).all()]

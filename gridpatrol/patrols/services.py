@@ -191,6 +191,7 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
     calendars: dict[int, workdays.WorkdayCalendar] = {}
     sites: dict[int, Site] = {}
     patrols_table = Patrol.__table__
+    missed_ids: list[int] = []
     for plan in plans:
         version = plan.template.published
         if version is None:
@@ -215,11 +216,18 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
                     "missed_at": now if missed else None, "failed_critical": False, "created_at": now,
                 })
         inserted = insert_ignoring_conflicts(session, patrols_table, rows, ["plan_id", "grid_id", "window_start"])
-        report.created += inserted
-        report.created_missed += sum(1 for r in rows if r["status"] == PatrolStatus.MISSED.value) if inserted else 0
+        report.created += len(inserted)
+        if any(r["status"] == PatrolStatus.MISSED.value for r in rows) and inserted:
+            missed_now = list(session.scalars(select(Patrol.id).where(
+                Patrol.id.in_(inserted), Patrol.status == PatrolStatus.MISSED.value)))
+            report.created_missed += len(missed_now)
+            missed_ids.extend(missed_now)
         plan.materialized_until = until
         report.plans += 1
     session.flush()
+    if missed_ids:
+        # Windows slept through count as missed like any other (points, notifications).
+        patrols_missed.send(session, patrol_ids=missed_ids, now=now)
     return report
 
 
@@ -255,7 +263,7 @@ def remind(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_
         "text": _("Patrol of grid %(code)s %(name)s is due.", code=code, name=name),
         "link": f"/patrols/{pid}",
     } for pid, assignee, _start, code, name in due_soon]
-    return insert_ignoring_conflicts(session, Notification.__table__, rows, ["user_id", "key"])
+    return len(insert_ignoring_conflicts(session, Notification.__table__, rows, ["user_id", "key"]))
 
 
 def follow_handover(session: Session, *, grid: Grid, role, user: User, at: dt.datetime) -> None:

@@ -188,6 +188,8 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
     log_in(page, live_server, leader0())
     page.goto(live_server.url + "/today")
     wait_for_service_worker(page)
+    worker = next(w for w in context.service_workers if w.url == live_server.url + "/sw.js")
+    assert worker.evaluate("() => typeof self.GridPatrolQueue.flush") == "function", "Background Sync can flush"
     with page.expect_navigation():
         page.locator(f'.patrol-card a[href$="/patrols/{patrol_id}"]').tap()
     form = page.locator("#patrol-form")
