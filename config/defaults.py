@@ -47,3 +47,6 @@ DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 8000
 
 LOG_LEVEL = "INFO"
+
+# The scheduler closes last month's points (月度锁定) on this day of the month, in the site's time zone.
+POINTS_CLOSE_DAY = 5
