@@ -9,11 +9,13 @@ bp = Blueprint("issues", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
-    from gridpatrol.issues import models, services, views  # noqa: F401
+    from gridpatrol.issues import jobs, models, services, views  # noqa: F401
 
     app.register_blueprint(bp)
     services.connect_signals()
+    jobs.register_jobs()
     navigation.register("issues.report", _l("Report a problem"), order=5)
     navigation.register("issues.mine", _l("My work"), (Role.RECTIFIER,), order=6)
     navigation.register("issues.index", _l("Issues"), order=20)
     navigation.register("issues.time_limits", _l("Time limits"), (Role.ADMIN, Role.SUPERVISOR), order=45)
+    navigation.register("issues.metrics_page", _l("Metrics"), (Role.ADMIN, Role.SUPERVISOR), order=25)

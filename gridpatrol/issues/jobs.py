@@ -79,7 +79,7 @@ def remind_due(session: Session, now: dt.datetime, *, before: dt.timedelta = REM
         for user_id in recipients:
             rows[(user_id, key)] = {"user_id": user_id, "key": key, "kind": "issue_due", "text": text[:500],
                                     "link": _link(issue.id), "created_at": now}
-    return insert_ignoring_conflicts(session, Notification.__table__, list(rows.values()), ["user_id", "key"])
+    return len(insert_ignoring_conflicts(session, Notification.__table__, list(rows.values()), ["user_id", "key"]))
 
 
 def escalate_overdue(session: Session, now: dt.datetime) -> int:
@@ -110,7 +110,7 @@ def escalate_overdue(session: Session, now: dt.datetime) -> int:
         for user_id in recipients:
             rows[(user_id, key)] = {"user_id": user_id, "key": key, "kind": "issue_overdue", "text": text[:500],
                                     "link": _link(issue.id), "created_at": now}
-    return insert_ignoring_conflicts(session, Notification.__table__, list(rows.values()), ["user_id", "key"])
+    return len(insert_ignoring_conflicts(session, Notification.__table__, list(rows.values()), ["user_id", "key"]))
 
 
 def _issue_reminders(session: Session, now: dt.datetime) -> str:

@@ -297,3 +297,25 @@ def time_limits():
 def _limit_table(site):
     return {(c.value, s.value): services.time_limit(db.session, site, c.value, s.value)
             for c in Category for s in Severity}
+
+
+@bp.get("/issues/metrics")
+@roles_required(Role.ADMIN, Role.SUPERVISOR)
+def metrics_page():
+    """结案率, 按期结案率, 返工率 and 平均处置时长 for a month, overall and by grid, team or category."""
+    from gridpatrol.issues import metrics
+
+    site = grids.get_site(db.session, request.args.get("site"))
+    now = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone))
+    try:
+        year, month = (int(x) for x in request.args.get("month", f"{now:%Y-%m}").split("-"))
+        start, end = metrics.month_period(site, year, month)
+    except (ValueError, TypeError):
+        abort(400)
+    group = request.args.get("group") or "grid"
+    if group not in ("grid", "team", "category"):
+        abort(400)
+    overall = metrics.metrics(db.session, site, start, end)[0]
+    rows = metrics.metrics(db.session, site, start, end, group_by=group)
+    return render_template("issues/metrics.html", site=site, overall=overall, rows=rows, group=group,
+                           month=f"{year:04d}-{month:02d}")
