@@ -360,7 +360,8 @@ def make_pools(url: str, clients: int, per_client: int) -> list[list[int]]:
     pools = []
     with app.app_context(), job_transaction() as session:
         plan = session.scalar(sa.select(PatrolPlan))
-        version_id = session.scalar(sa.select(TemplateVersion.id).where(TemplateVersion.template_id == plan.template_id))
+        version_id = session.scalar(sa.select(TemplateVersion.id).where(
+            TemplateVersion.template_id == plan.template_id))
         for i in range(clients):
             user_id, grid_id = session.execute(sa.select(User.id, GridAssignment.grid_id).join(
                 GridAssignment, GridAssignment.user_id == User.id).where(User.username == f"leader{i:02d}")).one()

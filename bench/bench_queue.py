@@ -397,6 +397,42 @@ def _plan_lines(rows, postgres: bool) -> list[str]:
     return [r[0] for r in rows if any(k in r[0] for k in keep)]
 
 
+# (file suffix, function name, label): the pieces of the view, as cProfile sees them.
+PIECES = (
+    ("flask_login/utils.py", "decorated_view", "the whole view (login_required → issues.index)"),
+    ("gridpatrol/issues/queue.py", "page", "queue.page: total + first 50 (+ reporters' roles/teams selectin)"),
+    ("gridpatrol/issues/queue.py", "counts_by_state", "queue.counts_by_state: counts + overdue"),
+    ("gridpatrol/grids/services.py", "list_grids", "grids.list_grids (the grid filter's options)"),
+    ("gridpatrol/grids/services.py", "list_sites", "grids.list_sites"),
+    ("gridpatrol/issues/views.py", "_teams", "views._teams (called twice)"),
+    ("flask/templating.py", "render_template", "render_template issues/queue.html"),
+    ("jinja2/ext.py", "_gettext_alias", "  of which _() calls in templates"),
+    ("gridpatrol/issues/templates/issues/_labels.html", "macro", "  of which state/severity badge macros"),
+)
+
+
+def python_breakdown(client, runs: int) -> list[str]:
+    """cProfile over `runs` requests; cumulative ms per request of the pieces above (profiled, so inflated)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        client.get("/issues")
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats
+    out = ["    python (cProfile, ms per request, profiling overhead included):"]
+    for suffix, function, label in PIECES:
+        found = [(v[1], v[3]) for (file, _, name), v in stats.items()
+                 if file.replace("\\", "/").endswith(suffix) and name == function]
+        if found:
+            calls = sum(c for c, _ in found)
+            cumulative = sum(t for _, t in found)
+            out.append(f"      {cumulative / runs * 1e3:7.1f} ms  {label} ({calls / runs:g} calls)")
+    return out
+
+
 def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> list[str]:
     """GET /issues in process (test client, logged in through the form) with every SQL statement timed."""
     from gridpatrol.extensions import db
@@ -444,9 +480,19 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
         total_ms = statistics.median(totals) * 1e3
         out.append(f"  as {username}: {total_ms:.1f} ms per request, of which {len(statements)} SQL statements "
                    f"{sql_ms:.1f} ms (execute only; fetching rows, building objects and rendering are the rest)")
+        others: dict[str, list[float]] = {}
         for i, (statement, params, _) in enumerate(statements):
-            times = [run[i][2] for run in per_run if len(run) == len(statements)]
-            out.append(f"    {statistics.median(times) * 1e3:7.2f} ms  {_name(statement)}")
+            median = statistics.median([run[i][2] for run in per_run if len(run) == len(statements)])
+            name = _name(statement)
+            if name.startswith("issues:"):
+                out.append(f"    {median * 1e3:7.2f} ms  {name}")
+            else:
+                others.setdefault(name.split(": ", 1)[1], []).append(median)
+        if others:
+            out.append(f"    {sum(map(sum, others.values())) * 1e3:7.2f} ms  {sum(map(len, others.values()))} other "
+                       "statements: " + ", ".join(f"{table} ×{len(t)}" if len(t) > 1 else table
+                                                   for table, t in others.items()))
+        out += python_breakdown(client, runs)
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
             for statement, params, _ in statements:

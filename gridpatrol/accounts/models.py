@@ -52,10 +52,10 @@ class User(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    role_rows: Mapped[list["UserRole"]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
-    teams: Mapped[list["Team"]] = relationship(secondary=team_members, back_populates="members", lazy="selectin")
+    # Loaded on use (the logged-in user's are eager-loaded by the user loader), not with every user row
+    # a page shows (reporters, leaders, assignees …).
+    role_rows: Mapped[list["UserRole"]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    teams: Mapped[list["Team"]] = relationship(secondary=team_members, back_populates="members")
 
     # Set on the instance that represents the logged-in request; Flask-Login stores it in the cookie.
     session_token: ClassVar[Optional[str]] = None
@@ -110,7 +110,7 @@ class Team(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
-    members: Mapped[list[User]] = relationship(secondary=team_members, back_populates="teams", lazy="selectin")
+    members: Mapped[list[User]] = relationship(secondary=team_members, back_populates="teams")
 
     __table_args__ = (
         CheckConstraint("kind IN (" + ", ".join(f"'{k.value}'" for k in TeamKind) + ")", name="kind_known"),

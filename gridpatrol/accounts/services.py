@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from gridpatrol.accounts.models import LoginAttempt, Team, TeamKind, User, UserRole, UserSession
 from gridpatrol.audit import services as audit
@@ -187,7 +187,8 @@ def set_locale(session: Session, user: User, locale: str) -> None:
 
 
 def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.active.desc(), User.username)))
+    return list(session.scalars(select(User).options(selectinload(User.role_rows), selectinload(User.teams))
+                                .order_by(User.active.desc(), User.username)))
 
 
 # --- teams -----------------------------------------------------------------------------------------
@@ -308,7 +309,8 @@ def revoke_all_sessions(session: Session, user: User) -> None:
 def user_for_session_token(token: str) -> Optional[User]:
     """Flask-Login's user loader: the cookie's token must name a live session of an active user."""
     row = db.session.execute(
-        select(UserSession, User).join(User, User.id == UserSession.user_id).where(
+        select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .options(selectinload(User.role_rows), selectinload(User.teams)).where(
             UserSession.token_hash == _token_hash(token),
             UserSession.revoked_at.is_(None),
             UserSession.expires_at > utcnow(),

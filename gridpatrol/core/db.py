@@ -145,6 +145,17 @@ def serialize_writers(session: Session, name: str) -> None:
         session.execute(text("SELECT 1"))
 
 
+# --- bulk reads and writes ---
+# PostgreSQL's protocol allows 65,535 bound parameters per statement: keep IN lists well below that.
+IN_CHUNK = 5000
+
+
+def chunked(values, size: int = IN_CHUNK):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
 # --- bulk writes ---------------------------------------------------------------------------------------
 def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflict_columns: list[str]) -> list:
     """INSERT rows, skipping any that would break the unique key on conflict_columns; returns the primary

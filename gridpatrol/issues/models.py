@@ -98,8 +98,9 @@ class Issue(db.Model):
         # One issue per failed item of a patrol.
         UniqueConstraint("patrol_id", "item_id"),
         Index("ix_issues_site_id_state_deadline", "site_id", "state", "deadline"),
+        Index("ix_issues_state_deadline", "state", "deadline"),  # the queue: open issues by deadline
+        Index("ix_issues_reporter_id_state", "reporter_id", "state"),
         Index("ix_issues_grid_id_state", "grid_id", "state"),
-        Index("ix_issues_reporter_id", "reporter_id"),
         Index("ix_issues_team_id_state", "team_id", "state"),
         Index("ix_issues_assignee_id_state", "assignee_id", "state"),
         Index("ix_issues_reported_at", "reported_at"),

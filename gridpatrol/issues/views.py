@@ -18,6 +18,7 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
+from gridpatrol.grids.models import Grid
 from gridpatrol.issues import bp, queue, services
 from gridpatrol.issues.forms import (ActionForm, BulkDispatchForm, CommentForm, DispatchForm, FixForm, RejectForm,
                                      ReportForm, TimeLimitForm)
@@ -54,7 +55,8 @@ def _tz():
 
 
 def _teams():
-    return list(db.session.scalars(select(Team).where(Team.active.is_(True)).order_by(Team.name)))
+    """(id, name) of active teams, for option lists: no members loaded."""
+    return db.session.execute(select(Team.id, Team.name).where(Team.active.is_(True)).order_by(Team.name)).all()
 
 
 @bp.get("/issues")
@@ -65,12 +67,13 @@ def index():
     page = max(request.args.get("page", 1, type=int), 1)
     rows, total = queue.page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
     counts = queue.counts_by_state(db.session, current_user, f, now)
+    teams = _teams()
     bulk = BulkDispatchForm()
-    bulk.team_id.choices = choices((t.id, t.name) for t in _teams())
-    sites = grids.list_sites(db.session)
-    grid_list = grids.list_grids(db.session, sites[0]) if sites else []
+    bulk.team_id.choices = choices((t.id, t.name) for t in teams)
+    grid_options = db.session.execute(select(Grid.id, Grid.code, Grid.name).where(Grid.active.is_(True))
+                                      .order_by(Grid.code)).all()
     return render_template("issues/queue.html", rows=rows, total=total, page=page, per_page=PER_PAGE, counts=counts,
-                           f=f, now=now, bulk=bulk, teams=_teams(), grids=grid_list, categories=list(Category),
+                           f=f, now=now, bulk=bulk, teams=teams, grids=grid_options, categories=list(Category),
                            severities=list(Severity), states=list(IssueState), mine=False,
                            can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN))
 

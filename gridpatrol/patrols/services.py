@@ -17,11 +17,11 @@ from typing import Any, Iterable, Optional
 from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, noload, selectinload
 
 from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
-from gridpatrol.core.db import insert_ignoring_conflicts, serialize_writers
+from gridpatrol.core.db import chunked, insert_ignoring_conflicts, serialize_writers
 from gridpatrol.core.errors import ConflictError, DomainError
 from gridpatrol.core.roles import Role
 from gridpatrol.core.time import utcnow
@@ -186,7 +186,8 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
     plans = session.scalars(select(PatrolPlan).where(
         PatrolPlan.active.is_(True),
         or_(PatrolPlan.materialized_until.is_(None), PatrolPlan.materialized_until < until),
-    ).options(selectinload(PatrolPlan.plan_grids), selectinload(PatrolPlan.template))).all()
+    ).options(selectinload(PatrolPlan.plan_grids).options(noload(PlanGrid.grid), noload(PlanGrid.patroller_grid)),
+              selectinload(PatrolPlan.template))).all()  # only grid ids are needed: no geometry loaded
     leaders = _current_leaders(session)
     calendars: dict[int, workdays.WorkdayCalendar] = {}
     sites: dict[int, Site] = {}
@@ -215,11 +216,15 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
                     "status": PatrolStatus.MISSED.value if missed else PatrolStatus.SCHEDULED.value,
                     "missed_at": now if missed else None, "failed_critical": False, "created_at": now,
                 })
-        inserted = insert_ignoring_conflicts(session, patrols_table, rows, ["plan_id", "grid_id", "window_start"])
-        report.created += len(inserted)
-        if any(r["status"] == PatrolStatus.MISSED.value for r in rows) and inserted:
+        inserted = 0
+        for batch in chunked(rows, 2000):  # each row binds ~14 parameters
+            inserted += len(insert_ignoring_conflicts(session, patrols_table, batch,
+                                                      ["plan_id", "grid_id", "window_start"]))
+        report.created += inserted
+        if inserted and any(r["status"] == PatrolStatus.MISSED.value for r in rows):
+            # Made missed by this very run: the only rows of the plan with this missed_at.
             missed_now = list(session.scalars(select(Patrol.id).where(
-                Patrol.id.in_(inserted), Patrol.status == PatrolStatus.MISSED.value)))
+                Patrol.plan_id == plan.id, Patrol.status == PatrolStatus.MISSED.value, Patrol.missed_at == now)))
             report.created_missed += len(missed_now)
             missed_ids.extend(missed_now)
         plan.materialized_until = until
@@ -243,10 +248,11 @@ def mark_missed(session: Session, now: dt.datetime) -> list[int]:
     ids = list(session.scalars(select(Patrol.id).where(
         Patrol.status.in_([PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value]),
         Patrol.grace_until <= now)))
-    if ids:
-        session.execute(update(Patrol).where(Patrol.id.in_(ids), Patrol.status.in_(
+    for batch in chunked(ids):
+        session.execute(update(Patrol).where(Patrol.id.in_(batch), Patrol.status.in_(
             [PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value])).values(
             status=PatrolStatus.MISSED.value, missed_at=now))
+    if ids:
         session.flush()
         patrols_missed.send(session, patrol_ids=ids, now=now)
     return ids

@@ -7,6 +7,12 @@ bp = Blueprint("points", __name__, template_folder="templates", url_prefix="/poi
 
 
 def init_app(app: Flask) -> None:
-    from gridpatrol.points import models, services  # noqa: F401
+    from gridpatrol.core import navigation
+    from gridpatrol.core.roles import Role
+    from gridpatrol.points import jobs, models, services, views  # noqa: F401  (models for Alembic, routes)
 
     services.connect_signals()
+    app.register_blueprint(bp)
+    jobs.register_jobs()
+    navigation.register("points.me", _l("My points"), (Role.GRID_LEADER,), order=7)
+    navigation.register("points.index", _l("Points"), (Role.SUPERVISOR, Role.ADMIN), order=32)

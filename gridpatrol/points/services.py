@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
-from gridpatrol.core.db import insert_ignoring_conflicts
+from gridpatrol.core.db import chunked, insert_ignoring_conflicts
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.time import utcnow
 from gridpatrol.grids import services as grids
@@ -163,11 +163,40 @@ def on_patrol_submitted(session: Session, *, patrol, **_kwargs) -> None:
 
 
 def on_patrols_missed(session: Session, *, patrol_ids: list[int], **_kwargs) -> None:
+    """Book the missed-patrol penalties in bulk: a catch-up after downtime can miss thousands at once."""
     from gridpatrol.patrols.models import Patrol
 
-    for patrol in session.scalars(select(Patrol).where(Patrol.id.in_(patrol_ids))):
-        for earning in earning_rules.patrol_earnings(patrol):
-            book(session, patrol.site_id, earning)
+    by_site: dict[int, list[earning_rules.Earning]] = defaultdict(list)
+    for batch in chunked(patrol_ids):
+        for patrol in session.scalars(select(Patrol).where(Patrol.id.in_(batch))):
+            by_site[patrol.site_id].extend(earning_rules.patrol_earnings(patrol))
+    for site_id, earnings in by_site.items():
+        book_many(session, site_id, earnings)
+
+
+def book_many(session: Session, site_id: int, earnings: list[earning_rules.Earning]) -> int:
+    """Like `book` for many earnings at once (rules and month routing looked up once per month)."""
+    tz = _site_tz(session, site_id)
+    per_month: dict[dt.date, tuple[int, dict[str, int], dt.date]] = {}
+    rows = []
+    for earning in earnings:
+        event_month = month_of(earning.when, tz)
+        if event_month not in per_month:
+            version, rules = rules_for(session, site_id, event_month)
+            per_month[event_month] = (version, rules, open_month_from(session, site_id, event_month))
+        version, rules, target = per_month[event_month]
+        reason = earning.reason
+        if target != event_month:
+            reason += f"; booked in {target:%Y-%m} because {event_month:%Y-%m} is closed"
+        rows.append({"site_id": site_id, "user_id": earning.user_id, "month": target, "event_month": event_month,
+                     "rule_code": earning.rule_code, "rule_version": version, "points": rules[earning.rule_code],
+                     "source_type": earning.source_type, "source_id": earning.source_id, "reason": reason[:500],
+                     "corrects_id": None, "created_at": utcnow()})
+    booked = 0
+    for batch in chunked(rows, 2000):
+        booked += len(insert_ignoring_conflicts(session, PointsEntry.__table__, batch,
+                                                ["rule_code", "source_type", "source_id", "user_id"]))
+    return booked
 
 
 def _responsible_ids(issue) -> tuple[Optional[int], Optional[int]]:

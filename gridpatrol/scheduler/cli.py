@@ -24,7 +24,10 @@ def scheduler() -> None:
 @with_appcontext
 def run() -> None:
     """Run the jobs forever (until SIGTERM/Ctrl+C). Catches up at start."""
+    from flask.logging import default_handler
+
     logging.basicConfig(level=current_app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(message)s")
+    current_app.logger.removeHandler(default_handler)  # the root handler prints each line once
     runner.run(current_app._get_current_object())
 
 

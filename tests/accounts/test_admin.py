@@ -2,6 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from gridpatrol.accounts.models import Team, User, UserSession
 from gridpatrol.audit import services as audit
@@ -13,7 +14,8 @@ ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/teams", "/admin/teams
 
 def _user(app, username):
     with app.app_context():
-        return db.session.scalar(sa.select(User).where(User.username == username))
+        return db.session.scalar(sa.select(User).where(User.username == username)
+                                 .options(sa.orm.selectinload(User.role_rows), sa.orm.selectinload(User.teams)))
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -90,12 +91,19 @@ def patrol_state(app, patrol_id: int) -> dict:
                 "location_outside": patrol.location_outside, "score": patrol.score}
 
 
-def submit_posts(server, patrol_id: int) -> list[str]:
-    """HTTP statuses of the POSTs to the patrol's submit URL that reached gunicorn, in order."""
-    if not server.access_log.exists():
-        return []
+def submit_posts(server, patrol_id: int, expect: list[str] | None = None) -> list[str]:
+    """HTTP statuses of the POSTs to the patrol's submit URL that reached gunicorn, in order.
+
+    gunicorn writes a request's access-log line just after sending the response, so the browser may have the
+    answer a moment before the line is there: with `expect`, wait (briefly) until that many lines are.
+    """
     pattern = re.compile(rf'"POST /patrols/{patrol_id}/submit HTTP/[0-9.]+" (\d{{3}})')
-    return pattern.findall(server.access_log.read_text())
+    deadline = time.monotonic() + 5
+    while True:
+        found = pattern.findall(server.access_log.read_text()) if server.access_log.exists() else []
+        if expect is None or len(found) >= len(expect) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def photo_file(tmp_path, name="leak.jpg", size=(2400, 1800)):
@@ -128,11 +136,13 @@ class Recorder:
         assert not self.page_errors, f"script errors: {self.page_errors}"
 
 
-def launch_tablet(chromium_browser, user_data_dir, server, recorder: Recorder):
-    """A persistent Chromium profile at 768×1024: what survives a browser restart survives here."""
+def launch_tablet(chromium_browser, user_data_dir, server, recorder: Recorder, *, offline: bool = False):
+    """A persistent Chromium profile at 768×1024: what survives a browser restart survives here.
+
+    `offline` emulates no network from the first moment (before the service worker or any page runs)."""
     context = chromium_browser.browser_type.launch_persistent_context(
         str(user_data_dir), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-        viewport=PORTRAIT, locale=BROWSER_LOCALE, has_touch=True, timezone_id=TABLET_TIMEZONE)
+        viewport=PORTRAIT, locale=BROWSER_LOCALE, has_touch=True, timezone_id=TABLET_TIMEZONE, offline=offline)
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     context.grant_permissions(["geolocation"], origin=server.url)
@@ -230,8 +240,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
 
     # 4. The browser is closed and started again (still offline): the queue is still there.
     context.close()
-    context = launch_tablet(chromium_browser, profile, live_server, recorder)
-    context.set_offline(True)
+    context = launch_tablet(chromium_browser, profile, live_server, recorder, offline=True)
     page = recorder.page(context)
     page.goto(live_server.url + "/today")
     banner = page.locator("#offline-queue")
@@ -254,7 +263,13 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
 
     page.route("**/api/csrf-token", stale_first_token)
     context.set_offline(False)
-    page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for(timeout=30_000)
+    try:
+        page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for(timeout=40_000)
+    except Exception:
+        print("DEBUG banner", banner.inner_html())
+        print("DEBUG onLine", page.evaluate("navigator.onLine"), "token calls", token_calls)
+        print("DEBUG log", live_server.access_log.read_text()[-1500:])
+        raise
     assert banner.get_attribute("data-pending") == "0"
     assert banner.locator(".queue-entry").count() == 0
     page.locator(f'.patrol-card.state-done a[href$="/patrols/{patrol_id}"], '
@@ -268,7 +283,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
     assert state["scans"] == [(CHECKPOINT_CODE, "typed")]
     assert state["location_outside"] is False
     assert len(token_calls) >= 2, "the queue fetched a fresh token after the stale one was refused"
-    assert submit_posts(live_server, patrol_id) == ["400", "200"], "refused once for the token, then accepted"
+    assert submit_posts(live_server, patrol_id, ["400", "200"]) == ["400", "200"], "refused once for the token, then accepted"
 
     # The completion time is when the leader pressed submit (offline), not when the server got it.
     with app.app_context():
@@ -336,7 +351,7 @@ def test_double_tap_on_submit_makes_one_submission(app, live_server, tablet, tmp
     assert state["status"] == "submitted"
     assert state["submissions"] == 1
     assert state["score"] == 100.0
-    assert submit_posts(live_server, patrol_id) == ["200"]
+    assert submit_posts(live_server, patrol_id, ["200"]) == ["200"]
     assert sum(1 for url in record.requests if url.endswith(f"/patrols/{patrol_id}/submit")) == 1
     assert not record.csp_violations, record.csp_violations
     assert not record.page_errors, record.page_errors
@@ -363,7 +378,7 @@ def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(a
     page.wait_for_function("() => document.querySelector('.form-errors').textContent.includes('NO-SUCH-POINT')")
     assert page.locator(SUBMIT).is_enabled()
     assert page.locator(".queue-notice").is_hidden()
-    assert submit_posts(live_server, patrol_id) == ["422"]
+    assert submit_posts(live_server, patrol_id, ["422"]) == ["422"]
     state = patrol_state(app, patrol_id)
     assert state["status"] != "submitted" and state["submissions"] == 0
     outbox, drafts = page.evaluate("""() => new Promise((resolve) => {
@@ -383,7 +398,7 @@ def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(a
     page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for()
     state = patrol_state(app, patrol_id)
     assert state["status"] == "submitted" and state["submissions"] == 1 and state["scans"] == []
-    assert submit_posts(live_server, patrol_id) == ["422", "200"]
+    assert submit_posts(live_server, patrol_id, ["422", "200"]) == ["422", "200"]
     assert not record.csp_violations, record.csp_violations
     assert not record.page_errors, record.page_errors
 

@@ -1,0 +1,58 @@
+"""Scheduler job: close last month's points (月度锁定) once the close day has come.
+
+From day `POINTS_CLOSE_DAY` (config, default 5) of a month on, in each site's own time zone, the previous month
+is closed if it is still open. Until then supervisors may still settle appeals and late submissions of last
+month in last month. Closing is idempotent (`services.close_month` does nothing for a closed month), so an
+hourly run, a catch-up after downtime or a second scheduler change nothing twice.
+
+Registered with `register_jobs()`, called from `gridpatrol.points.init_app`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridpatrol.grids.models import Site
+from gridpatrol.points import services
+
+EVERY_SECONDS = 3600
+
+
+def previous_month(month: dt.date) -> dt.date:
+    return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+
+
+def close_months(session: Session, now: dt.datetime, *, close_day: int | None = None) -> list[tuple[str, dt.date]]:
+    """Close the previous month of every site whose local date is on or after the close day.
+    Returns the (site code, month) pairs closed by this run."""
+    close_day = close_day if close_day is not None else int(current_app.config["POINTS_CLOSE_DAY"])
+    closed = []
+    for site in session.scalars(select(Site).order_by(Site.code)):
+        today = now.astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
+        if today.day < close_day:
+            continue
+        month = previous_month(today.replace(day=1))
+        if services.is_closed(session, site.id, month):
+            continue
+        if services.close_month(session, site, month, actor=None, now=now):
+            closed.append((site.code, month))
+    return closed
+
+
+def _run(session: Session, now: dt.datetime) -> str:
+    closed = close_months(session, now)
+    if not closed:
+        return "no month to close"
+    return "closed " + ", ".join(f"{code} {month:%Y-%m}" for code, month in closed)
+
+
+def register_jobs() -> None:
+    from gridpatrol.scheduler.jobs import Job, register
+
+    register(Job("close_month", EVERY_SECONDS, _run,
+                 "close last month's points from the configured day of the month (POINTS_CLOSE_DAY)"))

@@ -1,0 +1,350 @@
+"""Points pages: a leader's own points and appeals, the supervisor's ranking (export, close, appeals, check),
+and the rules.
+
+Who sees what: a grid leader sees their own entries only (`/points/me`); supervisors and admins see everyone's
+(the ranking, and `/points/me?user=ID` read-only); anybody else is refused (403, recorded via `deny`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zoneinfo
+from typing import Optional
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from gridpatrol.accounts.models import User
+from gridpatrol.core.errors import DomainError
+from gridpatrol.core.forms import choices
+from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.time import utcnow
+from gridpatrol.extensions import db
+from gridpatrol.grids import services as grids
+from gridpatrol.grids.models import Site
+from gridpatrol.points import bp, services
+from gridpatrol.points import export as exporting
+from gridpatrol.points import table as tables
+from gridpatrol.points.forms import AppealForm, CloseMonthForm, DecideAppealForm, rules_form
+from gridpatrol.points.jobs import previous_month
+from gridpatrol.points.models import Appeal, AppealState, MonthClose, PointsEntry, RuleSet
+from gridpatrol.points.rules import CORRECTION_RULES, DEFAULT_RULES, RULE_LABELS
+
+INVALID = 422
+MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+def _is_manager() -> bool:
+    return current_user.has_any_role(*MANAGERS)
+
+
+def _site(code: Optional[str] = None, user: Optional[User] = None) -> Site:
+    """The site asked for; else the site of the user's grid; else the first site."""
+    if code:
+        try:
+            return grids.get_site(db.session, code)
+        except DomainError:
+            abort(404)
+    if user is not None:
+        held = grids.grids_of_user(db.session, user)
+        if held:
+            return held[0].site
+    sites = grids.list_sites(db.session)
+    if not sites:
+        abort(404)
+    return sites[0]
+
+
+def _current_month(site: Site) -> dt.date:
+    return services.month_of(utcnow(), zoneinfo.ZoneInfo(site.timezone))
+
+
+def _month(site: Site, text: Optional[str] = None) -> dt.date:
+    text = text if text is not None else request.args.get("month")
+    if not text:
+        return _current_month(site)
+    try:
+        return services.parse_month(text)
+    except DomainError as exc:
+        abort(Response(render_template("errors/error.html", code=INVALID, error=None, message=str(exc)), INVALID))
+
+
+def _refuse(message: str, status: int = INVALID):
+    db.session.rollback()
+    return render_template("errors/error.html", code=status, error=None, message=message), status
+
+
+def _rule_label(code: str) -> str:
+    label = RULE_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
+def _source_url(entry: PointsEntry) -> Optional[str]:
+    if entry.source_type == "patrol":
+        return url_for("patrols.show", patrol_id=entry.source_id)
+    if entry.source_type == "issue":
+        return url_for("issues.show", issue_id=entry.source_id)
+    return None
+
+
+def _month_nav(month: dt.date) -> dict:
+    return {"previous": f"{previous_month(month):%Y-%m}", "next": f"{services.next_month(month):%Y-%m}"}
+
+
+# --- a leader's own points ----------------------------------------------------------------------------
+@bp.get("/me")
+@login_required
+def me():
+    person = current_user
+    wanted = request.args.get("user", type=int)
+    if wanted is not None and wanted != current_user.id:
+        if not _is_manager():
+            deny("points of another person")
+        person = db.get_or_404(User, wanted)
+    elif not current_user.has_any_role(Role.GRID_LEADER, *MANAGERS):
+        deny("points are for grid leaders")
+    return _me_page(person)
+
+
+def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.date] = None,
+             errors: Optional[dict[int, str]] = None, forms: Optional[dict] = None, status: int = 200):
+    site = site or _site(request.args.get("site"), person)
+    g.site_timezone = site.timezone
+    month = month or _month(site)
+    own = person.id == current_user.id
+    may_appeal = own and current_user.has_role(Role.GRID_LEADER)
+    entries = services.entries(db.session, site.id, month, user_id=person.id)
+    appeals = list(db.session.scalars(
+        select(Appeal).join(PointsEntry, Appeal.entry_id == PointsEntry.id)
+        .where(Appeal.user_id == person.id, PointsEntry.site_id == site.id)
+        .order_by(Appeal.created_at.desc(), Appeal.id.desc()).limit(200)))
+    appealed = set(db.session.scalars(select(Appeal.entry_id).where(
+        Appeal.entry_id.in_([e.id for e in entries])))) if entries else set()
+    forms = forms or {}
+    rows = []
+    for entry in entries:
+        can_appeal = may_appeal and entry.rule_code not in CORRECTION_RULES and entry.id not in appealed
+        rows.append({"entry": entry, "label": _rule_label(entry.rule_code), "source_url": _source_url(entry),
+                     "appealed": entry.id in appealed,
+                     "form": (forms.get(entry.id) or AppealForm(prefix=f"e{entry.id}")) if can_appeal else None,
+                     "error": (errors or {}).get(entry.id)})
+    grid_codes = [gr.code for gr in grids.grids_of_user(db.session, person)]
+    return render_template(
+        "points/me.html", person=person, own=own, site=site, month=month, rows=rows,
+        total=sum(e.points for e in entries), appeals=appeals, rule_label=_rule_label, nav=_month_nav(month),
+        closed=services.is_closed(db.session, site.id, month), grid_codes=grid_codes,
+        sites=grids.list_sites(db.session)), status
+
+
+@bp.post("/entries/<int:entry_id>/appeal")
+@login_required
+def appeal(entry_id: int):
+    entry = db.get_or_404(PointsEntry, entry_id)
+    if not current_user.has_role(Role.GRID_LEADER):
+        deny("appeals are for grid leaders")
+    if entry.user_id != current_user.id:
+        deny("appeal of another person's entry")
+    site = db.session.get(Site, entry.site_id)
+    form = AppealForm(prefix=f"e{entry.id}")
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _me_page(current_user, site=site, month=entry.month, forms={entry.id: form},
+                        errors={entry.id: _("Say why the entry is wrong.")}, status=INVALID)
+    try:
+        services.file_appeal(db.session, entry, current_user, form.reason.data)
+    except DomainError as exc:
+        db.session.rollback()
+        entry = db.session.get(PointsEntry, entry_id)
+        return _me_page(current_user, site=site, month=entry.month, errors={entry.id: str(exc)}, status=INVALID)
+    flash(_("Your appeal has been filed; a supervisor will decide on it."), "success")
+    return redirect(url_for("points.me", site=site.code, month=f"{entry.month:%Y-%m}"))
+
+
+# --- the supervisor's ranking -------------------------------------------------------------------------
+@bp.get("/")
+@roles_required(*MANAGERS)
+def index():
+    site = _site(request.args.get("site"))
+    return _index_page(site, _month(site))
+
+
+def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = None,
+                errors: Optional[dict[int, str]] = None, status: int = 200):
+    g.site_timezone = site.timezone
+    table = tables.monthly_table(db.session, site, month)
+    current = _current_month(site)
+    open_appeals = list(db.session.scalars(
+        select(Appeal).join(PointsEntry, Appeal.entry_id == PointsEntry.id)
+        .where(PointsEntry.site_id == site.id, Appeal.state == AppealState.OPEN.value)
+        .order_by(Appeal.created_at, Appeal.id)))
+    decide_forms = decide_forms or {}
+    appeal_rows = [{"appeal": a, "label": _rule_label(a.entry.rule_code), "source_url": _source_url(a.entry),
+                    "form": decide_forms.get(a.id) or DecideAppealForm(prefix=f"a{a.id}"),
+                    "error": (errors or {}).get(a.id)} for a in open_appeals]
+    closable = month < current and not table.closed
+    close_form = CloseMonthForm(site=site.code, month=f"{month:%Y-%m}") if closable else None
+    return render_template(
+        "points/index.html", site=site, sites=grids.list_sites(db.session), month=month, table=table,
+        appeals=appeal_rows, close_form=close_form, ended=month < current, nav=_month_nav(month),
+        rule_label=_rule_label), status
+
+
+@bp.post("/appeals/<int:appeal_id>/decide")
+@roles_required(*MANAGERS)
+def decide(appeal_id: int):
+    appeal_row = db.get_or_404(Appeal, appeal_id)
+    site = db.session.get(Site, appeal_row.entry.site_id)
+    month = _month(site, request.args.get("month") or None)
+    form = DecideAppealForm(prefix=f"a{appeal_row.id}")
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return _index_page(site, month, decide_forms={appeal_id: form},
+                           errors={appeal_id: _("Give the reason for the decision.")}, status=INVALID)
+    try:
+        correction = services.decide_appeal(db.session, appeal_row, current_user,
+                                            overturn=form.decision.data == "overturn", note=form.note.data)
+    except DomainError as exc:
+        db.session.rollback()
+        return _index_page(site, month, errors={appeal_id: str(exc)}, status=INVALID)
+    if correction is not None:
+        flash(_("Appeal overturned: a correction of %(points)+d points was booked in %(month)s.",
+                points=correction.points, month=f"{correction.month:%Y-%m}"), "success")
+    else:
+        flash(_("Appeal decided: the entry stands."), "success")
+    return redirect(url_for("points.index", site=site.code, month=f"{month:%Y-%m}"))
+
+
+@bp.post("/close")
+@roles_required(*MANAGERS)
+def close():
+    form = CloseMonthForm()
+    if not form.validate_on_submit():
+        return _refuse(_("Say which site and month to close."))
+    site = _site(form.site.data)
+    month = _month(site, form.month.data)
+    try:
+        closed = services.close_month(db.session, site, month, actor=current_user)
+    except DomainError as exc:
+        return _refuse(str(exc))
+    flash(_("%(month)s is closed: it takes no new entries.", month=f"{month:%Y-%m}") if closed
+          else _("%(month)s was closed already; nothing changed.", month=f"{month:%Y-%m}"), "success")
+    return redirect(url_for("points.index", site=site.code, month=f"{month:%Y-%m}"))
+
+
+def _locale() -> str:
+    return "en" if str(get_locale()).startswith("en") else "zh"
+
+
+@bp.get("/export.<fmt>")
+@roles_required(*MANAGERS)
+def download(fmt: str):
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    site = _site(request.args.get("site"))
+    month = _month(site)
+    table = tables.monthly_table(db.session, site, month)
+    buffer = io.BytesIO()
+    if fmt == "xlsx":
+        exporting.write_xlsx(table, buffer, locale=_locale())
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        exporting.write_csv(table, buffer, locale=_locale())
+        mimetype = "text/csv; charset=utf-8"
+    return Response(buffer.getvalue(), mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="points-{site.code}-{month:%Y-%m}.{fmt}"'})
+
+
+@bp.get("/export-year.xlsx")
+@roles_required(*MANAGERS)
+def download_year():
+    site = _site(request.args.get("site"))
+    year = request.args.get("year", type=int) or _current_month(site).year
+    months = tables.yearly_tables(db.session, site, year, until=_current_month(site))
+    if not months:
+        return _refuse(_("That year has not begun."))
+    buffer = io.BytesIO()
+    exporting.write_year_xlsx(months, buffer, locale=_locale())
+    return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f'attachment; filename="points-{site.code}-{year}.xlsx"'})
+
+
+@bp.get("/check")
+@roles_required(*MANAGERS)
+def check():
+    site = _site(request.args.get("site"))
+    g.site_timezone = site.timezone
+    month = _month(site)
+    differences = services.check_month(db.session, site, month)
+    names = {u.id: u for u in db.session.scalars(select(User).where(
+        User.id.in_(sorted({d.user_id for d in differences}))))} if differences else {}
+    return render_template("points/check.html", site=site, month=month, differences=differences, names=names,
+                           sites=grids.list_sites(db.session))
+
+
+# --- rules ----------------------------------------------------------------------------------------------
+def _rules_choices(site: Site, closed: set[dt.date]) -> list[dt.date]:
+    """The months a new rule set may start from: this month and the next twelve, unless closed."""
+    candidates = [_current_month(site)]
+    for _i in range(12):
+        candidates.append(services.next_month(candidates[-1]))
+    return [m for m in candidates if m not in closed]
+
+
+def _in_force(rule_sets: list[RuleSet], month: dt.date) -> tuple[int, dict[str, int]]:
+    """The same answer as services.rules_for, from rows already loaded (one query for the whole page)."""
+    version, rules = 1, dict(DEFAULT_RULES)
+    for row in rule_sets:
+        if row.effective_from <= month:
+            version, rules = row.version, {**DEFAULT_RULES, **row.rules}
+    return version, rules
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@roles_required(*MANAGERS)
+def rules():
+    site = _site(request.args.get("site"))
+    g.site_timezone = site.timezone
+    closed = set(db.session.scalars(select(MonthClose.month).where(MonthClose.site_id == site.id)))
+    months = _rules_choices(site, closed)
+    _version, current_rules = services.rules_for(db.session, site.id, _current_month(site))
+    form = rules_form(**({} if request.method == "POST" else {f"rule_{k}": v for k, v in current_rules.items()}))
+    form.effective_from.choices = choices((f"{m:%Y-%m}", f"{m:%Y-%m}") for m in months)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                chosen = services.parse_month(form.effective_from.data)
+                values = {code: getattr(form, f"rule_{code}").data for code in DEFAULT_RULES}
+                row = services.set_rules(db.session, site, chosen, values, actor=current_user,
+                                         note=(form.note.data or "").strip() or None)
+            except DomainError as exc:
+                db.session.rollback()
+                form.effective_from.errors = [str(exc)]
+            else:
+                flash(_("Rule set version %(version)d applies from %(month)s.", version=row.version,
+                        month=f"{chosen:%Y-%m}"), "success")
+                return redirect(url_for("points.rules", site=site.code))
+        status = INVALID
+    rule_sets = list(db.session.scalars(select(RuleSet).where(RuleSet.site_id == site.id)
+                                        .order_by(RuleSet.effective_from)))
+    current = _current_month(site)
+    month, end = current, current
+    for _i in range(11):
+        month = previous_month(month)
+    for _i in range(3):
+        end = services.next_month(end)
+    end = max([end] + [r.effective_from for r in rule_sets])
+    timeline = []
+    while month <= end:
+        version, values = _in_force(rule_sets, month)
+        timeline.append({"month": month, "version": version, "rules": values, "closed": month in closed,
+                         "current": month == current})
+        month = services.next_month(month)
+    return render_template("points/rules.html", site=site, sites=grids.list_sites(db.session), form=form,
+                           rule_sets=rule_sets, timeline=timeline, codes=list(DEFAULT_RULES),
+                           rule_label=_rule_label), status
