@@ -17,7 +17,7 @@ from typing import Any, Iterable, Optional
 from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, noload, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
@@ -186,7 +186,7 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
     plans = session.scalars(select(PatrolPlan).where(
         PatrolPlan.active.is_(True),
         or_(PatrolPlan.materialized_until.is_(None), PatrolPlan.materialized_until < until),
-    ).options(selectinload(PatrolPlan.plan_grids).options(noload(PlanGrid.grid), noload(PlanGrid.patroller_grid)),
+    ).options(selectinload(PatrolPlan.plan_grids).options(lazyload(PlanGrid.grid), lazyload(PlanGrid.patroller_grid)),
               selectinload(PatrolPlan.template))).all()  # only grid ids are needed: no geometry loaded
     leaders = _current_leaders(session)
     calendars: dict[int, workdays.WorkdayCalendar] = {}

@@ -415,7 +415,8 @@
             : {state: "gone", status: 0, message: ""};
         });
       }
-      return transmit(entry).then(function (result) { return settle(entry, result); });
+      console.log("DBG transmit start", inWindow ? "page" : "sw", "onLine=" + navigator.onLine, Date.now() % 100000);
+      return transmit(entry).then(function (result) { console.log("DBG transmit done", inWindow ? "page" : "sw", result.state, result.status, Date.now() % 100000); return settle(entry, result); });
     });
   }
 
@@ -432,6 +433,7 @@
   // Sends everything queued, oldest first; stops at the first network or login problem (the rest would fail
   // the same way). Resolves {accepted, rejected, remaining, problem}.
   function flush() {
+    console.log("DBG flush called", inWindow ? "page" : "sw", "inflight=" + !!flushing, "onLine=" + navigator.onLine, Date.now() % 100000);
     if (flushing) return flushing;
     flushing = withLock(function () {
       var summary = {accepted: 0, rejected: 0, remaining: 0, problem: null};
