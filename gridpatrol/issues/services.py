@@ -213,7 +213,8 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
     return issue
 
 
-def issues_from_patrol(session: Session, *, patrol, failed_items, answers, now: dt.datetime) -> list[Issue]:
+def issues_from_patrol(session: Session, *, patrol, failed_items, answers, now: dt.datetime,
+                       **_kwargs) -> list[Issue]:
     """Each failed checklist item becomes an issue linked to the patrol and item, its photos carried over."""
     from gridpatrol.patrols.models import PatrolPhoto
 

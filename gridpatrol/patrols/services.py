@@ -404,8 +404,11 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     checked_photos = {name: photo_files.check_image(data, name) for name, data in files.items()}
     scans = _check_scans(session, patrol, payload.get("scans") or [], now)
 
+    # One multi-row INSERT for the answers: a 30-item checklist is the common case on every submission.
+    session.execute(PatrolAnswer.__table__.insert(), [
+        {"patrol_id": patrol.id, "item_id": item_id, "result": result, "note": note}
+        for item_id, (result, note, _photos) in answers.items()])
     for item_id, (result, note, photo_names) in answers.items():
-        session.add(PatrolAnswer(patrol_id=patrol.id, item_id=item_id, result=result, note=note))
         for name in photo_names:
             photo = checked_photos[name]
             photo_files.store(photo)
@@ -416,6 +419,7 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
         session.add(scan)
     _stamp_location(session, patrol, payload.get("location"))
 
+    was_missed = patrol.status == PatrolStatus.MISSED.value
     patrol.score, patrol.failed_critical = score_of((items[i], a[0]) for i, a in answers.items())
     patrol.status = PatrolStatus.SUBMITTED.value
     patrol.submitted_at, patrol.completed_at = now, completed_at
@@ -424,7 +428,8 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     patrol.missed_at = None
     session.flush()
     failed = [items[i] for i, a in answers.items() if a[0] == "fail"]
-    patrol_submitted.send(session, patrol=patrol, failed_items=failed, answers=answers, now=now)
+    patrol_submitted.send(session, patrol=patrol, failed_items=failed, answers=answers, now=now,
+                          was_missed=was_missed)
 
     body = {"patrol_id": patrol.id, "status": patrol.status, "score": patrol.score,
             "failed_critical": patrol.failed_critical, "late": patrol.late, "failed_items": len(failed),

@@ -121,7 +121,8 @@ def set_rules(session: Session, site: Site, effective_from: dt.date, rules: dict
 
 # --- writing the ledger --------------------------------------------------------------------------------
 def _site_tz(session: Session, site_id: int) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(session.scalar(select(Site.timezone).where(Site.id == site_id)))
+    site = session.get(Site, site_id)  # usually already in the session's identity map: no query
+    return zoneinfo.ZoneInfo(site.timezone)
 
 
 def book(session: Session, site_id: int, earning: earning_rules.Earning, *, points: Optional[int] = None,
@@ -143,14 +144,14 @@ def book(session: Session, site_id: int, earning: earning_rules.Earning, *, poin
         ["rule_code", "source_type", "source_id", "user_id"])
     if not ids:
         return None
-    return session.scalar(select(PointsEntry).where(
-        PointsEntry.rule_code == earning.rule_code, PointsEntry.source_type == earning.source_type,
-        PointsEntry.source_id == earning.source_id, PointsEntry.user_id == earning.user_id))
+    return session.get(PointsEntry, ids[0])
 
 
-def on_patrol_submitted(session: Session, *, patrol, **_kwargs) -> None:
+def on_patrol_submitted(session: Session, *, patrol, was_missed: bool = True, **_kwargs) -> None:
     for earning in earning_rules.patrol_earnings(patrol):
         book(session, patrol.site_id, earning)
+    if not was_missed:
+        return
     # A submission queued offline may arrive after the patrol was marked missed: reverse that entry.
     missed = session.scalar(select(PointsEntry).where(
         PointsEntry.rule_code == "patrol_missed", PointsEntry.source_type == "patrol",

@@ -415,8 +415,7 @@
             : {state: "gone", status: 0, message: ""};
         });
       }
-      console.log("DBG transmit start", inWindow ? "page" : "sw", "onLine=" + navigator.onLine, Date.now() % 100000);
-      return transmit(entry).then(function (result) { console.log("DBG transmit done", inWindow ? "page" : "sw", result.state, result.status, Date.now() % 100000); return settle(entry, result); });
+      return transmit(entry).then(function (result) { return settle(entry, result); });
     });
   }
 
@@ -429,12 +428,22 @@
   }
 
   var flushing = null;
+  var followUp = null;
 
   // Sends everything queued, oldest first; stops at the first network or login problem (the rest would fail
   // the same way). Resolves {accepted, rejected, remaining, problem}.
+  // Asked while a flush is running (the `online` event arriving just as an offline flush finishes), it does
+  // not join that one, whose verdict may be stale: one more flush runs after it.
   function flush() {
-    console.log("DBG flush called", inWindow ? "page" : "sw", "inflight=" + !!flushing, "onLine=" + navigator.onLine, Date.now() % 100000);
-    if (flushing) return flushing;
+    if (flushing) {
+      if (!followUp) {
+        followUp = flushing.catch(function () {}).then(function () {
+          followUp = null;
+          return flush();
+        });
+      }
+      return followUp;
+    }
     flushing = withLock(function () {
       var summary = {accepted: 0, rejected: 0, remaining: 0, problem: null};
       return list().then(function (entries) {
