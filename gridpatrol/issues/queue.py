@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from sqlalchemy import Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.core.roles import Role
@@ -87,7 +87,9 @@ def page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page
     """Sorted by deadline (soonest first; not yet dispatched ones, which have none, come first)."""
     query = _query(user, f, now, session)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    ordered = query.order_by(case((Issue.deadline.is_(None), 0), else_=1), Issue.deadline, Issue.id)
+    # The row shows the grid's code only: do not decode every grid's geometry for it.
+    ordered = query.options(joinedload(Issue.grid).load_only(Grid.id, Grid.code, Grid.name)).order_by(
+        case((Issue.deadline.is_(None), 0), else_=1), Issue.deadline, Issue.id)
     rows = session.scalars(ordered.offset((page - 1) * per_page).limit(per_page)).all()
     return list(rows), total
 

@@ -263,7 +263,8 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
 
     page.route("**/api/csrf-token", stale_first_token)
     context.set_offline(False)
-    page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for(timeout=30_000)
+    # Sooner than the 30 s periodic flush: the `online` event itself sends the outbox.
+    page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for(timeout=20_000)
     assert banner.get_attribute("data-pending") == "0"
     assert banner.locator(".queue-entry").count() == 0
     page.locator(f'.patrol-card.state-done a[href$="/patrols/{patrol_id}"], '

@@ -22,6 +22,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 from sqlalchemy import event
 
 from gridpatrol.accounts import services as accounts
@@ -217,7 +218,8 @@ def test_points_and_detail_equal_the_ledger(app, november):
         correction = next(e for e in table.entries if e.rule_code == "appeal_overturned")
         appealed = db.session.scalar(sa.select(Appeal)).entry_id
         assert (correction.points, correction.corrects_id, correction.source_type) == (1, appealed, "appeal")
-        assert correction.rule_label == "Correction: appeal upheld for the leader"
+        with force_locale("en"):
+            assert correction.rule_label == "Correction: appeal upheld for the leader"
         # the detail is listed person by person (by name), each person's entries in the order they were booked
         keys = [(e.name, e.id) for e in table.entries]
         assert keys == sorted(keys)

@@ -11,11 +11,13 @@ import re
 import pytest
 import sqlalchemy as sa
 import time_machine
+from flask_babel import force_locale
 from openpyxl import load_workbook
 
 from gridpatrol.audit import services as audit
 from gridpatrol.extensions import db
 from gridpatrol.points.models import Appeal, MonthClose, PointsEntry, RuleSet
+from gridpatrol.points.rules import RULE_LABELS
 from tests import helpers
 from tests.points.test_table import DEC, NOV, build_november, user
 
@@ -123,7 +125,16 @@ def test_a_leader_sees_only_their_own_entries_with_links_and_appeals(app, world)
     correction = next(e.id for e in own if e.rule_code == "appeal_overturned")
     assert forms == {e.id for e in own} - {appealed, correction}
     assert "该问题当日已报修" in page and "核实属实" in page  # their appeal and its decision
-    assert "Patrol on time" in page  # rule labels
+    assert _label(app, "patrol_on_time") in page and _label(app, "missed_in_own_grid") in page  # rule labels
+
+
+def _label(app, code, locale="zh"):
+    with app.app_context(), force_locale(locale):
+        return str(RULE_LABELS[code])
+
+
+def _differences(page: str) -> int:
+    return int(re.search(r'class="difference-count">(\d+)', page).group(1))
 
 
 def _appealed_entries(app):
@@ -202,7 +213,7 @@ def test_close_month_over_http_twice_is_a_no_op_and_later_corrections_go_to_dece
             (NOV, _user_id(app, "boss"))]
     assert len(helpers.audit_actions(app, "points.month_closed")) == 1
     page = boss.get("/points/?month=2026-11").get_data(as_text=True)
-    assert 'action="/points/close"' not in page and "Closed on 2026-12-02 10:00" in page
+    assert 'action="/points/close"' not in page and "2026-12-02 10:00" in page  # closed, and when
     # an appeal of a November entry decided now: the correction goes to December; November stays as closed
     november_xlsx = boss.get("/points/export.xlsx?month=2026-11").data
     leader0 = client_for(app, "leader0")
@@ -249,12 +260,12 @@ def test_the_ranking_page_shows_the_table_and_the_check(app, world):
         assert name in page
     assert "/points/check?site=TEST&amp;month=2026-11" in page
     assert 'href="/points/export.xlsx?site=TEST&amp;month=2026-11"' in page
-    assert "0 differences" in boss.get("/points/check?month=2026-11").get_data(as_text=True)
+    assert _differences(boss.get("/points/check?month=2026-11").get_data(as_text=True)) == 0
     with app.app_context():
         db.session.execute(sa.delete(PointsEntry).where(PointsEntry.id == _entry_id(app, "leader1", "patrol_late")))
         db.session.commit()
     page = boss.get("/points/check?month=2026-11").get_data(as_text=True)
-    assert "1 differences" in page and "Leader1" in page
+    assert _differences(page) == 1 and "Leader1" in page
 
 
 def test_rules_change_over_http(app, world):
