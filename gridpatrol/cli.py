@@ -20,10 +20,11 @@ def _add_commands(group: click.Group) -> None:
     from gridpatrol.accounts.cli import users
     from gridpatrol.demo.cli import demo
     from gridpatrol.grids.cli import grids, sites
+    from gridpatrol.points.cli import points
     from gridpatrol.scheduler.cli import scheduler
     from gridpatrol.standards.cli import standards
 
-    for command in (users, demo, sites, grids, standards, scheduler):
+    for command in (users, demo, sites, grids, standards, scheduler, points):
         group.add_command(command)
 
 

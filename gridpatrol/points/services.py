@@ -319,8 +319,7 @@ def expected_points(session: Session, site: Site, month: dt.date) -> dict[tuple[
                                                        Patrol.window_start < end)):
         for e in earning_rules.patrol_earnings(patrol):
             expected[(e.user_id, e.source_type, e.source_id)] += rules[e.rule_code]
-    for issue in session.scalars(select(Issue).where(Issue.site_id == site.id, Issue.reported_at >= start,
-                                                     Issue.reported_at < end)):
+    for issue in session.scalars(_issues_of(site, start, end)):
         leader_id, deputy_id = _responsible_ids(issue)
         for e in earning_rules.issue_earnings(issue, accepted_severity=accepted_severity(issue),
                                               grid_leader_id=leader_id, grid_deputy_id=deputy_id):
@@ -332,6 +331,17 @@ def expected_points(session: Session, site: Site, month: dt.date) -> dict[tuple[
         entry = appeal.entry
         expected[(entry.user_id, entry.source_type, entry.source_id)] -= entry.points
     return {k: v for k, v in expected.items()}
+
+
+def _issues_of(site: Site, start: dt.datetime, end: dt.datetime):
+    """A month's issues with what their earnings need (events, grid history) loaded in a few queries."""
+    from sqlalchemy.orm import selectinload
+
+    from gridpatrol.grids.models import Grid
+    from gridpatrol.issues.models import Issue
+
+    return select(Issue).where(Issue.site_id == site.id, Issue.reported_at >= start, Issue.reported_at < end) \
+        .options(selectinload(Issue.events), selectinload(Issue.grid).selectinload(Grid.assignments))
 
 
 def check_month(session: Session, site: Site, month: dt.date) -> list[Difference]:
@@ -373,8 +383,7 @@ def rebuild_missing(session: Session, site: Site, month: dt.date) -> int:
     for patrol in session.scalars(select(Patrol).where(Patrol.site_id == site.id, Patrol.window_start >= start,
                                                        Patrol.window_start < end)):
         count += sum(1 for e in earning_rules.patrol_earnings(patrol) if book(session, site.id, e))
-    for issue in session.scalars(select(Issue).where(Issue.site_id == site.id, Issue.reported_at >= start,
-                                                     Issue.reported_at < end)):
+    for issue in session.scalars(_issues_of(site, start, end)):
         leader_id, deputy_id = _responsible_ids(issue)
         count += sum(1 for e in earning_rules.issue_earnings(
             issue, accepted_severity=accepted_severity(issue), grid_leader_id=leader_id, grid_deputy_id=deputy_id)

@@ -1,6 +1,14 @@
 """The checklist form on a tablet with flaky Wi-Fi: drafts, photos, the offline outbox and the service worker.
 
-A real headless Chromium (Debian's, through Playwright) against the real app under gunicorn at 768×1024.
+A real headless Chromium (Debian's, through Playwright) against the real app under gunicorn at 768×1024:
+- a patrol filled online and submitted offline is queued on the tablet, survives a reload from the service
+  worker's cache and a browser restart, and arrives exactly once when the network is back, despite stale
+  CSRF tokens (patrol-form.js, offline-queue.js, sw.js);
+- a double tap on submit makes one submission, after the client-side checks (every item answered, a photo
+  for a failed item that needs one) have marked what is missing;
+- a submission the server refuses (422: a checkpoint code typed offline that does not exist) leaves the
+  outbox, keeps the draft and is shown; the corrected patrol goes in once;
+- the camera reads a checkpoint's signed QR poster (Chromium's fake camera playing a generated video).
 
 The offline test uses a *persistent* browser context (a user-data directory on disk) so that closing and
 launching the browser again keeps what a tablet keeps across a restart: cookies, IndexedDB (the draft and the
@@ -40,7 +48,8 @@ SCREENSHOT = "/tmp/gridpatrol-patrol-form.png"
 LOGIN_FORM = "main form:has(input[name=password])"
 SUBMIT = "#patrol-form .submit-bar button[type=submit]"
 CHECKPOINT_CODE = "A01-CP1"
-INSIDE_A01 = {"latitude": 30.2795, "longitude": 120.1505, "accuracy": 12}  # middle of grid A01 (tests/grids/builders.py)
+# The middle of grid A01 (see tests/grids/builders.py), as a tablet's GPS fix.
+INSIDE_A01 = {"latitude": 30.2795, "longitude": 120.1505, "accuracy": 12}
 TABLET_TIMEZONE = "Asia/Shanghai"
 
 
@@ -278,7 +287,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
     assert state["scans"] == [(CHECKPOINT_CODE, "typed")]
     assert state["location_outside"] is False
     assert len(token_calls) >= 2, "the queue fetched a fresh token after the stale one was refused"
-    assert submit_posts(live_server, patrol_id, ["400", "200"]) == ["400", "200"], "refused once for the token, then accepted"
+    assert submit_posts(live_server, patrol_id, ["400", "200"]) == ["400", "200"], "refused once (token), then in"
 
     # The completion time is when the leader pressed submit (offline), not when the server got it.
     with app.app_context():
