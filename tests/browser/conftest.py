@@ -99,7 +99,9 @@ def new_tablet_page(chromium_browser):
         context.add_init_script(_CSP_LISTENER)
         page = context.new_page()
         page.on("request", lambda request: record.requests.append(request.url))
-        page.on("requestfailed", lambda request: record.failed.append(f"{request.url}: {request.failure}"))
+        # A request the browser itself cancels because the page navigated away (net::ERR_ABORTED) is no error.
+        page.on("requestfailed", lambda request: "ERR_ABORTED" not in str(request.failure)
+                and record.failed.append(f"{request.url}: {request.failure}"))
         page.on("response", lambda response: response.status >= 400
                 and record.bad_responses.append(f"{response.status} {response.url}"))
         page.on("console", lambda message: message.type == "error"
