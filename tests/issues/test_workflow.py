@@ -15,6 +15,12 @@ from tests.issues import builders
 from tests.issues.builders import at, jpeg, user
 
 
+@pytest.fixture(autouse=True)
+def english_messages(app):
+    """These tests read refusal messages in English; the Chinese catalogue has its own tests."""
+    app.config["DEFAULT_LOCALE"] = "en"
+
+
 @pytest.fixture
 def world(app):
     builders.world(app)

@@ -21,6 +21,12 @@ from tests.patrols import builders
 from tests.patrols.builders import at
 
 
+@pytest.fixture(autouse=True)
+def english_messages(app):
+    """These tests read refusal messages in English; the Chinese catalogue has its own tests."""
+    app.config["DEFAULT_LOCALE"] = "en"
+
+
 @pytest.fixture
 def site(app):
     return builders.compound(app)
