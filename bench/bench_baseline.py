@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             with harness.gunicorn("wsgi:app", database_url=db_url, **server) as url:
                 results.append(harness.measure(url, "/healthz", label="GridPatrol /healthz (PostgreSQL)", **run))
     else:
-        print(f"note: PostgreSQL skipped: set {harness.POSTGRES_ENV}, e.g. "
-              "postgresql+psycopg://postgres@127.0.0.1:5432/test (a scratch database is created and dropped)")
+        print(harness.POSTGRES_SKIPPED_NOTE)
 
     print()
     harness.print_table(results, baseline=base)

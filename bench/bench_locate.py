@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
+import harness  # noqa: E402
 
 from gridpatrol.core.geometry import LocalProjection  # noqa: E402
 from gridpatrol.core.locator import GridLocator  # noqa: E402
@@ -115,23 +116,12 @@ def naive_locate(polygons: list, keys: list, lon: float, lat: float):
     return None
 
 
-class Clock:
-    """Wall time and this process's CPU time: on a busy machine the CPU figure is the steadier one."""
-
-    def __enter__(self) -> "Clock":
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
-
-
 def per_call_us(fn, lons, lats, batch: int = 100) -> tuple[float, float]:
     """Median over batches of `batch` calls, in µs per call: (wall, CPU)."""
     wall, cpu = [], []
     for start in range(0, len(lons) - batch + 1, batch):
         xs, ys = lons[start:start + batch].tolist(), lats[start:start + batch].tolist()
-        with Clock() as clock:
+        with harness.Clock() as clock:
             for x, y in zip(xs, ys):
                 fn(x, y)
         wall.append(clock.wall / batch * 1e6)
@@ -142,7 +132,7 @@ def per_call_us(fn, lons, lats, batch: int = 100) -> tuple[float, float]:
 def run(sites: int, args, rng) -> None:
     entries = build_entries(sites, args.seed)
     level0 = [(k, g) for k, level, g in entries if level == 0]
-    with Clock() as build:
+    with harness.Clock() as build:
         locator = GridLocator(entries)
     print(f"\n== {sites} site(s): {len(level0):,} level-0 grids, {len(entries):,} entries on levels "
           f"{list(locator.levels)}; built in {build.wall * 1e3:,.0f} ms wall, {build.cpu * 1e3:,.0f} ms CPU")
@@ -150,12 +140,7 @@ def run(sites: int, args, rng) -> None:
 
     lons, lats = random_points(rng, args.points, sites)
     locator.locate_many(lons[:10_000], lats[:10_000])  # warm-up
-    wall, cpu = [], []
-    for _ in range(5):
-        with Clock() as clock:
-            found = locator.locate_many(lons, lats)
-        wall.append(clock.wall)
-        cpu.append(clock.cpu)
+    wall, cpu, found = harness.timed_runs(5, lambda: locator.locate_many(lons, lats))
     batch_rate = args.points / statistics.median(wall)
     batch_cpu_rate = args.points / statistics.median(cpu)
     target = f"   target ≥ {TARGET_BATCH:,}" if sites == 1 else ""
@@ -174,7 +159,7 @@ def run(sites: int, args, rng) -> None:
     polygons = [g for _, g in level0]
     naive_n = args.naive_points if sites == 1 else max(args.naive_points // 40, 200)
     nl, nt = lons[:naive_n].tolist(), lats[:naive_n].tolist()
-    with Clock() as clock:
+    with harness.Clock() as clock:
         naive = [naive_locate(polygons, keys, x, y) for x, y in zip(nl, nt)]
     naive_us, naive_cpu_us = clock.wall / naive_n * 1e6, clock.cpu / naive_n * 1e6
     agree = all(a == (None if i < 0 else locator.keys[i]) for a, i in zip(naive, found[:naive_n]))

@@ -25,22 +25,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
-import http.cookies
 import io
 import json
 import math
-import re
 import secrets
 import statistics
 import sys
-import time
-import urllib.parse
 import uuid
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
@@ -56,25 +50,11 @@ TARGET_SUBMIT_RATIO = 0.2
 SUBMIT_TIMEOUT_S = 30.0  # a tablet waits this long; a busy machine makes the odd SQLite submission slow
 ITEMS = 30
 LEADER_PASSWORD = "bench-Patrol-2026!"
-_CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 # --------------------------------------------------------------------------------------------------
 # Data: built fast with bulk inserts (ORM-typed Core inserts), never timed
 # --------------------------------------------------------------------------------------------------
-
-def make_app(url: str):
-    from gridpatrol import create_app
-
-    return create_app({"DATABASE_URL": url}, serving=False)
-
-
-def bulk(session, model, rows: list[dict]) -> list[int]:
-    """INSERT rows of model in one executemany; returns their ids in order."""
-    if not rows:
-        return []
-    return list(session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), rows))
-
 
 def make_template(session, items: int = ITEMS) -> tuple[int, list[int]]:
     """A published checklist of `items` items; (template id, item ids)."""
@@ -100,14 +80,14 @@ def make_sites(session, sites: int) -> list[tuple[int, list[int]]]:
 
     step = 0.001
     out = []
-    site_ids = bulk(session, Site, [{
+    site_ids = harness.bulk_insert(session, Site, [{
         "code": f"S{s:03d}", "name": f"院区{s:03d}", "timezone": "Asia/Shanghai", "grids_version": 1,
         "boundary": box(120.0 + (s % 10) * 0.01, 30.0 + (s // 10) * 0.01,
                         120.0 + (s % 10) * 0.01 + GRID_ROWS * step, 30.0 + (s // 10) * 0.01 + GRID_ROWS * step),
     } for s in range(sites)])
     for s, site_id in enumerate(site_ids):
         x0, y0 = 120.0 + (s % 10) * 0.01, 30.0 + (s // 10) * 0.01
-        grid_ids = bulk(session, Grid, [{
+        grid_ids = harness.bulk_insert(session, Grid, [{
             "site_id": site_id, "code": f"A{r * GRID_ROWS + c + 1:02d}", "name": f"网格{r * GRID_ROWS + c + 1:02d}",
             "level": 0, "categories": ["fire_safety"], "active": True,
             "geometry": box(x0 + c * step, y0 + r * step, x0 + (c + 1) * step, y0 + (r + 1) * step),
@@ -122,8 +102,9 @@ def make_leaders(session, grid_ids: list[int], prefix: str) -> list[int]:
     from gridpatrol.grids.models import GridAssignment
 
     now = dt.datetime.now(dt.timezone.utc)
-    user_ids = bulk(session, User, [{"username": f"{prefix}{i:05d}", "display_name": f"网格长{i:05d}",
-                                     "password_hash": "!", "active": True} for i in range(len(grid_ids))])
+    user_ids = harness.bulk_insert(session, User, [{
+        "username": f"{prefix}{i:05d}", "display_name": f"网格长{i:05d}", "password_hash": "!", "active": True,
+    } for i in range(len(grid_ids))])
     session.execute(sa.insert(UserRole), [{"user_id": u, "role": "grid_leader"} for u in user_ids])
     session.execute(sa.insert(GridAssignment), [
         {"grid_id": g, "user_id": u, "role": "leader", "effective_from": now} for g, u in zip(grid_ids, user_ids)])
@@ -134,7 +115,7 @@ def make_plan(session, site_id: int, template_id: int, grid_ids: list[int], *, n
               window: str, starts_on: dt.date, weekdays=(), minutes: int = 120, grace: int = 60) -> int:
     from gridpatrol.patrols.models import PatrolPlan, PlanGrid
 
-    (plan_id,) = bulk(session, PatrolPlan, [{
+    (plan_id,) = harness.bulk_insert(session, PatrolPlan, [{
         "site_id": site_id, "name": name, "kind": "routine", "template_id": template_id, "recurrence": recurrence,
         "weekdays": list(weekdays), "window_start": dt.time.fromisoformat(window), "window_minutes": minutes,
         "grace_minutes": grace, "starts_on": starts_on, "active": True}])
@@ -145,15 +126,6 @@ def make_plan(session, site_id: int, template_id: int, grid_ids: list[int], *, n
 # --------------------------------------------------------------------------------------------------
 # 1 and 2: materialising in process
 # --------------------------------------------------------------------------------------------------
-
-class Clock:
-    def __enter__(self) -> "Clock":
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
-
 
 @dataclass
 class Timing:
@@ -172,28 +144,16 @@ class Timing:
                 f"      {self.detail}")
 
 
-def timed_runs(repeat: int, run: Callable[[], str], reset: Callable[[], None]) -> tuple[list, list, str]:
-    walls, cpus, detail = [], [], ""
-    for i in range(repeat):
-        if i:
-            reset()
-        with Clock() as clock:
-            detail = run()
-        walls.append(clock.wall)
-        cpus.append(clock.cpu)
-    return walls, cpus, detail
-
-
 def bench_one_day(url: str, backend: str, repeat: int) -> list[Timing]:
     from gridpatrol.core.transaction import job_transaction
     from gridpatrol.extensions import db
     from gridpatrol.patrols import services as patrols
     from gridpatrol.patrols.models import Patrol, PatrolPlan
 
-    app = make_app(url)
+    app = harness.in_process_app(url)
     day = dt.date(2026, 11, 23)
     now = dt.datetime.combine(day, dt.time(6, 0), tzinfo=SHANGHAI)  # today's 08:00 window is within 24 h
-    with Clock() as build, app.app_context(), job_transaction() as session:
+    with harness.Clock() as build, app.app_context(), job_transaction() as session:
         template_id, _ = make_template(session, 10)
         sites = make_sites(session, SITES)
         make_leaders(session, [g for _, grids in sites for g in grids], "lead")
@@ -214,7 +174,7 @@ def bench_one_day(url: str, backend: str, repeat: int) -> list[Timing]:
             session.execute(sa.delete(Patrol))
             session.execute(sa.update(PatrolPlan).values(materialized_until=None))
 
-    walls, cpus, detail = timed_runs(repeat, run, reset)
+    walls, cpus, detail = harness.timed_runs(repeat, run, reset)
     first = Timing(f"[{backend}] one day, {grids:,} grids (makes {grids:,} patrols)", walls, cpus, detail,
                    TARGET_DAY_S)
     later = now + dt.timedelta(minutes=5)  # the next tick: every plan is looked at again, nothing to make
@@ -224,12 +184,11 @@ def bench_one_day(url: str, backend: str, repeat: int) -> list[Timing]:
         with app.app_context(), job_transaction() as session:
             session.execute(sa.update(PatrolPlan).values(materialized_until=ahead))
 
-    walls, cpus, detail = timed_runs(repeat, lambda: run_at(app, later), back_to_the_first_run)
+    walls, cpus, detail = harness.timed_runs(repeat, lambda: run_at(app, later), back_to_the_first_run)
     again = Timing(f"[{backend}] the next tick 5 min later (nothing new)", walls, cpus, detail)
     with app.app_context():
         count = db.session.scalar(sa.select(sa.func.count()).select_from(Patrol))
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     first.detail += f"; {count:,} patrols in the database afterwards"
     return [first, again]
 
@@ -245,14 +204,13 @@ def run_at(app, now: dt.datetime) -> str:
 
 def bench_catch_up(url: str, backend: str, repeat: int) -> list[Timing]:
     from gridpatrol.core.transaction import job_transaction
-    from gridpatrol.extensions import db
     from gridpatrol.notifications.models import Notification
     from gridpatrol.patrols import services as patrols
     from gridpatrol.patrols.models import Patrol, PatrolPlan
     from gridpatrol.scheduler import jobs
     from gridpatrol.scheduler.models import JobHeartbeat
 
-    app = make_app(url)
+    app = harness.in_process_app(url)
     start = dt.date(2026, 11, 16)  # a Monday
     before = dt.datetime.combine(start, dt.time(6, 0), tzinfo=SHANGHAI)  # the last run before the downtime
     after = before + dt.timedelta(days=7, hours=3)  # back a week later, Monday 09:00
@@ -291,15 +249,13 @@ def bench_catch_up(url: str, backend: str, repeat: int) -> list[Timing]:
             results = [jobs.run_job(name, after) for name in ("mark_missed", "materialize", "remind")]
         return "; ".join(f"{r.job}: {r.summary}" for r in results)
 
-    walls, cpus, detail = timed_runs(repeat, materialize_only, reset)
+    walls, cpus, detail = harness.timed_runs(repeat, materialize_only, reset)
     one = Timing(f"[{backend}] 7 days down, 49 grids × 3 plans: materialize", walls, cpus, detail, TARGET_CATCH_UP_S)
     reset()
-    walls, cpus, detail = timed_runs(repeat, restart, reset)
+    walls, cpus, detail = harness.timed_runs(repeat, restart, reset)
     whole = Timing(f"[{backend}] the same, whole restart (3 jobs, heartbeats)", walls, cpus, detail,
                    TARGET_CATCH_UP_S)
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return [one, whole]
 
 
@@ -318,10 +274,9 @@ def prepare_submissions(url: str, clients: int) -> SubmitData:
     from gridpatrol.accounts import services as accounts
     from gridpatrol.core.roles import Role
     from gridpatrol.core.transaction import job_transaction
-    from gridpatrol.extensions import db
     from gridpatrol.grids.models import GridAssignment
 
-    app = make_app(url)
+    app = harness.in_process_app(url)
     with app.app_context(), job_transaction() as session:
         template_id, item_ids = make_template(session)
         ((site_id, grids),) = make_sites(session, 1)
@@ -334,9 +289,7 @@ def prepare_submissions(url: str, clients: int) -> SubmitData:
             names.append(user.username)
         make_plan(session, site_id, template_id, grids, name="每日巡查", recurrence="daily", window="08:00",
                   starts_on=dt.date(2026, 1, 1))
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return SubmitData(names, item_ids)
 
 
@@ -349,12 +302,11 @@ def make_pools(url: str, clients: int, per_client: int) -> list[list[int]]:
     global _pool_counter, _pool_anchor
     from gridpatrol.accounts.models import User
     from gridpatrol.core.transaction import job_transaction
-    from gridpatrol.extensions import db
     from gridpatrol.grids.models import GridAssignment
     from gridpatrol.patrols.models import Patrol, PatrolPlan
     from gridpatrol.standards.models import TemplateVersion
 
-    app = make_app(url)
+    app = harness.in_process_app(url)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     _pool_anchor = _pool_anchor or now
     pools = []
@@ -366,16 +318,14 @@ def make_pools(url: str, clients: int, per_client: int) -> list[list[int]]:
             user_id, grid_id = session.execute(sa.select(User.id, GridAssignment.grid_id).join(
                 GridAssignment, GridAssignment.user_id == User.id).where(User.username == f"leader{i:02d}")).one()
             base = _pool_anchor - dt.timedelta(minutes=30) - dt.timedelta(seconds=_pool_counter)
-            pools.append(bulk(session, Patrol, [{
+            pools.append(harness.bulk_insert(session, Patrol, [{
                 "plan_id": plan.id, "grid_id": grid_id, "site_id": plan.site_id, "template_version_id": version_id,
                 "kind": "routine", "window_start": base - dt.timedelta(seconds=k),
                 "due_at": now + dt.timedelta(hours=3), "grace_until": now + dt.timedelta(hours=4),
                 "assignee_id": user_id, "status": "scheduled", "failed_critical": False, "created_at": now,
             } for k in range(per_client)]))
         _pool_counter += per_client
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return pools
 
 
@@ -407,46 +357,10 @@ def multipart(fields: dict[str, str], files: dict[str, bytes]) -> tuple[bytes, s
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def _cookie(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
-    for header in response.headers.get_all("Set-Cookie") or []:
-        cookie = http.cookies.SimpleCookie()
-        cookie.load(header)
-        for name, morsel in cookie.items():
-            jar[name] = morsel.value
-
-
-def login(host: str, port: int, username: str) -> dict[str, str]:
-    """As a tablet does: GET /login, POST it with the CSRF token, then a fresh token for the API."""
-    jar: dict[str, str] = {}
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-
-    def call(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-        conn.request(method, path, body=body, headers={**(headers or {}), **({"Cookie": cookie} if cookie else {})})
-        response = conn.getresponse()
-        data = response.read()
-        _cookie(response, jar)
-        return response.status, data
-
-    try:
-        status, page = call("GET", "/login")
-        token = _CSRF_RE.search(page.decode()).group(1)
-        form = urllib.parse.urlencode({"csrf_token": token, "username": username, "password": LEADER_PASSWORD,
-                                       "next": ""}).encode()
-        status, _ = call("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 302:
-            raise RuntimeError(f"login of {username} answered {status}")
-        status, data = call("GET", "/api/csrf-token")
-        if status != 200:
-            raise RuntimeError(f"/api/csrf-token answered {status} for {username}")
-        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), "X-CSRFToken": json.loads(data)["token"]}
-    finally:
-        conn.close()
-
-
 def submission_factory(data: SubmitData, pools: list[list[int]], photo: bytes | None):
     def setup(ctx: harness.ClientContext) -> dict[str, str]:
-        return login(ctx.host, ctx.port, data.leaders[ctx.index])
+        # as a tablet does: the login form, then a fresh CSRF token for the API
+        return harness.login(ctx.host, ctx.port, data.leaders[ctx.index], LEADER_PASSWORD, api_csrf_token=True)
 
     def factory(ctx: harness.ClientContext, seq: int) -> harness.Request:
         pool = pools[ctx.index]
@@ -475,7 +389,7 @@ def check_submissions(url: str, pools: list[list[int]], results: list[harness.Re
     errors = sum(r.errors for r in results)
     # A request the client gave up on (timeout) may still have been applied by the server.
     unanswered = sum(r.status_counts.get("exception", 0) for r in results)
-    app = make_app(url)
+    app = harness.in_process_app(url)
     with app.app_context():
         s = db.session
         submitted = s.scalar(sa.select(sa.func.count()).select_from(Patrol).where(
@@ -483,8 +397,7 @@ def check_submissions(url: str, pools: list[list[int]], results: list[harness.Re
         submissions = s.scalar(sa.select(sa.func.count()).select_from(Submission).where(Submission.patrol_id.in_(ids)))
         answers = s.scalar(sa.select(sa.func.count()).select_from(PatrolAnswer).where(PatrolAnswer.patrol_id.in_(ids)))
         photos = s.scalar(sa.select(sa.func.count()).select_from(PatrolPhoto).where(PatrolPhoto.patrol_id.in_(ids)))
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     applied_unanswered = submitted - oks
     ok = (submitted == submissions and answers == ITEMS * submitted and errors == unanswered
           and 0 <= applied_unanswered <= unanswered)
@@ -507,7 +420,7 @@ def remove_photo_files(url: str, pools: list[list[int]]) -> int:
         from gridpatrol.patrols import photos
 
     ids = [i for pool in pools for i in pool]
-    app = make_app(url)
+    app = harness.in_process_app(url)
     removed = 0
     with app.app_context():
         for sha in db.session.scalars(sa.select(PatrolPhoto.sha256).where(PatrolPhoto.patrol_id.in_(ids))):
@@ -515,8 +428,7 @@ def remove_photo_files(url: str, pools: list[list[int]]) -> int:
             if path.exists():
                 path.unlink()
                 removed += 1
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return removed
 
 
@@ -569,15 +481,7 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = harness.machine_info({"GRIDPATROL_WORKERS": "4"})
     print(harness.format_machine(machine))
-    pg_url = harness.postgres_url_from_env()
-    backends = [("SQLite", harness.sqlite_database)]
-    if pg_url:
-        machine["postgresql"] = harness.postgres_server_version(pg_url)
-        print(f"postgres: {machine['postgresql']} (a scratch database per part, dropped afterwards)")
-        backends.append(("PostgreSQL", lambda: harness.postgres_database(pg_url)))
-    else:
-        print(f"note: PostgreSQL skipped: set {harness.POSTGRES_ENV}, e.g. "
-              "postgresql+psycopg://postgres@127.0.0.1:5432/test (a scratch database is created and dropped)")
+    backends = harness.database_backends(machine, postgres_note="a scratch database per part, dropped afterwards")
     print()
 
     timings: list[Timing] = []

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -55,12 +56,6 @@ SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 ROWS = 7  # 7 × 7 = 49 grids
 TARGET_MONTH_S, TARGET_YEAR_S, TARGET_MB = 1.0, 10.0, 200.0
 CHUNK = 5000
-
-
-def make_app(url: str):
-    from gridpatrol import create_app
-
-    return create_app({"DATABASE_URL": url}, serving=False)
 
 
 def add_months(month: dt.date, n: int) -> dt.date:
@@ -101,13 +96,12 @@ def load(url: str, years: int, seed: int) -> dict:
     from gridpatrol.standards.models import ChecklistTemplate, TemplateItem, TemplateVersion
 
     rng = random.Random(seed)
-    app = make_app(url)
+    app = harness.in_process_app(url)
     end = month_of(dt.datetime.now(dt.timezone.utc))  # history up to the start of this month
     start = add_months(end, -12 * years)
     counts: dict[str, int] = {}
     with app.app_context(), job_transaction() as session:
-        def ids(model, rows):
-            return list(session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), rows))
+        ids = functools.partial(harness.bulk_insert, session)  # ids(Model, rows): INSERT … RETURNING id
 
         created = local(start, 0) - dt.timedelta(days=30)
         (site_id,) = ids(Site, [{"code": "BENCH", "name": "行政中心", "timezone": "Asia/Shanghai", "grids_version": 1,
@@ -303,8 +297,7 @@ def load(url: str, years: int, seed: int) -> dict:
         if db.engine.dialect.name == "postgresql":  # what autovacuum would have done on a live database
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("ANALYZE"))
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return {"counts": counts, "month": add_months(end, -1), "year": add_months(end, -1).year
             if add_months(end, -1).month == 12 else add_months(end, -1).year - 1}
 
@@ -355,10 +348,10 @@ def timed(app, repeat: int, run) -> tuple[float, float, str]:
         site = db.session.scalar(sa.select(Site))
         for _i in range(repeat):
             db.session.expire_all()
-            w, c = time.perf_counter(), time.process_time()
-            detail = run(db.session, site)
-            walls.append(time.perf_counter() - w)
-            cpus.append(time.process_time() - c)
+            with harness.Clock() as clock:
+                detail = run(db.session, site)
+            walls.append(clock.wall)
+            cpus.append(clock.cpu)
             db.session.rollback()
     return statistics.median(walls), statistics.median(cpus), detail
 
@@ -393,7 +386,7 @@ def child(kind: str, url: str, period: str, mode: str) -> None:
     from gridpatrol.grids.models import Site
     from gridpatrol.points import export, table  # noqa: F401  (imported before the baseline)
 
-    app = make_app(url)
+    app = harness.in_process_app(url)
     with app.app_context():
         site = db.session.scalar(sa.select(Site))
         db.session.rollback()
@@ -432,7 +425,7 @@ def bench(url: str, backend: str, years: int, repeat: int, seed: int) -> list[di
     counts = ", ".join(f"{v:,} {k}" for k, v in data["counts"].items())
     print(f"  [{backend}] loaded in {time.perf_counter() - began:.1f} s: {counts}", flush=True)
     month, year = data["month"], data["year"]
-    app = make_app(url)
+    app = harness.in_process_app(url)
     figures = []
     for label, run, target, reps in (
             (f"month {month:%Y-%m}: table only (SQL)", lambda s, site: table_only(s, site, month), None, repeat),
@@ -447,11 +440,7 @@ def bench(url: str, backend: str, years: int, repeat: int, seed: int) -> list[di
         wall, cpu, detail = timed(app, reps, run)
         figures.append({"backend": backend, "label": label, "wall_s": wall, "cpu_s": cpu, "detail": detail,
                         "target_s": target, "runs": reps})
-    with app.app_context():
-        from gridpatrol.extensions import db
-
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     for kind, period, target in (("month", f"{month:%Y-%m}", TARGET_MB), ("year", str(year), TARGET_MB)):
         mem = memory(kind, url, period)
         rss_mb = (mem["rss"]["rss_after_kb"] - mem["rss"]["rss_before_kb"]) / 1024
@@ -494,15 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = harness.machine_info()
     print(harness.format_machine(machine))
-    pg_url = harness.postgres_url_from_env()
-    backends = [("SQLite", harness.sqlite_database)]
-    if pg_url:
-        machine["postgresql"] = harness.postgres_server_version(pg_url)
-        print(f"postgres: {machine['postgresql']} (a scratch database, dropped afterwards)")
-        backends.append(("PostgreSQL", lambda: harness.postgres_database(pg_url)))
-    else:
-        print(f"note: PostgreSQL skipped: set {harness.POSTGRES_ENV}, e.g. "
-              "postgresql+psycopg://postgres@127.0.0.1:5432/test (a scratch database is created and dropped)")
+    backends = harness.database_backends(machine)
     print(f"\n== points table: one 49-grid site, {args.years} years of history ==", flush=True)
     figures = []
     for backend, database in backends:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
-import http.cookies
 import random
 import re
 import statistics
@@ -48,7 +47,6 @@ PASSWORD = "bench-Queue-2026!"
 GRID_ROWS = 7  # 7 × 7 = 49 grids
 YEARS = 5
 STAFF = 200
-_CSRF_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 UTC = dt.timezone.utc
 
 OPEN_MIX = {"reported": 60, "dispatched": 110, "in_progress": 110, "awaiting_verification": 70}
@@ -68,19 +66,6 @@ TEAMS = (("维修班组", "maintenance"), ("物业公司", "property"), ("电梯
 # --------------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------------
-
-def make_app(url: str):
-    from gridpatrol import create_app
-
-    return create_app({"DATABASE_URL": url}, serving=False)
-
-
-def bulk(session, model, rows: list[dict]) -> list[int]:
-    """INSERT rows of model in one executemany; returns their ids in order."""
-    if not rows:
-        return []
-    return list(session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), rows))
-
 
 @dataclass
 class World:
@@ -107,24 +92,24 @@ def build(url: str, issues: int, supervisors: int, seed: int = 20261118) -> Worl
     rng = random.Random(seed)
     now = dt.datetime.now(UTC).replace(microsecond=0)
     start = now - dt.timedelta(days=365 * YEARS)
-    app = make_app(url)
+    app = harness.in_process_app(url)
     with app.app_context(), job_transaction() as session:
         password_hash = accounts.hash_password(PASSWORD)  # one production-cost hash, shared by the bench users
         x0, y0, step = 120.15, 30.275, 0.001
-        (site_id,) = bulk(session, Site, [{
+        (site_id,) = harness.bulk_insert(session, Site, [{
             "code": "BENCH", "name": "行政中心", "timezone": "Asia/Shanghai", "grids_version": 1,
             "boundary": box(x0, y0, x0 + GRID_ROWS * step, y0 + GRID_ROWS * step)}])
         cells = [(r, c) for r in range(GRID_ROWS) for c in range(GRID_ROWS)]
-        grid_ids = bulk(session, Grid, [{
+        grid_ids = harness.bulk_insert(session, Grid, [{
             "site_id": site_id, "code": f"A{i + 1:02d}", "name": f"网格{i + 1:02d}", "level": 0,
             "categories": ["water_power", "equipment"], "active": True,
             "geometry": box(x0 + c * step, y0 + (GRID_ROWS - 1 - r) * step, x0 + (c + 1) * step,
                             y0 + (GRID_ROWS - r) * step)} for i, (r, c) in enumerate(cells)])
 
         def users(prefix: str, n: int, name: str, roles: tuple[str, ...]) -> list[int]:
-            ids = bulk(session, User, [{"username": f"{prefix}{i:03d}", "display_name": f"{name}{i:03d}",
-                                        "password_hash": password_hash, "active": True,
-                                        "created_at": start} for i in range(n)])
+            ids = harness.bulk_insert(session, User, [{
+                "username": f"{prefix}{i:03d}", "display_name": f"{name}{i:03d}", "password_hash": password_hash,
+                "active": True, "created_at": start} for i in range(n)])
             session.execute(sa.insert(UserRole), [{"user_id": u, "role": r} for u in ids for r in roles])
             return ids
 
@@ -132,7 +117,8 @@ def build(url: str, issues: int, supervisors: int, seed: int = 20261118) -> Worl
         leader_ids = users("leader", len(grid_ids), "网格长", ("grid_leader", "staff"))
         staff_ids = users("staff", STAFF, "职工", ("staff",))
         fixer_ids = users("fixer", 12, "维修员", ("rectifier",))
-        team_ids = bulk(session, Team, [{"name": n, "kind": k, "active": True, "created_at": start} for n, k in TEAMS])
+        team_ids = harness.bulk_insert(session, Team, [{"name": n, "kind": k, "active": True, "created_at": start}
+                                                       for n, k in TEAMS])
         session.execute(sa.insert(team_members), [{"team_id": team_ids[i % len(team_ids)], "user_id": u}
                                                   for i, u in enumerate(fixer_ids)])
         session.execute(sa.insert(GridAssignment), [
@@ -203,7 +189,7 @@ def build(url: str, issues: int, supervisors: int, seed: int = 20261118) -> Worl
         rows_plans = sorted(zip(rows, plans), key=lambda rp: rp[0]["reported_at"])  # ids in reporting order
         issue_ids: list[int] = []
         for i in range(0, len(rows_plans), 2000):
-            issue_ids += bulk(session, Issue, [r for r, _ in rows_plans[i:i + 2000]])
+            issue_ids += harness.bulk_insert(session, Issue, [r for r, _ in rows_plans[i:i + 2000]])
 
         boss = boss_ids[0]
         events: list[dict] = []
@@ -244,9 +230,7 @@ def build(url: str, issues: int, supervisors: int, seed: int = 20261118) -> Worl
         with app.app_context(), db.engine.connect() as conn:
             conn.execute(sa.text("ANALYZE"))
             conn.commit()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return World([f"boss{i:03d}" for i in range(supervisors)], [f"leader{i:03d}" for i in range(len(grid_ids))],
                  counts, len(events), overdue)
 
@@ -254,40 +238,6 @@ def build(url: str, issues: int, supervisors: int, seed: int = 20261118) -> Worl
 # --------------------------------------------------------------------------------------------------
 # Clients
 # --------------------------------------------------------------------------------------------------
-
-def _cookie(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
-    for header in response.headers.get_all("Set-Cookie") or []:
-        cookie = http.cookies.SimpleCookie()
-        cookie.load(header)
-        for name, morsel in cookie.items():
-            jar[name] = morsel.value
-
-
-def login(host: str, port: int, username: str) -> dict[str, str]:
-    """Through the login form, as a browser does: GET /login for the CSRF token, POST it; the session cookie."""
-    jar: dict[str, str] = {}
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-
-    def call(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
-        conn.request(method, path, body=body, headers={**(headers or {}), **({"Cookie": cookie} if cookie else {})})
-        response = conn.getresponse()
-        data = response.read()
-        _cookie(response, jar)
-        return response.status, data
-
-    try:
-        _, page = call("GET", "/login")
-        token = _CSRF_RE.search(page.decode()).group(1)
-        form = urllib.parse.urlencode({"csrf_token": token, "username": username, "password": PASSWORD,
-                                       "next": ""}).encode()
-        status, _ = call("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 302:
-            raise RuntimeError(f"login of {username} answered {status}")
-        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
-    finally:
-        conn.close()
-
 
 def check_page(url: str, headers: dict[str, str], path: str, expect: list[str]) -> str:
     """One GET before the load: the page is what we think it is (a wrong login would measure a redirect)."""
@@ -344,17 +294,17 @@ def bench_backend(url: str, backend: str, args, world_note: list[str]) -> tuple[
     exports: list[Export] = []
     with harness.gunicorn("wsgi:app", database_url=url, workers=4) as server:
         host, port = urllib.parse.urlsplit(server).hostname, urllib.parse.urlsplit(server).port
-        boss_headers = login(host, port, world.supervisors[0])
+        boss_headers = harness.login(host, port, world.supervisors[0], PASSWORD)
         page = check_page(server, boss_headers, "/issues", ["issue-queue"])
         shown = page.count('class="row-link"')
         if shown != min(50, open_count):
             raise RuntimeError(f"the supervisor's queue shows {shown} rows, not {min(50, open_count)}")
-        leader_headers = login(host, port, world.leaders[0])
+        leader_headers = harness.login(host, port, world.leaders[0], PASSWORD)
         check_page(server, leader_headers, "/issues", ["issue-queue"])
 
         for who, names in (("supervisor", world.supervisors), ("grid leader", world.leaders)):
             def setup(ctx: harness.ClientContext, names=names) -> dict[str, str]:
-                return login(ctx.host, ctx.port, names[ctx.index % len(names)])
+                return harness.login(ctx.host, ctx.port, names[ctx.index % len(names)], PASSWORD)
 
             print(f"  [{backend}] measuring GET /issues as {who} ...", flush=True)
             results.append(harness.measure(server, "/issues", duration=args.duration, clients=args.clients,
@@ -437,7 +387,7 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
     """GET /issues in process (test client, logged in through the form) with every SQL statement timed."""
     from gridpatrol.extensions import db
 
-    app = make_app(url)
+    app = harness.in_process_app(url)
     out = [f"[{backend}] where the time of GET /issues goes (in process, one request at a time, median of {runs}):"]
     postgres = url.startswith("postgresql")
     with app.app_context():
@@ -445,7 +395,7 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
     for username in usernames:
         client = app.test_client()
         page = client.get("/login").get_data(as_text=True)
-        token = _CSRF_RE.search(page).group(1)
+        token = harness.CSRF_META_RE.search(page).group(1)
         response = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
         if response.status_code != 302:
             raise RuntimeError(f"in-process login of {username} answered {response.status_code}")
@@ -508,9 +458,7 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
                 out.append(f"    plan of {_name(statement)}:{where and ' …' + where}")
                 out += ["      " + line for line in plan]
             conn.rollback()
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    harness.release_app(app)
     return out
 
 
@@ -529,15 +477,7 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = harness.machine_info({"GRIDPATROL_WORKERS": "4"})
     print(harness.format_machine(machine))
-    pg_url = harness.postgres_url_from_env()
-    backends = [("SQLite", harness.sqlite_database)]
-    if pg_url:
-        machine["postgresql"] = harness.postgres_server_version(pg_url)
-        print(f"postgres: {machine['postgresql']} (a scratch database, dropped afterwards)")
-        backends.append(("PostgreSQL", lambda: harness.postgres_database(pg_url)))
-    else:
-        print(f"note: PostgreSQL skipped: set {harness.POSTGRES_ENV}, e.g. "
-              "postgresql+psycopg://postgres@127.0.0.1:5432/test (a scratch database is created and dropped)")
+    backends = harness.database_backends(machine)
     print(f"\n== GET /issues at {args.issues:,} issues: gunicorn 4 workers, {args.clients} clients, "
           f"{args.duration:g} s measured ==", flush=True)
     print("  measuring bare Flask GET / (baseline) ...", flush=True)

@@ -10,6 +10,10 @@ Every benchmark in bench/ reuses this module (scripts there can `import harness`
             res = harness.measure(url, "/healthz", duration=10, clients=8, label="healthz sqlite")
     harness.print_table([base, res], baseline=base)
 
+Also shared by the benchmarks: database_backends() (SQLite, plus PostgreSQL when configured), login() for a
+load client's client_setup, in_process_app() / release_app() / bulk_insert() to load data and check it in
+this process, and Clock / timed_runs() for in-process wall and CPU timings.
+
 Servers run `python -m gunicorn -c config/gunicorn.conf.py APP_SPEC` from the repository root with the
 *production* settings: no GRIDPATROL_SETTINGS file, DEBUG/TESTING off, a freshly generated secret key,
 the database URL the caller gives, and every other GRIDPATROL_* variable of the calling shell removed.
@@ -22,6 +26,7 @@ the same run instead (see bench/README.md).
 from __future__ import annotations
 
 import http.client
+import http.cookies
 import json
 import math
 import multiprocessing
@@ -39,11 +44,11 @@ import threading
 import time
 import urllib.parse
 from array import array
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Container, Iterator, Mapping, Sequence, TextIO
+from typing import Any, Callable, Container, Iterator, Mapping, Self, Sequence, TextIO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = REPO_ROOT / "config" / "gunicorn.conf.py"
@@ -189,6 +194,38 @@ def postgres_server_version(url: str) -> str:
             return str(conn.execute(sa.text("SHOW server_version")).scalar_one())
     finally:
         engine.dispose()
+
+
+# Printed instead of the PostgreSQL runs when GRIDPATROL_BENCH_POSTGRES_URL is not set.
+POSTGRES_SKIPPED_NOTE = (f"note: PostgreSQL skipped: set {POSTGRES_ENV}, e.g. "
+                         "postgresql+psycopg://postgres@127.0.0.1:5432/test "
+                         "(a scratch database is created and dropped)")
+
+# (name, database) as database_backends() returns them: calling database() gives a context manager that
+# yields the URL of a fresh migrated database and removes it afterwards.
+Backend = tuple[str, Callable[[], AbstractContextManager[str]]]
+
+
+def database_backends(machine: dict[str, Any] | None = None, *,
+                      postgres_note: str = "a scratch database, dropped afterwards") -> list[Backend]:
+    """The databases a benchmark runs on: SQLite always, PostgreSQL when GRIDPATROL_BENCH_POSTGRES_URL is set.
+
+    Returns [("SQLite", sqlite_database)] plus ("PostgreSQL", a postgres_database on that server), to be used as
+    `for backend, database in backends: with database() as url: ...` (every call makes a new database).
+    Prints one line: `postgres: <server version> (<postgres_note>)`, or POSTGRES_SKIPPED_NOTE without the
+    variable. The server version is also stored as machine["postgresql"] when machine is given.
+    """
+    backends: list[Backend] = [("SQLite", sqlite_database)]
+    pg_url = postgres_url_from_env()
+    if pg_url:
+        version = postgres_server_version(pg_url)
+        if machine is not None:
+            machine["postgresql"] = version
+        print(f"postgres: {version} ({postgres_note})")
+        backends.append(("PostgreSQL", lambda: postgres_database(pg_url)))
+    else:
+        print(POSTGRES_SKIPPED_NOTE)
+    return backends
 
 
 # --------------------------------------------------------------------------------------------------
@@ -819,6 +856,125 @@ def baseline(duration: float = 10.0, clients: int = 8, *, label: str = "bare Fla
     """Measure bench/bare_app.py (GET /, a 3-byte text body) under the same gunicorn config."""
     with gunicorn(BARE_APP_SPEC, workers=workers, threads=threads, ready_path="/") as url:
         return measure(url, "/", duration=duration, clients=clients, label=label, **measure_kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# Logging a load client in (for measure's client_setup)
+# --------------------------------------------------------------------------------------------------
+
+# The CSRF token every GridPatrol page carries in <meta name="csrf-token" content="...">.
+CSRF_META_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def store_cookies(response: http.client.HTTPResponse, jar: dict[str, str]) -> None:
+    """Put the cookies of every Set-Cookie header of response into jar (name → value)."""
+    for header in response.headers.get_all("Set-Cookie") or []:
+        cookie = http.cookies.SimpleCookie()
+        cookie.load(header)
+        for name, morsel in cookie.items():
+            jar[name] = morsel.value
+
+
+def login(host: str, port: int, username: str, password: str, *, api_csrf_token: bool = False,
+          timeout: float = 30.0) -> dict[str, str]:
+    """Log in through the login form as a browser or tablet does; return the headers of the session.
+
+    GET /login for the CSRF token of the page, POST the form with it (anything but a 302 raises), and with
+    api_csrf_token=True also GET /api/csrf-token for the token the JSON and multipart endpoints want. Returns
+    {"Cookie": ...} (plus {"X-CSRFToken": ...} with api_csrf_token). One connection, closed afterwards.
+    Made for measure's client_setup, each client its own session:
+    `client_setup=lambda ctx: harness.login(ctx.host, ctx.port, names[ctx.index], password)`.
+    """
+    jar: dict[str, str] = {}
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def call(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+        conn.request(method, path, body=body, headers={**(headers or {}), **({"Cookie": cookie} if cookie else {})})
+        response = conn.getresponse()
+        data = response.read()
+        store_cookies(response, jar)
+        return response.status, data
+
+    try:
+        _, page = call("GET", "/login")
+        token = CSRF_META_RE.search(page.decode()).group(1)
+        form = urllib.parse.urlencode({"csrf_token": token, "username": username, "password": password,
+                                       "next": ""}).encode()
+        status, _ = call("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 302:
+            raise RuntimeError(f"login of {username} answered {status}")
+        extra = {}
+        if api_csrf_token:
+            status, data = call("GET", "/api/csrf-token")
+            if status != 200:
+                raise RuntimeError(f"/api/csrf-token answered {status} for {username}")
+            extra["X-CSRFToken"] = json.loads(data)["token"]
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), **extra}
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# In process: the app without a server, bulk data, timing
+# --------------------------------------------------------------------------------------------------
+
+def in_process_app(database_url: str):
+    """The GridPatrol app on database_url in this process (serving=False): to load data before a server
+    starts, to check the database after a run, or to time code without HTTP. Release it with release_app."""
+    from gridpatrol import create_app
+
+    return create_app({"DATABASE_URL": database_url}, serving=False)
+
+
+def release_app(app) -> None:
+    """Close the app's session and dispose of its engine's connections, so no connection outlives its use
+    (a scratch PostgreSQL database is dropped at the end; a server started next gets the database to itself)."""
+    from gridpatrol.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def bulk_insert(session, model, rows: list[dict]) -> list[int]:
+    """INSERT rows of the ORM model in one executemany (no ORM objects built); returns their ids in order."""
+    import sqlalchemy as sa
+
+    if not rows:
+        return []
+    return list(session.scalars(sa.insert(model).returning(model.id, sort_by_parameter_order=True), rows))
+
+
+class Clock:
+    """Times its `with` block: afterwards .wall is the elapsed wall time and .cpu this process's CPU time,
+    in seconds. On a busy machine the CPU figure is the steadier one (a database server's CPU is not in it)."""
+
+    def __enter__(self) -> Self:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def timed_runs(repeat: int, run: Callable[[], Any],
+               reset: Callable[[], None] | None = None) -> tuple[list[float], list[float], Any]:
+    """Call run() `repeat` times, each timed with Clock, and reset() (not timed) before every run but the first.
+
+    Returns (wall seconds per run, CPU seconds per run, what the last run returned), e.g. a detail line.
+    """
+    walls: list[float] = []
+    cpus: list[float] = []
+    last = None
+    for i in range(repeat):
+        if i and reset is not None:
+            reset()
+        with Clock() as clock:
+            last = run()
+        walls.append(clock.wall)
+        cpus.append(clock.cpu)
+    return walls, cpus, last
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ rolled back is harmless: nothing points at it, and the same bytes map to the sam
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import os
@@ -15,8 +16,11 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from gridpatrol.core.errors import DomainError
+from gridpatrol.core.time import utcnow
 
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MAX_BYTES = 12 * 1024 * 1024
@@ -76,3 +80,26 @@ def store(photo: CheckedPhoto) -> Path:
             os.fsync(f.fileno())  # the patrol that points at it commits durably; so must the file
         os.replace(tmp, path)
     return path
+
+
+class StoredPhotoColumns:
+    """The columns every stored photo row has (patrol photos, issue photos): the file is found by its hash."""
+
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def send_stored(record: StoredPhotoColumns):
+    """The photo as a response, for a view that has already checked the user may see it."""
+    from flask import abort, send_file
+
+    path = path_for(record.sha256)
+    if not path.exists():
+        abort(404)
+    response = send_file(path, mimetype=record.content_type, max_age=86400, etag=record.sha256)
+    response.headers["Cache-Control"] = "private, max-age=86400"  # never in a shared proxy cache
+    return response

@@ -9,6 +9,7 @@ from sqlalchemy import (JSON, CheckConstraint, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridpatrol.accounts.models import Team, User
+from gridpatrol.core.photos import StoredPhotoColumns
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Grid, Site
@@ -137,19 +138,13 @@ class IssueEvent(db.Model):
     actor: Mapped[Optional[User]] = relationship(lazy="joined")
 
 
-class IssuePhoto(db.Model):
+class IssuePhoto(StoredPhotoColumns, db.Model):
     __tablename__ = "issue_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("issue_events.id"))
     kind: Mapped[str] = mapped_column(String(8))  # before | after
-    sha256: Mapped[str] = mapped_column(String(64))
-    content_type: Mapped[str] = mapped_column(String(40))
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     issue: Mapped[Issue] = relationship(back_populates="photos")
     event: Mapped[Optional[IssueEvent]] = relationship()

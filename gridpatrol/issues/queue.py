@@ -13,12 +13,12 @@ import io
 from dataclasses import dataclass, field
 from typing import Optional
 
-from sqlalchemy import Select, and_, case, false, func, or_, select
+from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.core.roles import Role
-from gridpatrol.grids.models import AssignmentRole, Grid, GridAssignment
+from gridpatrol.grids.models import Grid, GridAssignment
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
 
 

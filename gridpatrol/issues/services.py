@@ -26,9 +26,8 @@ from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.errors import ConflictError, DomainError
 from gridpatrol.core.roles import Role
-from gridpatrol.core.time import utcnow
 from gridpatrol.grids import services as grids
-from gridpatrol.grids.models import AssignmentRole, Grid, Site
+from gridpatrol.grids.models import Grid, Site
 from gridpatrol.issues.models import (OPEN_STATES, Issue, IssueComment, IssueEvent, IssuePhoto, IssueSource,
                                       IssueState, RejectReason, Severity, TimeLimit, WorkingHours)
 from gridpatrol.workdays import services as workdays

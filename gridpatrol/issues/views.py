@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -140,16 +140,19 @@ def _forms(issue: Issue) -> dict:
             "comment": CommentForm()}
 
 
-@bp.get("/issues/<int:issue_id>")
-@login_required
-def show(issue_id: int):
-    issue = _issue_or_404(issue_id)
+def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200):
     timeline = sorted([("event", e.at, e) for e in issue.events] + [("comment", c.at, c) for c in issue.comments],
                       key=lambda t: (t[1], t[0]))
     return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), forms=_forms(issue),
-                           actions=services.allowed_actions(db.session, current_user, issue),
+                           actions=services.allowed_actions(db.session, current_user, issue), refusal=refusal,
                            before=[p for p in issue.photos if p.kind == "before"],
-                           after=[p for p in issue.photos if p.kind == "after"])
+                           after=[p for p in issue.photos if p.kind == "after"]), status
+
+
+@bp.get("/issues/<int:issue_id>")
+@login_required
+def show(issue_id: int):
+    return _issue_page(_issue_or_404(issue_id))
 
 
 def _version(form) -> int | None:
@@ -218,13 +221,7 @@ def act(issue_id: int, action: str):
 def _refuse(issue: Issue, message: str, status: int = INVALID):
     """Re-show the issue page with the reason; nothing was changed (the request rolls back)."""
     db.session.rollback()
-    issue = db.session.get(Issue, issue.id)
-    timeline = sorted([("event", e.at, e) for e in issue.events] + [("comment", c.at, c) for c in issue.comments],
-                      key=lambda t: (t[1], t[0]))
-    return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), forms=_forms(issue),
-                           actions=services.allowed_actions(db.session, current_user, issue), refusal=message,
-                           before=[p for p in issue.photos if p.kind == "before"],
-                           after=[p for p in issue.photos if p.kind == "after"]), status
+    return _issue_page(db.session.get(Issue, issue.id), refusal=message, status=status)
 
 
 @bp.get("/issues/photos/<int:photo_id>")
@@ -232,12 +229,7 @@ def _refuse(issue: Issue, message: str, status: int = INVALID):
 def photo(photo_id: int):
     record = db.get_or_404(IssuePhoto, photo_id)
     _issue_or_404(record.issue_id)
-    path = photo_files.path_for(record.sha256)
-    if not path.exists():
-        abort(404)
-    response = send_file(path, mimetype=record.content_type, max_age=86400, etag=record.sha256)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
+    return photo_files.send_stored(record)
 
 
 @bp.route("/report", methods=["GET", "POST"])

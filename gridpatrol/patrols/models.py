@@ -9,6 +9,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridpatrol.accounts.models import User
+from gridpatrol.core.photos import StoredPhotoColumns
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Checkpoint, Grid, Site
@@ -165,7 +166,7 @@ class PatrolAnswer(db.Model):
     __table_args__ = (CheckConstraint("result IN ('pass', 'fail', 'na')", name="result_known"),)
 
 
-class PatrolPhoto(db.Model):
+class PatrolPhoto(StoredPhotoColumns, db.Model):
     """A photo taken on a patrol. The file lives outside the web root, named by its SHA-256."""
 
     __tablename__ = "patrol_photos"
@@ -173,12 +174,6 @@ class PatrolPhoto(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     patrol_id: Mapped[int] = mapped_column(ForeignKey("patrols.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[Optional[int]] = mapped_column(ForeignKey("template_items.id"))
-    sha256: Mapped[str] = mapped_column(String(64))
-    content_type: Mapped[str] = mapped_column(String(40))
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     patrol: Mapped[Patrol] = relationship(back_populates="photos")
 

@@ -5,7 +5,7 @@ import json
 import uuid
 import zoneinfo
 
-from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
@@ -17,7 +17,6 @@ from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
-from gridpatrol.grids.models import Grid
 from gridpatrol.core import photos
 from gridpatrol.patrols import bp, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
@@ -191,12 +190,7 @@ def photo(photo_id: int):
     record = db.get_or_404(PatrolPhoto, photo_id)
     if not services.can_view(db.session, current_user, record.patrol):
         deny("photo of another grid's patrol")
-    path = photos.path_for(record.sha256)
-    if not path.exists():
-        abort(404)
-    response = send_file(path, mimetype=record.content_type, max_age=86400, etag=record.sha256)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    return response
+    return photos.send_stored(record)
 
 
 # --- plans (supervisors) ----------------------------------------------------------------------------

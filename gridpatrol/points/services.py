@@ -11,7 +11,7 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 from flask_babel import gettext as _
 from sqlalchemy import event, func, select
@@ -307,7 +307,6 @@ class Difference:
 
 def expected_points(session: Session, site: Site, month: dt.date) -> dict[tuple[int, str, int], int]:
     """Net points per (person, source) that the events of `month` should have earned, from scratch."""
-    from gridpatrol.issues.models import Issue
     from gridpatrol.patrols.models import Patrol
 
     tz = zoneinfo.ZoneInfo(site.timezone)
@@ -373,7 +372,6 @@ def check_month(session: Session, site: Site, month: dt.date) -> list[Difference
 
 def rebuild_missing(session: Session, site: Site, month: dt.date) -> int:
     """Book every earning of the month's events that the ledger lacks (e.g. after a restore). Returns count."""
-    from gridpatrol.issues.models import Issue
     from gridpatrol.patrols.models import Patrol
 
     tz = zoneinfo.ZoneInfo(site.timezone)

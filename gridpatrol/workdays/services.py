@@ -50,7 +50,7 @@ class WorkdayCalendar:
 
     def next_workday(self, day: dt.date) -> dt.date:
         """The first workday on or after `day`."""
-        for _ in range(400):
+        for _attempt in range(400):
             if self.is_workday(day):
                 return day
             day += dt.timedelta(days=1)
@@ -100,7 +100,7 @@ def add_working_hours(calendar: WorkdayCalendar, tz, start: dt.datetime, hours: 
     remaining = dt.timedelta(hours=hours)
     local = start.astimezone(tz)
     day = local.date()
-    for _ in range(800):
+    for _attempt in range(800):
         if calendar.is_workday(day):
             opens = dt.datetime.combine(day, office[0], tzinfo=tz)
             closes = dt.datetime.combine(day, office[1], tzinfo=tz)
@@ -124,7 +124,7 @@ def add_working_days(calendar: WorkdayCalendar, tz, start: dt.datetime, days: in
     """
     day = start.astimezone(tz).date()
     counted = 0
-    for _ in range(800):
+    for _attempt in range(800):
         day += dt.timedelta(days=1)
         if calendar.is_workday(day):
             counted += 1

@@ -6,7 +6,6 @@ Create Date: 2026-11-21 20:25:07.757812
 
 """
 from alembic import op
-import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.

@@ -1,6 +1,5 @@
 """The rectification workflow: lifecycle, rework, rejections, deadlines, permissions, concurrency."""
 
-import datetime as dt
 import threading
 
 import pytest

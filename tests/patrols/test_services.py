@@ -297,7 +297,7 @@ def test_a_new_leader_takes_over_future_scheduled_patrols(app, site):
 
 
 def test_failed_items_raise_issues_in_the_same_transaction(app, open_patrol):
-    from gridpatrol.issues.models import Issue, IssuePhoto
+    from gridpatrol.issues.models import Issue
 
     body = payload(open_patrol, ("fail", "pass", "pass", "fail"))
     body["answers"][0].update(photos=["p1"], note="配电箱门未上锁")

@@ -12,7 +12,6 @@ from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
 from gridpatrol.issues import services as issues
-from gridpatrol.issues.models import Issue
 from gridpatrol.patrols import services as patrols
 from gridpatrol.patrols.models import Patrol
 from gridpatrol.points import services as points
@@ -130,7 +129,7 @@ def _issue_world(app):
                               description="灭火器过期", photos={"p": jpeg()}, now=at("2026-11-05 09:00"))
         bogus = issues.report(session, clerk, site_row, lon=120.1505, lat=30.2795, level=0, category="greening",
                               description="草太绿", photos={"p": jpeg()}, now=at("2026-11-05 09:10"))
-        from gridpatrol.accounts.models import Team, TeamKind
+        from gridpatrol.accounts.models import TeamKind
         from gridpatrol.accounts import services as accounts
 
         team = accounts.save_team(session, None, name="班组", kind=TeamKind.MAINTENANCE, phone=None, active=True,

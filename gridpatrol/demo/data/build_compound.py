@@ -39,7 +39,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Point, Polygon, box, mapping, shape
+from shapely.geometry import MultiPolygon, Point, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import unary_union
@@ -571,7 +571,7 @@ def render_svg(built: Built, scale: float = 1.6) -> str:
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w:.0f}" height="{h + 40:.0f}" '
            f'font-family="Noto Sans CJK SC, Noto Serif CJK SC, sans-serif">',
-           f'<rect width="100%" height="100%" fill="white"/>',
+           '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="10" y="{h + 28:.0f}" font-size="16">{SITE["name"]}（{SITE["code"]}）地面层（level 0）及建筑首层网格</text>']
     labels = []
     for f in built.compound["features"]:
