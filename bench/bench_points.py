@@ -36,7 +36,6 @@ import datetime as dt
 import functools
 import io
 import json
-import os
 import random
 import resource
 import statistics

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.core.roles import Role
 from gridpatrol.grids.models import Grid, GridAssignment
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
+from gridpatrol.issues.models import OPEN_STATES, Issue
 
 
 @dataclass
@@ -95,9 +95,11 @@ def page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page
 
 
 def counts_by_state(session: Session, user: User, f: QueueFilter, now: dt.datetime) -> dict[str, int]:
-    base = _query(user, QueueFilter(**{**f.__dict__, "states": [], "overdue": False}), now, session).order_by(None).subquery()
+    # Open states only: counting the ever-growing closed history on every page view would cost more than the page.
+    base = _query(user, QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": False}), now,
+                  session).order_by(None).subquery()
     rows = session.execute(select(base.c.state, func.count()).group_by(base.c.state)).all()
-    counts = {state.value: 0 for state in IssueState}
+    counts = {state: 0 for state in OPEN_STATES}
     counts.update(dict(rows))
     overdue = _query(user, QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": True}), now, session)
     counts["overdue"] = session.scalar(select(func.count()).select_from(overdue.order_by(None).subquery())) or 0
