@@ -186,6 +186,16 @@ def set_locale(session: Session, user: User, locale: str) -> None:
     session.flush()
 
 
+def users_with_role(session: Session, role: Role) -> list[User]:
+    """Active users holding `role`, by username (for pickers: grid leaders, rectifiers)."""
+    return list(session.scalars(select(User).join(UserRole).where(UserRole.role == role.value, User.active.is_(True))
+                                .order_by(User.username)))
+
+
+def person_label(user: User) -> str:
+    return f"{user.display_name} ({user.username})"
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).options(selectinload(User.role_rows), selectinload(User.teams))
                                 .order_by(User.active.desc(), User.username)))

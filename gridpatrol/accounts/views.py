@@ -117,10 +117,6 @@ def _team_choices(s: Session):
     return choices((t.id, t.name) for t in services.list_teams(s))
 
 
-def _get_or_404(model, ident: int):
-    return db.get_or_404(model, ident)
-
-
 @bp.get("/admin/users")
 @roles_required(Role.ADMIN)
 def admin_users():
@@ -156,7 +152,7 @@ def admin_user_new():
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def admin_user_edit(user_id: int):
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = UserForm(obj=None if request.method == "POST" else user)
     form.teams.choices = _team_choices(db.session)
     del form.password
@@ -188,7 +184,7 @@ def admin_user_edit(user_id: int):
 @bp.post("/admin/users/<int:user_id>/active")
 @roles_required(Role.ADMIN)
 def admin_user_set_active(user_id: int):
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = ActivationForm()
     if not form.validate_on_submit():
         return redirect(url_for("accounts.admin_users"))
@@ -206,7 +202,7 @@ def admin_user_set_active(user_id: int):
 @bp.post("/admin/users/<int:user_id>/password")
 @roles_required(Role.ADMIN)
 def admin_user_password(user_id: int):
-    user = _get_or_404(User, user_id)
+    user = db.get_or_404(User, user_id)
     form = AdminPasswordForm()
     if form.validate_on_submit():
         try:
@@ -230,7 +226,7 @@ def admin_teams():
 @bp.route("/admin/teams/<int:team_id>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def admin_team_edit(team_id: int | None):
-    team = _get_or_404(Team, team_id) if team_id is not None else None
+    team = db.get_or_404(Team, team_id) if team_id is not None else None
     form = TeamForm(obj=team if request.method == "GET" else None)
     if form.validate_on_submit():
         try:

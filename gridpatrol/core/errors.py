@@ -11,6 +11,10 @@ class DomainError(Exception):
     status_code = 422
 
 
+class NotAllowed(PermissionError):
+    """This user may not do this to this object; views answer 403 through roles.deny (audited)."""
+
+
 class ConflictError(DomainError):
     """The request is based on stale state or repeats an earlier one with different content."""
 

@@ -114,6 +114,12 @@ def is_responsible_for(session: Session, user: User, grid: Grid) -> bool:
     return any(g.id == grid.id for g in grids_of_user(session, user))
 
 
+def may_print_posters(session: Session, user: User, grid: Grid) -> bool:
+    """Supervisors and admins print any grid's checkpoint posters; a leader or deputy only their own grid's."""
+    return user.has_any_role(Role.ADMIN, Role.SUPERVISOR) or (
+        user.has_role(Role.GRID_LEADER) and is_responsible_for(session, user, grid))
+
+
 @dataclass
 class ImportReport:
     site: Site

@@ -5,9 +5,9 @@ import json
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from gridpatrol.accounts.models import User, UserRole
+from gridpatrol.accounts.models import User
+from gridpatrol.accounts import services as accounts
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
@@ -91,16 +91,14 @@ def detail(grid_id: int):
                          title=_("Location of grid %(code)s", code=grid.code))
     return render_template(
         "grids/detail.html", grid=grid, svg=svg, can_manage=can_manage,
-        can_print=_may_print_posters(grid), assign_form=assign_form, categories_form=categories_form,
+        can_print=services.may_print_posters(db.session, current_user, grid), assign_form=assign_form, categories_form=categories_form,
         checkpoint_form=CheckpointForm(), remove_deputy_form=RemoveDeputyForm(),
         history=sorted(grid.assignments, key=lambda a: a.effective_from, reverse=True),
     )
 
 
 def _leader_choices():
-    users = db.session.scalars(select(User).join(UserRole).where(
-        UserRole.role == Role.GRID_LEADER.value, User.active.is_(True)).order_by(User.username)).all()
-    return choices((u.id, f"{u.display_name} ({u.username})") for u in users)
+    return choices((u.id, accounts.person_label(u)) for u in accounts.users_with_role(db.session, Role.GRID_LEADER))
 
 
 @bp.post("/grids/<int:grid_id>/assign")
@@ -142,6 +140,8 @@ def set_categories(grid_id: int):
     if form.validate_on_submit():
         services.set_categories(db.session, grid, form.categories.data, actor=current_user)
         flash(_("Responsibility categories saved."), "success")
+    else:
+        flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "error")
     return redirect(_grid_url(grid))
 
 
@@ -164,16 +164,11 @@ def add_checkpoint(grid_id: int):
     return redirect(_grid_url(grid))
 
 
-def _may_print_posters(grid: Grid) -> bool:
-    return current_user.has_any_role(Role.ADMIN, Role.SUPERVISOR) or (
-        current_user.has_role(Role.GRID_LEADER) and services.is_responsible_for(db.session, current_user, grid))
-
-
 @bp.get("/grids/<int:grid_id>/posters")
 @login_required
 def posters(grid_id: int):
     grid = _grid_or_404(grid_id)
-    if not _may_print_posters(grid):
+    if not services.may_print_posters(db.session, current_user, grid):
         deny("checkpoint posters of another grid")
     items = []
     for checkpoint in grid.checkpoints:

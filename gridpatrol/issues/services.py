@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
-from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid, Site
@@ -43,10 +43,6 @@ MAX_OUTSIDE_METRES = 30.0  # a reported point this close outside a grid is filed
 
 # Default time limits (处置时限) per severity, used when the site's table has no row for a category.
 DEFAULT_LIMITS = {Severity.MINOR: (3, "days"), Severity.MAJOR: (1, "days"), Severity.CRITICAL: (4, "hours")}
-
-
-class NotAllowed(Exception):
-    """The user may not perform this transition on this issue (answered 403 and audited by the view)."""
 
 
 # --- who may see and do what ------------------------------------------------------------------------

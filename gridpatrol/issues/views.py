@@ -8,7 +8,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from gridpatrol.accounts.models import Team, User, UserRole
+from gridpatrol.accounts.models import Team, User
+from gridpatrol.accounts import services as accounts
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.errors import ConflictError, DomainError
@@ -126,9 +127,7 @@ def _issue_or_404(issue_id: int) -> Issue:
 
 
 def _rectifier_choices():
-    users = db.session.scalars(select(User).join(UserRole).where(UserRole.role == Role.RECTIFIER.value,
-                                                                 User.active.is_(True)).order_by(User.username))
-    return [(0, "—")] + [(u.id, f"{u.display_name} ({u.username})") for u in users]
+    return [(0, "—")] + [(u.id, accounts.person_label(u)) for u in accounts.users_with_role(db.session, Role.RECTIFIER)]
 
 
 def _forms(issue: Issue) -> dict:

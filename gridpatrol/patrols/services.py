@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
 from gridpatrol.core.db import chunked, insert_ignoring_conflicts, serialize_writers
-from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
 from gridpatrol.core.time import utcnow
 from gridpatrol.grids import qr
@@ -307,6 +307,19 @@ def patrols_for_user_on(session: Session, user: User, day_start: dt.datetime, da
     ).order_by(Patrol.window_start, Patrol.id)))
 
 
+def display_state(patrol: Patrol, now: dt.datetime) -> str:
+    """What the leader sees: upcoming, due, in progress, late (in grace), missed, done, done late."""
+    if patrol.status == PatrolStatus.SUBMITTED.value:
+        return "done_late" if patrol.late else "done"
+    if patrol.status == PatrolStatus.MISSED.value or now >= patrol.grace_until:
+        return "missed"
+    if now < patrol.window_start:
+        return "upcoming"
+    if now >= patrol.due_at:
+        return "late"
+    return "in_progress" if patrol.status == PatrolStatus.IN_PROGRESS.value else "due"
+
+
 def can_fill(user: User, patrol: Patrol) -> bool:
     """Only the assigned patroller fills a patrol."""
     return patrol.assignee_id == user.id
@@ -380,7 +393,7 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     # Serialise everything about this patrol (and this UUID) across workers before reading.
     serialize_writers(session, f"patrol:{patrol.id}")
     if not can_fill(user, patrol):
-        raise PermissionError("not the patrol's assignee")
+        raise NotAllowed("not the patrol's assignee")
     previous = session.scalar(select(Submission).where(Submission.client_uuid == client_uuid))
     if previous is not None:
         if previous.content_hash == fingerprint and previous.patrol_id == patrol.id:

@@ -9,9 +9,8 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
 
-from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
@@ -20,7 +19,8 @@ from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
 from gridpatrol.patrols import bp, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
-from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PatrolStatus, PlanKind, Recurrence
+from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
+from gridpatrol.standards import services as standards
 from gridpatrol.standards.models import ChecklistTemplate
 
 INVALID = 422
@@ -34,19 +34,6 @@ def _site_day(site_tz: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]
     return start, start + dt.timedelta(days=1)
 
 
-def _state(patrol: Patrol, now: dt.datetime) -> str:
-    """What the leader sees: upcoming, due, in progress, late (in grace), missed, done, done late."""
-    if patrol.status == PatrolStatus.SUBMITTED.value:
-        return "done_late" if patrol.late else "done"
-    if patrol.status == PatrolStatus.MISSED.value or now >= patrol.grace_until:
-        return "missed"
-    if now < patrol.window_start:
-        return "upcoming"
-    if now >= patrol.due_at:
-        return "late"
-    return "in_progress" if patrol.status == PatrolStatus.IN_PROGRESS.value else "due"
-
-
 @bp.get("/today")
 @roles_required(Role.GRID_LEADER)
 def today():
@@ -55,7 +42,7 @@ def today():
     tz = sites[0].timezone if sites else "Asia/Shanghai"
     start, end = _site_day(tz, now)
     patrols = services.patrols_for_user_on(db.session, current_user, start, end)
-    rows = [(p, _state(p, now)) for p in patrols]
+    rows = [(p, services.display_state(p, now)) for p in patrols]
     order = {"late": 0, "in_progress": 1, "due": 2, "upcoming": 3, "missed": 4, "done_late": 5, "done": 6}
     rows.sort(key=lambda r: (order[r[1]], r[0].window_start))
     return render_template("patrols/today.html", rows=rows, now=now, day=start)
@@ -80,7 +67,7 @@ def show(patrol_id: int):
     answers = {a.item_id: a for a in patrol.answers}
     return render_template(
         "patrols/form.html" if fillable else "patrols/result.html", patrol=patrol, categories=categories,
-        answers=answers, state=_state(patrol, now), client_uuid=str(uuid.uuid4()),
+        answers=answers, state=services.display_state(patrol, now), client_uuid=str(uuid.uuid4()),
         photos_by_item=_photos_by_item(patrol),
     )
 
@@ -142,7 +129,7 @@ def submit(patrol_id: int):
         return _answer(wants_json, patrol, 400, _("The submission is not valid JSON."))
     try:
         result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
-    except PermissionError:
+    except NotAllowed:
         deny("submit a patrol assigned to someone else")
     except ConflictError as exc:
         return _answer(wants_json, patrol, 409, str(exc))
@@ -196,8 +183,7 @@ def photo(photo_id: int):
 # --- plans (supervisors) ----------------------------------------------------------------------------
 def _plan_form(plan: PatrolPlan | None, site) -> PlanForm:
     form = PlanForm(obj=plan if request.method == "GET" else None)
-    templates = db.session.scalars(select(ChecklistTemplate).where(ChecklistTemplate.active.is_(True))
-                                   .order_by(ChecklistTemplate.name)).all()
+    templates = standards.list_templates(db.session, active_only=True)
     form.template_id.choices = choices((t.id, t.name) for t in templates)
     form.grids.choices = choices((g.id, f"{g.code} {g.name}") for g in grids.list_grids(db.session, site))
     if request.method == "GET" and plan is not None:

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from shapely.geometry import box
 
+from gridpatrol.accounts.models import User
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
@@ -169,7 +170,7 @@ def test_leader_history_answers_who_was_responsible_when(app, leaders):
     t2 = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
     with app.app_context(), job_transaction() as session:
         grid = session.scalar(sa.select(Grid).where(Grid.code == "A01"))
-        users = {u.username: u for u in session.scalars(sa.select(helpers_user_model()))}
+        users = {u.username: u for u in session.scalars(sa.select(User))}
         services.assign(session, grid, users["leader0"], AssignmentRole.LEADER, actor=None, at=t1)
         services.assign(session, grid, users["leader1"], AssignmentRole.DEPUTY, actor=None, at=t1)
         services.assign(session, grid, users["leader1"], AssignmentRole.LEADER, actor=None, at=t2)  # deputy steps up
@@ -183,18 +184,13 @@ def test_leader_history_answers_who_was_responsible_when(app, leaders):
             services.assign(session, grid, users["leader1"], AssignmentRole.DEPUTY, actor=None)
 
 
-def helpers_user_model():
-    from gridpatrol.accounts.models import User
-
-    return User
-
 
 def test_only_grid_leaders_can_lead(app):
     plain = helpers.make_user(app, "plain", roles=("staff",))
     builders.make_site(app, grids=builders.two_by_two())
     with app.app_context(), job_transaction() as session:
         grid = session.scalar(sa.select(Grid).where(Grid.code == "A01"))
-        user = session.get(helpers_user_model(), plain.id)
+        user = session.get(User, plain.id)
         with pytest.raises(DomainError):
             services.assign(session, grid, user, AssignmentRole.LEADER, actor=None)
     assert _counts(app)["GridAssignment"] == 0

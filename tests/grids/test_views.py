@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
 from gridpatrol.cli import main
 from gridpatrol.extensions import db
@@ -101,7 +102,7 @@ def test_only_admins_import_and_export(app, site, path):
 def test_admin_assigns_a_leader_and_history_is_kept(app, site):
     admin = _login(app, "admin1", roles=("admin",))
     with app.app_context():
-        leader1 = db.session.scalar(sa.select(helpers_user()).where(helpers_user().username == "leader1"))
+        leader1 = db.session.scalar(sa.select(User).where(User.username == "leader1"))
     response = helpers.post_form(admin, f"/grids/{site['A01']}/assign",
                                  {"role": "leader", "user_id": str(leader1.id), "note": "轮岗"},
                                  token_from=f"/grids/{site['A01']}")
@@ -120,11 +121,6 @@ def test_leader_cannot_assign(app, site):
                                  token_from=f"/grids/{site['A02']}")
     assert response.status_code == 403
 
-
-def helpers_user():
-    from gridpatrol.accounts.models import User
-
-    return User
 
 
 @pytest.mark.parametrize("features, reasons", [
@@ -201,3 +197,19 @@ def test_cli_locate_single_and_csv(app, site):
     assert lines[2].split(",")[4] == "A02"
     bad = _cli(app, ["grids", "locate", "--csv", "-"], stdin="120.15,north\n")
     assert bad.exit_code != 0 and "line 1" in bad.output
+
+
+def test_refused_category_and_checkpoint_change_nothing(app, site):
+    admin = _login(app, "admin1", roles=("admin",))
+    page = f"/grids/{site['A01']}"
+    response = helpers.post_form(admin, f"{page}/categories", {"categories": ["weather"]}, token_from=page)
+    assert response.status_code == 302
+    assert "flash flash-error" in admin.get(page).get_data(as_text=True)  # the refusal is explained
+    outside = helpers.post_form(admin, f"{page}/checkpoints", {"code": "A01-09", "name": "门口", "lon": "120.1530",
+                                                               "lat": "30.2795"}, token_from=page)
+    assert outside.status_code == 302
+    assert "flash flash-error" in admin.get(page).get_data(as_text=True)
+    with app.app_context():
+        grid = db.session.get(Grid, site["A01"])
+        assert grid.categories == [] and [c.code for c in grid.checkpoints] == ["A01-01"]
+    assert not helpers.audit_actions(app, "checkpoint.created")
