@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from flask import url_for
+from flask import current_app, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 
 from gridpatrol.core.roles import Role
@@ -25,11 +27,23 @@ def register(endpoint: str, label: object, roles: tuple[Role, ...] = (), order: 
     _registry[endpoint] = NavItem(endpoint, label, frozenset(roles), order)
 
 
-def items_for_current_user() -> list[dict]:
+class NavLink(NamedTuple):
+    url: str
+    label: str
+    endpoint: str
+
+
+def items_for_current_user() -> tuple[NavLink, ...]:
+    """The links the current user's roles allow, in order; built once per (roles, language, mount point)
+    for the life of the app, because every page shows them."""
     if not current_user.is_authenticated:
-        return []
-    visible = [i for i in _registry.values() if not i.roles or current_user.has_any_role(*i.roles)]
-    return [
-        {"url": url_for(i.endpoint), "label": str(i.label), "endpoint": i.endpoint}
-        for i in sorted(visible, key=lambda i: (i.order, i.endpoint))
-    ]
+        return ()
+    roles = frozenset(current_user.roles)
+    key = (roles, str(get_locale()), request.script_root)
+    cache = current_app.extensions.setdefault("gridpatrol.navigation", {})
+    links = cache.get(key)
+    if links is None:
+        visible = [i for i in _registry.values() if not i.roles or roles & i.roles]
+        links = cache[key] = tuple(NavLink(url_for(i.endpoint), str(i.label), i.endpoint)
+                                   for i in sorted(visible, key=lambda i: (i.order, i.endpoint)))
+    return links

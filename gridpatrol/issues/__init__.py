@@ -10,8 +10,10 @@ def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
     from gridpatrol.issues import jobs, models, services, views  # noqa: F401
+    from gridpatrol.issues.labels import issue_labels
 
     app.register_blueprint(bp)
+    app.jinja_env.globals["issue_labels"] = issue_labels
     services.connect_signals()
     jobs.register_jobs()
     navigation.register("issues.report", _l("Report a problem"), order=5)

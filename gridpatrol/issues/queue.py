@@ -11,10 +11,10 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from sqlalchemy import Select, case, false, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.core.roles import Role
@@ -82,28 +82,62 @@ def _query(user: User, f: QueueFilter, now: dt.datetime, session: Session | None
     return query
 
 
+class QueueRow(NamedTuple):
+    """What a queue row shows: plain columns, so a page of 50 costs no ORM objects or relationship loads."""
+
+    id: int
+    state: str
+    severity: str
+    category: str
+    title: str
+    reported_at: dt.datetime
+    deadline: Optional[dt.datetime]
+    grid_code: Optional[str]
+    overdue: bool
+
+
 def page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page: int = 1,
-         per_page: int = 50) -> tuple[list[Issue], int]:
-    """Sorted by deadline (soonest first; not yet dispatched ones, which have none, come first)."""
+         per_page: int = 50, total: Optional[int] = None) -> tuple[list[QueueRow], int]:
+    """Sorted by deadline (soonest first; not yet dispatched ones, which have none, come first).
+
+    `total` may be passed when the caller already knows it (see `total_from_counts`): one query fewer."""
     query = _query(user, f, now, session)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    # The row shows the grid's code only: do not decode every grid's geometry for it.
-    ordered = query.options(joinedload(Issue.grid).load_only(Grid.id, Grid.code, Grid.name)).order_by(
-        case((Issue.deadline.is_(None), 0), else_=1), Issue.deadline, Issue.id)
-    rows = session.scalars(ordered.offset((page - 1) * per_page).limit(per_page)).all()
-    return list(rows), total
+    if total is None:
+        total = session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True)
+                               .order_by(None)) or 0
+    ordered = (query.with_only_columns(Issue.id, Issue.state, Issue.severity, Issue.category, Issue.title,
+                                       Issue.reported_at, Issue.deadline, Grid.code)
+               .outerjoin(Grid, Grid.id == Issue.grid_id)
+               .order_by(case((Issue.deadline.is_(None), 0), else_=1), Issue.deadline, Issue.id)
+               .offset((page - 1) * per_page).limit(per_page))
+    rows = [QueueRow(*row, overdue=row.state in OPEN_STATES and row.deadline is not None and now > row.deadline)
+            for row in session.execute(ordered)]
+    return rows, total
 
 
 def counts_by_state(session: Session, user: User, f: QueueFilter, now: dt.datetime) -> dict[str, int]:
+    """Open issues per state under the filter's other conditions (its states aside), how many are overdue,
+    and "overdue_<state>" per state, from which `total_from_counts` answers the page total."""
     # Open states only: counting the ever-growing closed history on every page view would cost more than the page.
-    base = _query(user, QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": False}), now,
-                  session).order_by(None).subquery()
-    rows = session.execute(select(base.c.state, func.count()).group_by(base.c.state)).all()
-    counts = {state: 0 for state in OPEN_STATES}
-    counts.update(dict(rows))
-    overdue = _query(user, QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": True}), now, session)
-    counts["overdue"] = session.scalar(select(func.count()).select_from(overdue.order_by(None).subquery())) or 0
+    query = _query(user, QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": False}), now, session)
+    overdue = func.sum(case((Issue.deadline < now, 1), else_=0))
+    rows = session.execute(query.with_only_columns(Issue.state, func.count(), overdue, maintain_column_froms=True)
+                           .group_by(Issue.state).order_by(None)).all()
+    counts = {state: 0 for state in OPEN_STATES} | {f"overdue_{state}": 0 for state in OPEN_STATES}
+    for state, count, late in rows:
+        counts[state] = count
+        counts[f"overdue_{state}"] = int(late or 0)
+    counts["overdue"] = sum(counts[f"overdue_{state}"] for state in OPEN_STATES)
     return counts
+
+
+def total_from_counts(f: QueueFilter, counts: dict[str, int]) -> Optional[int]:
+    """The page total when the filter asks only for open states (the counts cover exactly those), else None."""
+    if f.overdue:  # the overdue filter keeps only the open states among those asked for (see _query)
+        return sum(counts[f"overdue_{state}"] for state in set(f.states or OPEN_STATES) if state in OPEN_STATES)
+    if not f.states or any(state not in OPEN_STATES for state in f.states):
+        return None
+    return sum(counts[state] for state in set(f.states))
 
 
 CSV_COLUMNS = ("id", "state", "overdue", "severity", "category", "grid", "title", "reported_at", "reporter",

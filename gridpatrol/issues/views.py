@@ -60,14 +60,22 @@ def _teams():
     return db.session.execute(select(Team.id, Team.name).where(Team.active.is_(True)).order_by(Team.name)).all()
 
 
+def _issue_url_prefix() -> str:
+    """The issue page's URL without its id: built once, not once per row of the queue."""
+    url = url_for("issues.show", issue_id=0)
+    assert url.endswith("/0"), url
+    return url[:-1]
+
+
 @bp.get("/issues")
 @login_required
 def index():
     now = utcnow()
     f = _filter_from_args()
     page = max(request.args.get("page", 1, type=int), 1)
-    rows, total = queue.page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
     counts = queue.counts_by_state(db.session, current_user, f, now)
+    rows, total = queue.page(db.session, current_user, f, now, page=page, per_page=PER_PAGE,
+                             total=queue.total_from_counts(f, counts))
     teams = _teams()
     bulk = BulkDispatchForm()
     bulk.team_id.choices = choices((t.id, t.name) for t in teams)
@@ -76,7 +84,8 @@ def index():
     return render_template("issues/queue.html", rows=rows, total=total, page=page, per_page=PER_PAGE, counts=counts,
                            f=f, now=now, bulk=bulk, teams=teams, grids=grid_options, categories=list(Category),
                            severities=list(Severity), states=list(IssueState), mine=False,
-                           can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN))
+                           can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN),
+                           issue_url_prefix=_issue_url_prefix())
 
 
 @bp.get("/issues/mine")
@@ -87,7 +96,7 @@ def mine():
     rows, total = queue.page(db.session, current_user, f, now, per_page=200)
     return render_template("issues/queue.html", rows=rows, total=total, page=1, per_page=200, counts=None, f=f,
                            now=now, bulk=None, teams=[], grids=[], categories=[], severities=[], states=[], mine=True,
-                           can_bulk=False)
+                           can_bulk=False, issue_url_prefix=_issue_url_prefix())
 
 
 @bp.get("/issues/export.csv")

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridpatrol.audit import services as audit
+from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
 from gridpatrol.issues.models import Issue
 from tests import helpers
@@ -184,3 +185,17 @@ def test_metrics_page_for_supervisors(app, world):
     assert "100.0%" in html  # one due (deadline in November), closed on time
     assert client_for(app, "boss").get("/issues/metrics?month=bad").status_code == 400
     assert client_for(app, "clerk").get("/issues/metrics").status_code == 403
+
+
+def test_queue_page_labels_rows_in_the_viewers_language(app, world):
+    issue_id = builders.file_report(app, "clerk")
+    builders.advance(app, issue_id, "dispatched")
+    with app.app_context(), job_transaction() as session:
+        session.execute(sa.update(Issue).where(Issue.id == issue_id).values(
+            deadline=builders.at("2026-01-05 17:30")))  # long past: overdue
+    page = client_for(app, "boss").get("/issues").get_data(as_text=True)
+    row = page[page.index(f'href="/issues/{issue_id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "已派单" in row and "超期" in row and "一般" in row and "水电" in row and "A01" in row
+    assert "2026-01-05 17:30" in row  # the deadline in the site's time zone
+    assert '<option value="in_progress" selected>整改中</option>' in page  # the state filter, translated too
