@@ -202,6 +202,15 @@ def list_users(session: Session) -> list[User]:
 
 
 # --- teams -----------------------------------------------------------------------------------------
+# Option lists on busy pages (the queue): plain (id, name) rows from a statement built once.
+_ACTIVE_TEAM_CHOICES = select(Team.id, Team.name).where(Team.active.is_(True)).order_by(Team.name)
+
+
+def team_choices(session: Session) -> list:
+    """(id, name) of the active teams, by name: for option lists, no members loaded."""
+    return session.execute(_ACTIVE_TEAM_CHOICES).all()
+
+
 def list_teams(session: Session, *, active_only: bool = False) -> list[Team]:
     query = select(Team).order_by(Team.name)
     if active_only:

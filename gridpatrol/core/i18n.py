@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, session
+from flask import Flask, current_app, g, has_request_context, session
+from flask_babel import get_locale, get_translations
 from flask_login import current_user
+from markupsafe import Markup
 
 from gridpatrol.core.time import display_timezone
 
@@ -24,3 +26,33 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     return str(display_timezone())
+
+
+# --- templates' gettext ------------------------------------------------------------------------------
+# Flask-Babel's template callables find the catalogue anew on every call (context, domain, locale), and Jinja's
+# new-style wrapper adds its own layers: ~14 µs per label, and a page shows 40 to 100 labels. `_` below keeps
+# the new-style meaning (the translation is markup, the variables are escaped into it) on a shorter path.
+def _catalogue():
+    locale = get_locale()
+    cached = g.get("gridpatrol_catalogue")
+    if cached is None or cached[0] is not locale:
+        cached = g.gridpatrol_catalogue = (locale, get_translations())
+    return cached[1]
+
+
+def _template_gettext(message: str, **variables) -> Markup:
+    translated = Markup(_catalogue().ugettext(message))
+    # Formatting even without variables, as Jinja does ("%%" becomes "%"), but only when there is a "%".
+    return translated % variables if variables or "%" in translated else translated
+
+
+def install_template_gettext(app: Flask) -> None:
+    """Call after babel.init_app: replaces the gettext Flask-Babel installed in Jinja (autoescaped templates)."""
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _catalogue().ugettext(s),
+        ngettext=lambda s, p, n: _catalogue().ungettext(s, p, n),
+        pgettext=lambda c, s: _catalogue().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _catalogue().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)

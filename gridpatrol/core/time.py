@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 
 from flask import current_app, g
@@ -14,7 +15,12 @@ def utcnow() -> dt.datetime:
 
 def display_timezone() -> zoneinfo.ZoneInfo:
     """The zone pages show times in: the site being viewed (set by later modules in g), else the default."""
-    name = getattr(g, "site_timezone", None) or current_app.config["DEFAULT_TIMEZONE"]
+    return _zone(g.get("site_timezone") or current_app.config["DEFAULT_TIMEZONE"])
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    # ZoneInfo keeps its own cache, but reaching it costs more than the conversion (a page converts ~100 times).
     return zoneinfo.ZoneInfo(name)
 
 

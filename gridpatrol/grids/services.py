@@ -83,6 +83,14 @@ def _check_boundary(boundary: BaseGeometry) -> None:
 
 
 # --- grids -----------------------------------------------------------------------------------------
+_ACTIVE_GRID_CHOICES = select(Grid.id, Grid.code, Grid.name).where(Grid.active.is_(True)).order_by(Grid.code)
+
+
+def grid_choices(session: Session) -> list:
+    """(id, code, name) of every active grid, by code: for filter option lists (no geometry decoded)."""
+    return session.execute(_ACTIVE_GRID_CHOICES).all()
+
+
 def list_grids(session: Session, site: Site, *, level: Optional[int] = None) -> list[Grid]:
     query = (select(Grid).where(Grid.site_id == site.id, Grid.active.is_(True))
              .options(selectinload(Grid.assignments)).order_by(Grid.code))

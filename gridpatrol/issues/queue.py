@@ -57,9 +57,14 @@ def visible_to(user: User, session: Session | None = None):
     return or_(*conditions)
 
 
-def _query(user: User, f: QueueFilter, now: dt.datetime, session: Session | None = None) -> Select:
+_RESOLVE = object()  # _query's default: work the visibility condition out itself
+
+
+def _query(user: User, f: QueueFilter, now: dt.datetime, session: Session | None = None, *,
+           visible=_RESOLVE) -> Select:
     query = select(Issue)
-    visible = visible_to(user, session)
+    if visible is _RESOLVE:
+        visible = visible_to(user, session)
     if visible is not None:
         query = query.where(visible)
     if f.mine:
@@ -96,12 +101,33 @@ class QueueRow(NamedTuple):
     overdue: bool
 
 
-def page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page: int = 1,
-         per_page: int = 50, total: Optional[int] = None) -> tuple[list[QueueRow], int]:
-    """Sorted by deadline (soonest first; not yet dispatched ones, which have none, come first).
+@dataclass
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    counts: dict[str, int]
 
-    `total` may be passed when the caller already knows it (see `total_from_counts`): one query fewer."""
-    query = _query(user, f, now, session)
+
+def queue_page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page: int = 1,
+               per_page: int = 50) -> QueuePage:
+    """The queue view: a page of rows, the total under the filter, and the open counts for the tabs.
+
+    The visibility condition is worked out once, and the total comes from the counts when it can."""
+    visible = visible_to(user, session)
+    counts = _counts(session, _query(user, _counts_filter(f), now, session, visible=visible), now)
+    rows, total = _rows(session, _query(user, f, now, session, visible=visible), now, page, per_page,
+                        total_from_counts(f, counts))
+    return QueuePage(rows, total, counts)
+
+
+def page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page: int = 1,
+         per_page: int = 50) -> tuple[list[QueueRow], int]:
+    """Sorted by deadline (soonest first; not yet dispatched ones, which have none, come first)."""
+    return _rows(session, _query(user, f, now, session), now, page, per_page, None)
+
+
+def _rows(session: Session, query: Select, now: dt.datetime, page: int, per_page: int,
+          total: Optional[int]) -> tuple[list[QueueRow], int]:
     if total is None:
         total = session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True)
                                .order_by(None)) or 0
@@ -118,8 +144,15 @@ def page(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, page
 def counts_by_state(session: Session, user: User, f: QueueFilter, now: dt.datetime) -> dict[str, int]:
     """Open issues per state under the filter's other conditions (its states aside), how many are overdue,
     and "overdue_<state>" per state, from which `total_from_counts` answers the page total."""
+    return _counts(session, _query(user, _counts_filter(f), now, session), now)
+
+
+def _counts_filter(f: QueueFilter) -> QueueFilter:
     # Open states only: counting the ever-growing closed history on every page view would cost more than the page.
-    query = _query(user, QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": False}), now, session)
+    return QueueFilter(**{**f.__dict__, "states": list(OPEN_STATES), "overdue": False})
+
+
+def _counts(session: Session, query: Select, now: dt.datetime) -> dict[str, int]:
     overdue = func.sum(case((Issue.deadline < now, 1), else_=0))
     rows = session.execute(query.with_only_columns(Issue.state, func.count(), overdue, maintain_column_froms=True)
                            .group_by(Issue.state).order_by(None)).all()

@@ -6,7 +6,6 @@ import zoneinfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.accounts import services as accounts
@@ -19,7 +18,6 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
-from gridpatrol.grids.models import Grid
 from gridpatrol.issues import bp, queue, services
 from gridpatrol.issues.forms import (ActionForm, BulkDispatchForm, CommentForm, DispatchForm, FixForm, RejectForm,
                                      ReportForm, TimeLimitForm)
@@ -56,8 +54,7 @@ def _tz():
 
 
 def _teams():
-    """(id, name) of active teams, for option lists: no members loaded."""
-    return db.session.execute(select(Team.id, Team.name).where(Team.active.is_(True)).order_by(Team.name)).all()
+    return accounts.team_choices(db.session)
 
 
 def _issue_url_prefix() -> str:
@@ -73,16 +70,11 @@ def index():
     now = utcnow()
     f = _filter_from_args()
     page = max(request.args.get("page", 1, type=int), 1)
-    counts = queue.counts_by_state(db.session, current_user, f, now)
-    rows, total = queue.page(db.session, current_user, f, now, page=page, per_page=PER_PAGE,
-                             total=queue.total_from_counts(f, counts))
+    view = queue.queue_page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
     teams = _teams()
-    bulk = BulkDispatchForm()
-    bulk.team_id.choices = choices((t.id, t.name) for t in teams)
-    grid_options = db.session.execute(select(Grid.id, Grid.code, Grid.name).where(Grid.active.is_(True))
-                                      .order_by(Grid.code)).all()
-    return render_template("issues/queue.html", rows=rows, total=total, page=page, per_page=PER_PAGE, counts=counts,
-                           f=f, now=now, bulk=bulk, teams=teams, grids=grid_options, categories=list(Category),
+    grid_options = grids.grid_choices(db.session)
+    return render_template("issues/queue.html", rows=view.rows, total=view.total, page=page, per_page=PER_PAGE,
+                           counts=view.counts, f=f, now=now, teams=teams, grids=grid_options, categories=list(Category),
                            severities=list(Severity), states=list(IssueState), mine=False,
                            can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN),
                            issue_url_prefix=_issue_url_prefix())
@@ -95,7 +87,7 @@ def mine():
     f = _filter_from_args(mine=True)
     rows, total = queue.page(db.session, current_user, f, now, per_page=200)
     return render_template("issues/queue.html", rows=rows, total=total, page=1, per_page=200, counts=None, f=f,
-                           now=now, bulk=None, teams=[], grids=[], categories=[], severities=[], states=[], mine=True,
+                           now=now, teams=[], grids=[], categories=[], severities=[], states=[], mine=True,
                            can_bulk=False, issue_url_prefix=_issue_url_prefix())
 
 

@@ -93,3 +93,18 @@ def test_counts_and_rows_follow_visibility(app):
     assert counts["reported"] == 1  # not clerk2's report in A02
     rows, total, counts = _run(app, "leader1", queue.QueueFilter())
     assert total == 1 and counts["reported"] == 1 and counts["overdue"] == 0
+
+
+def test_queue_page_agrees_with_its_parts_for_every_role_and_filter(app):
+    _place(app)
+    builders.advance(app, builders.file_report(app, "clerk2", lon=120.1515, lat=30.2795), "dispatched")
+    filters = [queue.QueueFilter(), queue.QueueFilter(overdue=True), queue.QueueFilter(states=["closed"]),
+               queue.QueueFilter(states=["reported"], category="water_power"), queue.QueueFilter(states=[])]
+    with app.app_context():
+        for username in ("boss", "leader0", "leader1", "fixer", "clerk", "clerk2", "outsider"):
+            viewer = user(db.session, username)
+            for f in filters:
+                view = queue.queue_page(db.session, viewer, f, NOW, per_page=3)
+                rows, total = queue.page(db.session, viewer, f, NOW, per_page=3)
+                assert (view.rows, view.total) == (rows, total), (username, f)
+                assert view.counts == queue.counts_by_state(db.session, viewer, f, NOW), (username, f)

@@ -199,3 +199,46 @@ def test_queue_page_labels_rows_in_the_viewers_language(app, world):
     assert "已派单" in row and "超期" in row and "一般" in row and "水电" in row and "A01" in row
     assert "2026-01-05 17:30" in row  # the deadline in the site's time zone
     assert '<option value="in_progress" selected>整改中</option>' in page  # the state filter, translated too
+
+
+def _bulk_form(page: str) -> tuple[str, list[str]]:
+    """The CSRF token and the team options of the queue's bulk-dispatch form, as the browser sees them."""
+    import re
+    form = page[page.index('action="/issues/bulk-dispatch"'):]
+    form = form[:form.index("</form>")]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    return token, re.findall(r'<option value="(\d+)">', form[form.index('name="team_id"'):])
+
+
+def test_bulk_dispatch_from_the_queue(app, world):
+    first, second = builders.file_report(app, "clerk"), builders.file_report(app, "clerk2")
+    boss = client_for(app, "boss")
+    token, teams = _bulk_form(boss.get("/issues").get_data(as_text=True))
+    assert len(teams) == 1
+    response = boss.post("/issues/bulk-dispatch", data={"csrf_token": token, "team_id": teams[0],
+                                                       "issue": [str(first), str(second)]})
+    assert response.status_code == 302
+    with app.app_context():
+        rows = db.session.execute(sa.select(Issue.state, Issue.team_id, Issue.deadline)
+                                  .where(Issue.id.in_([first, second]))).all()
+    assert [(state, str(team)) for state, team, _ in rows] == [("dispatched", teams[0])] * 2
+    assert all(deadline is not None for _, _, deadline in rows)
+
+
+def test_bulk_dispatch_refusals_change_nothing(app, world):
+    issue_id = builders.file_report(app, "clerk")
+    boss = client_for(app, "boss")
+    token, teams = _bulk_form(boss.get("/issues").get_data(as_text=True))
+    for data in ({"csrf_token": token, "team_id": teams[0]},  # no issue chosen
+                 {"csrf_token": token, "team_id": "999", "issue": str(issue_id)}):  # not a team on offer
+        response = boss.post("/issues/bulk-dispatch", data=data)
+        assert response.status_code == 302
+        assert "请选择问题和班组。" in boss.get(response.location).get_data(as_text=True)  # the flash, in Chinese
+    forged = boss.post("/issues/bulk-dispatch", data={"csrf_token": "forged", "team_id": teams[0],
+                                                     "issue": str(issue_id)})
+    assert forged.status_code == 400
+    fixer = client_for(app, "fixer")  # a rectifier may not dispatch, even with a good token
+    assert fixer.post("/issues/bulk-dispatch", data={"csrf_token": helpers.csrf_token(fixer, "/issues"),
+                                                     "team_id": teams[0], "issue": str(issue_id)}).status_code == 403
+    with app.app_context():
+        assert db.session.get(Issue, issue_id).state == "reported"
