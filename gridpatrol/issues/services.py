@@ -213,6 +213,8 @@ def issues_from_patrol(session: Session, *, patrol, failed_items, answers, now: 
     """Each failed checklist item becomes an issue linked to the patrol and item, its photos carried over."""
     from gridpatrol.patrols.models import PatrolPhoto
 
+    if not failed_items:
+        return []
     created = []
     for item in failed_items:
         result, note, _names = answers[item.id]

@@ -412,7 +412,8 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     elif completed_at < patrol.window_start - CLOCK_SKEW:
         raise DomainError(_("The patrol was finished before its window opened."))
 
-    items = {item.id: item for item in patrol.template_version.items}
+    items = {item.id: item for item in session.scalars(
+        select(TemplateItem).where(TemplateItem.version_id == patrol.template_version_id))}
     answers = _check_answers(payload.get("answers"), items, files)
     checked_photos = {name: photo_files.check_image(data, name) for name, data in files.items()}
     scans = _check_scans(session, patrol, payload.get("scans") or [], now)
@@ -439,16 +440,15 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     patrol.submitted_by_id = user.id
     patrol.started_at = patrol.started_at or completed_at
     patrol.missed_at = None
-    session.flush()
     failed = [items[i] for i, a in answers.items() if a[0] == "fail"]
-    patrol_submitted.send(session, patrol=patrol, failed_items=failed, answers=answers, now=now,
-                          was_missed=was_missed)
-
     body = {"patrol_id": patrol.id, "status": patrol.status, "score": patrol.score,
             "failed_critical": patrol.failed_critical, "late": patrol.late, "failed_items": len(failed),
             "scans": len(scans), "location_outside": patrol.location_outside}
     session.add(Submission(client_uuid=client_uuid, patrol_id=patrol.id, user_id=user.id,
                            content_hash=fingerprint, result=body, created_at=now))
+    session.flush()  # one flush for the patrol and its submission, before the subscribers read them
+    patrol_submitted.send(session, patrol=patrol, failed_items=failed, answers=answers, now=now,
+                          was_missed=was_missed)
     session.flush()
     return SubmissionResult(body)
 
@@ -494,6 +494,8 @@ def _check_answers(raw: Any, items: dict[int, TemplateItem], files: dict[str, by
 
 
 def _check_scans(session: Session, patrol: Patrol, raw: list, now: dt.datetime) -> list[CheckpointScan]:
+    if not raw:
+        return []
     site_code = session.scalar(select(Site.code).where(Site.id == patrol.site_id))
     scans: list[CheckpointScan] = []
     last_seen: dict[int, dt.datetime] = {}

@@ -112,12 +112,16 @@ def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
 @bp.post("/patrols/<int:patrol_id>/submit")
 @login_required
 def submit(patrol_id: int):
-    """Accepts the script's JSON payload (field `payload` + files) or the plain form; answers JSON to the script."""
-    wants_json = "payload" in request.form
+    """Accepts the script's payload, as a JSON body (no photos) or as the multipart field `payload` beside its
+    photos, or the plain form; answers JSON to the script."""
+    wants_json = request.is_json or "payload" in request.form
     patrol = _patrol_or_404(patrol_id)
     if request.content_length and request.content_length > MAX_SUBMISSION_BYTES:
         return _answer(wants_json, patrol, 413, _("The submission is too large."))
-    if wants_json:
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        files = {}
+    elif wants_json:
         try:
             payload = json.loads(request.form["payload"])
         except ValueError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from flask_babel import gettext as _
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
@@ -120,14 +120,18 @@ def set_rules(session: Session, site: Site, effective_from: dt.date, rules: dict
 
 
 # --- writing the ledger --------------------------------------------------------------------------------
+# The zone alone: loading the Site would decode its boundary for nothing (this runs on every submission).
+_SITE_TIMEZONE = select(Site.timezone).where(Site.id == bindparam("site_id"))
+
+
 def _site_tz(session: Session, site_id: int) -> zoneinfo.ZoneInfo:
-    site = session.get(Site, site_id)  # usually already in the session's identity map: no query
-    return zoneinfo.ZoneInfo(site.timezone)
+    return zoneinfo.ZoneInfo(session.scalar(_SITE_TIMEZONE, {"site_id": site_id}))
 
 
 def book(session: Session, site_id: int, earning: earning_rules.Earning, *, points: Optional[int] = None,
-         corrects: Optional[PointsEntry] = None, event_month: Optional[dt.date] = None) -> Optional[PointsEntry]:
-    """Insert one entry unless this (rule, source, person) was booked already. Returns the new entry or None."""
+         corrects: Optional[PointsEntry] = None, event_month: Optional[dt.date] = None) -> Optional[int]:
+    """Insert one entry unless this (rule, source, person) was booked already. Returns the new entry's id or None
+    (the id, not the row: most callers only count, and loading the row back is another query)."""
     tz = _site_tz(session, site_id)
     event_month = event_month or month_of(earning.when, tz)
     version, rules = rules_for(session, site_id, event_month)
@@ -142,9 +146,7 @@ def book(session: Session, site_id: int, earning: earning_rules.Earning, *, poin
         "source_type": earning.source_type, "source_id": earning.source_id, "reason": reason[:500],
         "corrects_id": corrects.id if corrects else None, "created_at": utcnow()}],
         ["rule_code", "source_type", "source_id", "user_id"])
-    if not ids:
-        return None
-    return session.get(PointsEntry, ids[0])
+    return ids[0] if ids else None
 
 
 def on_patrol_submitted(session: Session, *, patrol, was_missed: bool = True, **_kwargs) -> None:
@@ -272,11 +274,12 @@ def decide_appeal(session: Session, appeal: Appeal, actor: User, *, overturn: bo
     if overturn:
         entry = appeal.entry
         tz = _site_tz(session, entry.site_id)
-        correction = book(session, entry.site_id, earning_rules.Earning(
+        correction_id = book(session, entry.site_id, earning_rules.Earning(
             entry.user_id, "appeal_overturned", "appeal", appeal.id, now,
             f"corrects entry {entry.id} ({entry.rule_code}, {entry.month:%Y-%m}): appeal {appeal.id} upheld"),
             points=-entry.points, corrects=entry, event_month=month_of(now, tz))
-        appeal.correction_id = correction.id if correction else None
+        appeal.correction_id = correction_id
+        correction = session.get(PointsEntry, correction_id) if correction_id else None
     session.flush()
     audit.record(session, "points.appeal_overturned" if overturn else "points.appeal_upheld", actor=actor,
                  target=appeal, detail={"entry": appeal.entry_id, "note": note.strip()})

@@ -397,8 +397,12 @@ def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(a
     assert (outbox, drafts) == (0, 1), "the refused entry leaves the outbox; the draft stays to be fixed"
 
     page.locator(".scan-list li .scan-remove").tap()
-    with page.expect_navigation(url=f"{live_server.url}/today"):
-        page.locator(SUBMIT).tap()
+    with page.expect_request(lambda r: r.url.endswith(f"/patrols/{patrol_id}/submit")) as sent:
+        with page.expect_navigation(url=f"{live_server.url}/today"):
+            page.locator(SUBMIT).tap()
+    # No photos: the payload goes as the JSON body (no multipart for the server to parse).
+    assert sent.value.headers["content-type"] == "application/json"
+    assert json.loads(sent.value.post_data)["client_uuid"]
     page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for()
     state = patrol_state(app, patrol_id)
     assert state["status"] == "submitted" and state["submissions"] == 1 and state["scans"] == []

@@ -204,3 +204,37 @@ def test_plan_preview_saves_nothing_and_save_creates(app, live_patrol):
         assert bad.status_code == 422  # weekdays without days
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 2
+
+
+def _post_json(client, patrol_id, body: str | bytes, token: str | None = None):
+    token = token or helpers.csrf_token(client, f"/patrols/{patrol_id}")
+    return client.post(f"/patrols/{patrol_id}/submit", data=body, content_type="application/json",
+                       headers={"X-CSRFToken": token})
+
+
+def test_a_json_body_is_the_same_submission_as_the_multipart_field(app, live_patrol):
+    """Without photos the tablet sends the payload as the JSON body; a retry in either form is one submission."""
+    client = _client(app, "leader0")
+    body = _payload(live_patrol)
+    first = _post_json(client, live_patrol["id"], json.dumps(body))
+    assert first.status_code == 200 and first.get_json()["status"] == "submitted"
+    assert _post(client, live_patrol["id"], body).get_json() == first.get_json()  # the same UUID and content
+    changed = _post_json(client, live_patrol["id"], json.dumps(dict(body, answers=body["answers"][:-1])))
+    assert changed.status_code == 409
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
+
+
+def test_bad_json_bodies_are_refused_and_save_nothing(app, live_patrol):
+    client = _client(app, "leader0")
+    token = helpers.csrf_token(client, "/today")
+    for body, status in (("{nope", 400), ("[1, 2]", 400), ('"text"', 400), ("{}", 422)):
+        response = _post_json(client, live_patrol["id"], body, token)
+        assert response.status_code == status, body
+        assert response.get_json()["error"]
+    no_token = client.post(f"/patrols/{live_patrol['id']}/submit", data=json.dumps(_payload(live_patrol)),
+                           content_type="application/json")
+    assert no_token.status_code == 400
+    with app.app_context():
+        assert db.session.get(Patrol, live_patrol["id"]).status != "submitted"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0

@@ -311,6 +311,15 @@
   }
 
   function post(entry, token) {
+    var headers = {"X-CSRFToken": token, "Accept": "application/json"};
+    if (!(entry.photos || []).length) {
+      // No photos: the payload alone, as JSON (the server reads it without a multipart parse).
+      headers["Content-Type"] = "application/json";
+      return fetchWithTimeout(entry.url, {
+        method: "POST", body: entry.payload, credentials: "same-origin", cache: "no-store", redirect: "manual",
+        headers: headers
+      }, REQUEST_TIMEOUT_MS);
+    }
     var data = new FormData();
     data.append("payload", entry.payload);
     (entry.photos || []).forEach(function (photo) {
@@ -321,7 +330,7 @@
     });
     return fetchWithTimeout(entry.url, {
       method: "POST", body: data, credentials: "same-origin", cache: "no-store", redirect: "manual",
-      headers: {"X-CSRFToken": token, "Accept": "application/json"}
+      headers: headers
     }, REQUEST_TIMEOUT_MS);
   }
 
