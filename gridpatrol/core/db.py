@@ -2,7 +2,9 @@
 
 SQLite (the embedded default) runs in WAL mode with synchronous=FULL so a committed patrol survives a
 power cut, a busy timeout so concurrent writers wait instead of failing, and `BEGIN IMMEDIATE` for
-transactions that intend to write, so two writers never both read then deadlock on upgrade.
+transactions that intend to write, so two writers never both read then deadlock on upgrade. Writers queue
+for that lock at a gate of their own (a file lock beside the database) rather than in SQLite's busy
+handler, which retries with sleeps that grow to 100 ms and leaves the database idle while writers sleep.
 PostgreSQL runs through psycopg 3; writers that must not race take a transaction-scoped advisory lock.
 """
 
@@ -11,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import fcntl
 import hashlib
 import os
+import time
 import weakref
 from typing import Iterator
 
 from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.types import TypeDecorator
@@ -96,6 +101,8 @@ def configure_engine(engine: Engine, *, sqlite_busy_timeout_ms: int) -> None:
     if engine.dialect.name != "sqlite":
         return
 
+    gate_path = _writer_gate_path(engine)
+
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy's "begin" event below emit BEGIN itself, instead of pysqlite's implicit one.
@@ -109,7 +116,60 @@ def configure_engine(engine: Engine, *, sqlite_busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        if not _write_intent.get():
+            conn.exec_driver_sql("BEGIN")
+            return
+        if gate_path is not None:
+            _enter_writer_gate(conn.info, gate_path, sqlite_busy_timeout_ms / 1000)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    if gate_path is not None:
+        # Checked in means committed or rolled back: the next writer may go.
+        event.listen(engine, "checkin", lambda _dbapi, record: _leave_writer_gate(record.info))
+        event.listen(engine, "close", lambda _dbapi, record: _close_writer_gate(record.info))
+        event.listen(engine, "invalidate", lambda _dbapi, record, _exc: _close_writer_gate(record.info))
+
+
+# --- the SQLite writer gate ----------------------------------------------------------------------------
+def _writer_gate_path(engine: Engine) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database) + ".writer-gate"
+
+
+def _enter_writer_gate(info: dict, path: str, timeout_s: float) -> None:
+    """Take the gate for this pooled connection (kept until check-in), or fail as a busy SQLite would."""
+    if info.get("writer_gate_held"):
+        return
+    fd = info.get("writer_gate_fd")
+    if fd is None:
+        fd = info["writer_gate_fd"] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + timeout_s
+    delay = 0.0002
+    while True:
+        try:
+            # Polled with short sleeps (≤ 2 ms) rather than blocking, so the busy timeout still bounds the wait.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer gate)"))
+            time.sleep(delay)
+            delay = min(delay * 2, 0.002)
+    info["writer_gate_held"] = True
+
+
+def _leave_writer_gate(info: dict) -> None:
+    if info.pop("writer_gate_held", False):
+        fcntl.flock(info["writer_gate_fd"], fcntl.LOCK_UN)
+
+
+def _close_writer_gate(info: dict) -> None:
+    info.pop("writer_gate_held", None)
+    fd = info.pop("writer_gate_fd", None)
+    if fd is not None:
+        os.close(fd)  # closing the descriptor also releases its lock
 
 
 def _dispose_engines_after_fork() -> None:

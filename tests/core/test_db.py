@@ -143,3 +143,98 @@ def test_no_pooled_connection_survives_a_fork(app):
         os.close(read_fd)
         os.waitpid(pid, 0)
     assert child_checked_in == 0
+
+
+# --- the SQLite writer gate ---------------------------------------------------------------------------------
+def _gated_engine(tmp_path, timeout_ms=2000):
+    from gridpatrol.core.db import configure_engine
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'gate.sqlite'}", connect_args={"timeout": timeout_ms / 1000})
+    configure_engine(engine, sqlite_busy_timeout_ms=timeout_ms)
+    with write_intent(), engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+    return engine, str(tmp_path / "gate.sqlite.writer-gate")
+
+
+def _gate_is_free(gate: str) -> bool:
+    import fcntl
+
+    fd = os.open(gate, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_writer_holds_the_gate_until_its_commit_or_rollback(tmp_path):
+    engine, gate = _gated_engine(tmp_path)
+    for finish in ("commit", "rollback"):
+        with write_intent(), engine.connect() as conn:
+            conn.begin()
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            assert not _gate_is_free(gate)
+            getattr(conn, finish)()
+        assert _gate_is_free(gate), finish
+    with engine.connect() as conn:  # readers never take it
+        conn.exec_driver_sql("SELECT count(*) FROM t").scalar()
+        assert _gate_is_free(gate)
+    engine.dispose()
+
+
+def test_a_waiting_writer_goes_as_soon_as_the_holder_commits(tmp_path):
+    engine, gate = _gated_engine(tmp_path)
+    holder_in, release = threading.Event(), threading.Event()
+    order = []
+
+    def holder():
+        with write_intent(), engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            holder_in.set()
+            release.wait(5)
+            order.append("holder commits")
+
+    def waiter():
+        holder_in.wait(5)
+        with write_intent(), engine.begin() as conn:
+            order.append("waiter begins")
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for t in threads:
+        t.start()
+    holder_in.wait(5)
+    time.sleep(0.2)  # the waiter is at the gate by now, and must still be waiting
+    assert order == []
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert order == ["holder commits", "waiter begins"]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT n FROM t ORDER BY n").scalars().all() == [1, 2]
+    engine.dispose()
+
+
+def test_a_gate_held_past_the_busy_timeout_fails_like_a_locked_database(tmp_path):
+    import fcntl
+
+    engine, gate = _gated_engine(tmp_path, timeout_ms=200)
+    fd = os.open(gate, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's writer, stuck
+    try:
+        began = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="locked"):
+            with write_intent(), engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        assert time.monotonic() - began < 2
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    with write_intent(), engine.begin() as conn:  # and once it is free, writing works again
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+    engine.dispose()
