@@ -358,12 +358,10 @@ PIECES = (
     ("gridpatrol/issues/queue.py", "queue_page", "queue.queue_page: counts, first 50 rows, total"),
     ("gridpatrol/issues/queue.py", "_counts", "  of which the counts by state (with overdue)"),
     ("gridpatrol/issues/queue.py", "_rows", "  of which the first page of rows"),
-    ("gridpatrol/grids/services.py", "list_grids", "grids.list_grids (the grid filter's options)"),
-    ("gridpatrol/grids/services.py", "list_sites", "grids.list_sites"),
+    ("gridpatrol/grids/services.py", "grid_choices", "grids.grid_choices (the grid filter's options)"),
     ("gridpatrol/issues/views.py", "_teams", "views._teams"),
     ("flask/templating.py", "render_template", "render_template issues/queue.html"),
-    ("jinja2/ext.py", "_gettext_alias", "  of which _() calls in templates"),
-    ("gridpatrol/issues/templates/issues/_labels.html", "macro", "  of which state/severity badge macros"),
+    ("gridpatrol/core/i18n.py", "_template_gettext", "  of which _() calls in templates"),
 )
 
 
