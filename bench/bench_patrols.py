@@ -17,7 +17,7 @@
    Afterwards the database must hold exactly one submitted patrol per 200.
    A second reference is measured on the same server with the same logged-in clients: the cheapest
    authenticated write the app has, POST /notifications/read (session check, CSRF, one UPDATE, commit).
-   Every submission pays that floor; its ratio to the bare baseline bounds what any submission can reach.
+   Every submission pays that floor; its ratio to the bare baseline bounds what a submission can reach.
 
 1 and 2 run in this process (wall and this process's CPU; PostgreSQL's own CPU is not in the CPU column);
 each figure is the median of --repeat runs, the database put back between runs (not timed). Everything
@@ -541,8 +541,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             ratio = r.rps / base.rps if base.rps else float("nan")
             if r.label.startswith("floor:"):
-                print(f"  {r.label}: {r.rps:,.1f} requests/s = {ratio:.3f} × baseline (what any authenticated "
-                      "write can reach here)")
+                print(f"  {r.label}: {r.rps:,.1f} requests/s = {ratio:.3f} × baseline (the app's cheapest "
+                      "authenticated write; every submission pays at least this)")
                 continue
             floor = floors.get(r.label.rsplit("(", 1)[1])
             to_floor = f", {r.rps / floor.rps:.2f} × the floor" if floor and floor.rps else ""

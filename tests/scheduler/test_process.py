@@ -312,14 +312,20 @@ def test_two_schedulers_side_by_side_make_every_patrol_once(app, database_url, s
         helpers.make_user(app, f"lead{i}", roles=("grid_leader", "staff"))
     _assign_leaders(app, {codes[i]: f"lead{i}" for i in range(4)})
     today = builders.today_in_shanghai()
-    patrol_builders.make_plan(app, grids=codes, starts_on=today - dt.timedelta(days=40))
-    patrol_builders.make_plan(app, grids=codes, recurrence=Recurrence.WORKDAYS, window="14:00",
+
+    def clock(hours: float) -> str:  # a time of day `hours` from now, in the site's zone
+        moment = dt.datetime.now(builders.SHANGHAI) + dt.timedelta(hours=hours)
+        return moment.time().replace(second=0, microsecond=0).isoformat(timespec="minutes")
+
+    # The three catch-up plans' windows lie 5–7 hours ahead, whatever the time of day the test runs at, so
+    # none of them is open or due within the reminder horizon now: only the plan below is reminded.
+    patrol_builders.make_plan(app, grids=codes, window=clock(5), starts_on=today - dt.timedelta(days=40))
+    patrol_builders.make_plan(app, grids=codes, recurrence=Recurrence.WORKDAYS, window=clock(6),
                               starts_on=today - dt.timedelta(days=40))
-    patrol_builders.make_plan(app, grids=codes, recurrence=Recurrence.WEEKDAYS, weekdays=[0, 3], window="10:00",
+    patrol_builders.make_plan(app, grids=codes, recurrence=Recurrence.WEEKDAYS, weekdays=[0, 3], window=clock(7),
                               starts_on=today - dt.timedelta(days=40))
     # A window open right now on the leaders' grids, so the reminder job has work too.
-    opened = (dt.datetime.now(builders.SHANGHAI) - dt.timedelta(minutes=30)).time().replace(second=0, microsecond=0)
-    patrol_builders.make_plan(app, grids=codes[:4], window=opened.isoformat(timespec="minutes"), minutes=120,
+    patrol_builders.make_plan(app, grids=codes[:4], window=clock(-0.5), minutes=120,
                               starts_on=today - dt.timedelta(days=2))
 
     pair = [start_scheduler("a"), start_scheduler("b")]  # started together: their catch-ups overlap
