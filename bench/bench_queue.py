@@ -359,7 +359,7 @@ PIECES = (
     ("gridpatrol/issues/queue.py", "_counts", "  of which the counts by state (with overdue)"),
     ("gridpatrol/issues/queue.py", "_rows", "  of which the first page of rows"),
     ("gridpatrol/grids/services.py", "grid_choices", "grids.grid_choices (the grid filter's options)"),
-    ("gridpatrol/issues/views.py", "_teams", "views._teams"),
+    ("gridpatrol/accounts/services.py", "team_choices", "accounts.team_choices (the team options)"),
     ("flask/templating.py", "render_template", "render_template issues/queue.html"),
     ("gridpatrol/core/i18n.py", "_template_gettext", "  of which _() calls in templates"),
 )

@@ -47,12 +47,6 @@ def _template_gettext(message: str, **variables) -> Markup:
 
 
 def install_template_gettext(app: Flask) -> None:
-    """Call after babel.init_app: replaces the gettext Flask-Babel installed in Jinja (autoescaped templates)."""
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _catalogue().ugettext(s),
-        ngettext=lambda s, p, n: _catalogue().ungettext(s, p, n),
-        pgettext=lambda c, s: _catalogue().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _catalogue().unpgettext(c, s, p, n),
-        newstyle=True,
-    )
+    """Call after babel.init_app: `_()` and `gettext()` in templates (and {% trans %} blocks, which call the
+    `gettext` global) take the shorter path; Flask-Babel's ngettext and pgettext stay as installed."""
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext)

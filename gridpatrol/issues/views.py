@@ -53,10 +53,6 @@ def _tz():
     return zoneinfo.ZoneInfo(sites[0].timezone if sites else "Asia/Shanghai")
 
 
-def _teams():
-    return accounts.team_choices(db.session)
-
-
 def _issue_url_prefix() -> str:
     """The issue page's URL without its id: built once, not once per row of the queue."""
     url = url_for("issues.show", issue_id=0)
@@ -71,7 +67,7 @@ def index():
     f = _filter_from_args()
     page = max(request.args.get("page", 1, type=int), 1)
     view = queue.queue_page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
-    teams = _teams()
+    teams = accounts.team_choices(db.session)
     grid_options = grids.grid_choices(db.session)
     return render_template("issues/queue.html", rows=view.rows, total=view.total, page=page, per_page=PER_PAGE,
                            counts=view.counts, f=f, now=now, teams=teams, grids=grid_options, categories=list(Category),
@@ -103,7 +99,7 @@ def export():
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def bulk_dispatch():
     form = BulkDispatchForm()
-    form.team_id.choices = choices((t.id, t.name) for t in _teams())
+    form.team_id.choices = choices((t.id, t.name) for t in accounts.team_choices(db.session))
     ids = [int(i) for i in request.form.getlist("issue") if i.isdigit()]
     if not form.validate_on_submit() or not ids:
         flash(_("Choose issues and a team."), "error")
@@ -133,7 +129,7 @@ def _rectifier_choices():
 
 def _forms(issue: Issue) -> dict:
     dispatch_form = DispatchForm(version=issue.version, severity=issue.severity)
-    dispatch_form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in _teams()])
+    dispatch_form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in accounts.team_choices(db.session)])
     dispatch_form.assignee_id.choices = choices(_rectifier_choices())
     return {"dispatch": dispatch_form, "reject": RejectForm(version=issue.version),
             "action": ActionForm(version=issue.version), "fix": FixForm(version=issue.version),
@@ -185,7 +181,7 @@ def act(issue_id: int, action: str):
         abort(404)
     form = forms[action]()
     if isinstance(form, DispatchForm):
-        form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in _teams()])
+        form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in accounts.team_choices(db.session)])
         form.assignee_id.choices = choices(_rectifier_choices())
     if not form.validate_on_submit():
         return _refuse(issue, "; ".join(str(e) for errors in form.errors.values() for e in errors))

@@ -38,3 +38,9 @@ def test_variables_are_escaped_into_the_translation(app):
 def test_outside_a_request_templates_speak_the_default_language(app):
     with app.app_context():
         assert _render(app, '{{ _("Issues") }}') == "问题隐患"
+
+
+def test_trans_blocks_go_through_the_same_gettext(app):
+    with app.test_request_context("/"):
+        assert _render(app, "{% trans %}Issues{% endtrans %}") == "问题隐患"
+        assert _render(app, '{% trans n="<b>" %}{{ n }} issues{% endtrans %}') == "&lt;b&gt; issues"
