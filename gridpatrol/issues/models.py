@@ -70,6 +70,9 @@ class Issue(db.Model):
     deadline: Mapped[Optional[dt.datetime]]
     reported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[Optional[dt.datetime]]
+    # Decided at acceptance (the first dispatch) and never changed after: what the points domain books.
+    accepted_severity: Mapped[Optional[str]] = mapped_column(String(10))
+    accepted_at: Mapped[Optional[dt.datetime]]
     fixed_at: Mapped[Optional[dt.datetime]]  # last "fix reported"
     fixed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[Optional[dt.datetime]]
