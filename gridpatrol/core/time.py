@@ -1,4 +1,5 @@
-"""Time: stored in UTC, shown in the site's time zone (Asia/Shanghai unless configured otherwise)."""
+"""Time: stored in UTC, shown in the site's time zone (Asia/Shanghai unless configured otherwise), and the one
+calendar arithmetic (months, their bounds in a zone, a site's local day) that every domain uses."""
 
 from __future__ import annotations
 
@@ -35,3 +36,45 @@ def format_local(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
     return to_local(value).strftime(fmt)
+
+
+# --- calendar arithmetic --------------------------------------------------------------------------------
+# The one place months and local days are computed. A month is written as the date of its first day.
+# `tz` is a zone or its IANA name. No domain imports here.
+def zone(tz: dt.tzinfo | str) -> dt.tzinfo:
+    """A zone from a zone or its IANA name (names are cached)."""
+    return _zone(tz) if isinstance(tz, str) else tz
+
+
+def local_day(when: dt.datetime, tz: dt.tzinfo | str) -> dt.date:
+    """The date on the wall calendar in `tz` at the instant `when` (e.g. a site's today)."""
+    if when.tzinfo is None:
+        raise ValueError("naive datetime: cannot tell which zone it is in")
+    return when.astimezone(zone(tz)).date()
+
+
+def month_start(day: dt.date) -> dt.date:
+    """The month a date falls in: its first day."""
+    return dt.date(day.year, day.month, 1)
+
+
+def month_of(when: dt.datetime, tz: dt.tzinfo | str) -> dt.date:
+    """The month (its first day) that the instant `when` falls in, on the calendar of `tz`."""
+    return month_start(local_day(when, tz))
+
+
+def next_month(month: dt.date) -> dt.date:
+    return dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def previous_month(month: dt.date) -> dt.date:
+    return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
+
+
+def month_bounds(month: dt.date, tz: dt.tzinfo | str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of the month containing `month`: its first day 00:00 to the next month's first day 00:00
+    in `tz`, as aware datetimes."""
+    first = month_start(month)
+    zone_ = zone(tz)
+    return (dt.datetime.combine(first, dt.time(0), tzinfo=zone_),
+            dt.datetime.combine(next_month(first), dt.time(0), tzinfo=zone_))

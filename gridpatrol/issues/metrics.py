@@ -38,7 +38,6 @@ query for the median), never by loading the issues. See docs/metrics.md for a wo
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
@@ -48,7 +47,7 @@ from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import Team
 from gridpatrol.core.categories import Category
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import month_bounds, utcnow
 from gridpatrol.grids.models import Grid, Site
 from gridpatrol.issues.models import Issue, IssueState
 
@@ -94,10 +93,7 @@ class MetricRow:
 
 def month_period(site: Site, year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
     """The calendar month [first day 00:00, next month's first day 00:00) in the site's time zone."""
-    tz = zoneinfo.ZoneInfo(site.timezone)
-    start = dt.datetime(year, month, 1, tzinfo=tz)
-    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=tz)
-    return start, end
+    return month_bounds(dt.date(year, month, 1), site.timezone)
 
 
 def _hours(session: Session, later, earlier):

@@ -4,12 +4,11 @@ safety sweep. They start today, so the demo shows today's patrols rather than a 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import local_day, utcnow
 from gridpatrol.demo import services as demo
 from gridpatrol.grids import services as grids
 from gridpatrol.patrols import services
@@ -19,7 +18,7 @@ from gridpatrol.standards.models import ChecklistTemplate
 
 def load_plans(session: Session) -> None:
     site = grids.get_site(session, "DHXZ")
-    today = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
+    today = local_day(utcnow(), site.timezone)
     every_grid = grids.list_grids(session, site)
     outdoor = [g for g in every_grid if g.level == 0]
     template = {t.code: t for t in session.scalars(select(ChecklistTemplate))}

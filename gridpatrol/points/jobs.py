@@ -11,20 +11,16 @@ Registered with `register_jobs()`, called from `gridpatrol.points.init_app`.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gridpatrol.core.time import local_day, month_start, previous_month  # previous_month: points.views imports it here
 from gridpatrol.grids.models import Site
 from gridpatrol.points import services
 
 EVERY_SECONDS = 3600
-
-
-def previous_month(month: dt.date) -> dt.date:
-    return dt.date(month.year - (month.month == 1), (month.month - 2) % 12 + 1, 1)
 
 
 def close_months(session: Session, now: dt.datetime, *, close_day: int | None = None) -> list[tuple[str, dt.date]]:
@@ -33,10 +29,10 @@ def close_months(session: Session, now: dt.datetime, *, close_day: int | None = 
     close_day = close_day if close_day is not None else int(current_app.config["POINTS_CLOSE_DAY"])
     closed = []
     for site in session.scalars(select(Site).order_by(Site.code)):
-        today = now.astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
+        today = local_day(now, site.timezone)
         if today.day < close_day:
             continue
-        month = previous_month(today.replace(day=1))
+        month = previous_month(month_start(today))
         if services.is_closed(session, site.id, month):
             continue
         if services.close_month(session, site, month, actor=None, now=now):

@@ -21,7 +21,7 @@ from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
 from gridpatrol.core.db import chunked, insert_ignoring_conflicts
 from gridpatrol.core.errors import DomainError
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import month_bounds, month_of, next_month, utcnow
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import AssignmentRole, Site
 from gridpatrol.points import rules as earning_rules
@@ -29,15 +29,7 @@ from gridpatrol.points.models import Appeal, AppealState, MonthClose, PointsEntr
 
 
 # --- months -------------------------------------------------------------------------------------------
-def month_of(when: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.date:
-    local = when.astimezone(tz)
-    return dt.date(local.year, local.month, 1)
-
-
-def next_month(month: dt.date) -> dt.date:
-    return dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-
-
+# month_of and next_month are gridpatrol.core.time's (imported above; callers still find them here).
 def parse_month(text: str) -> dt.date:
     try:
         year, month = (int(part) for part in text.split("-"))
@@ -62,7 +54,7 @@ def close_month(session: Session, site: Site, month: dt.date, *, actor: Optional
                 now: Optional[dt.datetime] = None) -> bool:
     """月度锁定. Returns False if it was closed already (closing twice does nothing)."""
     now = now or utcnow()
-    current = month_of(now, zoneinfo.ZoneInfo(site.timezone))
+    current = month_of(now, site.timezone)
     if month >= current:
         raise DomainError(_("Only a month that has ended can be closed."))
     inserted = insert_ignoring_conflicts(session, MonthClose.__table__, [{
@@ -312,9 +304,7 @@ def expected_points(session: Session, site: Site, month: dt.date) -> dict[tuple[
     """Net points per (person, source) that the events of `month` should have earned, from scratch."""
     from gridpatrol.patrols.models import Patrol
 
-    tz = zoneinfo.ZoneInfo(site.timezone)
-    start = dt.datetime.combine(month, dt.time(0), tzinfo=tz)
-    end = dt.datetime.combine(next_month(month), dt.time(0), tzinfo=tz)
+    start, end = month_bounds(month, site.timezone)
     expected: dict[tuple[int, str, int], int] = defaultdict(int)
     version, rules = rules_for(session, site.id, month)
     for patrol in session.scalars(select(Patrol).where(Patrol.site_id == site.id, Patrol.window_start >= start,
@@ -377,9 +367,7 @@ def rebuild_missing(session: Session, site: Site, month: dt.date) -> int:
     """Book every earning of the month's events that the ledger lacks (e.g. after a restore). Returns count."""
     from gridpatrol.patrols.models import Patrol
 
-    tz = zoneinfo.ZoneInfo(site.timezone)
-    start = dt.datetime.combine(month, dt.time(0), tzinfo=tz)
-    end = dt.datetime.combine(next_month(month), dt.time(0), tzinfo=tz)
+    start, end = month_bounds(month, site.timezone)
     count = 0
     for patrol in session.scalars(select(Patrol).where(Patrol.site_id == site.id, Patrol.window_start >= start,
                                                        Patrol.window_start < end)):

@@ -40,6 +40,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
+from gridpatrol.core.time import month_bounds, month_of, month_start
 from gridpatrol.grids.models import AssignmentRole, Grid, GridAssignment, Site
 from gridpatrol.points import services
 from gridpatrol.points.models import MonthClose, PointsEntry
@@ -139,12 +140,6 @@ class MonthlyTable:
         return sum(e.points for e in self.entries)
 
 
-def month_bounds(month: dt.date, tz: zoneinfo.ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    """[start, end) of a calendar month in the site's time zone, as aware datetimes."""
-    return (dt.datetime.combine(month, dt.time(0), tzinfo=tz),
-            dt.datetime.combine(services.next_month(month), dt.time(0), tzinfo=tz))
-
-
 def sum_rows(rows: list[LeaderRow], *, name: str = "", grids: tuple[str, ...] = ()) -> LeaderRow:
     """A row adding up `rows` (the average is weighted by the patrols scored)."""
     total = defaultdict(float)
@@ -169,8 +164,7 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
     from gridpatrol.issues.models import Issue, IssueEvent
     from gridpatrol.patrols.models import Patrol
 
-    if month.day != 1:
-        month = month.replace(day=1)
+    month = month_start(month)
     tz = zoneinfo.ZoneInfo(site.timezone)
     start, end = month_bounds(month, tz)
 
@@ -296,7 +290,7 @@ class YearSummary:
 def yearly_tables(session: Session, site: Site, year: int, *, until: Optional[dt.date] = None) -> list[MonthlyTable]:
     """The twelve monthly tables of a year (only months up to `until`, the current month by default)."""
     if until is None:
-        until = services.month_of(dt.datetime.now(dt.timezone.utc), zoneinfo.ZoneInfo(site.timezone))
+        until = month_of(dt.datetime.now(dt.timezone.utc), site.timezone)
     return [monthly_table(session, site, dt.date(year, m, 1)) for m in range(1, 13) if dt.date(year, m, 1) <= until]
 
 
