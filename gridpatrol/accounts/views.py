@@ -13,7 +13,7 @@ from gridpatrol.accounts.forms import (
 )
 from gridpatrol.accounts.models import Team, TeamKind, User
 from gridpatrol.audit import services as audit
-from gridpatrol.core.errors import DomainError
+from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.transaction import record_despite_rollback
@@ -100,12 +100,9 @@ def set_language():
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(db.session, current_user._get_current_object(), new_password=form.new_password.data,
-                                     current_password=form.current_password.data, actor=current_user)
-        except DomainError as exc:
-            form.new_password.errors.append(str(exc))
-            return render_template("accounts/password.html", form=form), INVALID
+        reshow_on_refusal(lambda: render_template("accounts/password.html", form=form), field=form.new_password)
+        services.change_password(db.session, current_user._get_current_object(), new_password=form.new_password.data,
+                                 current_password=form.current_password.data, actor=current_user)
         _start_login(current_user._get_current_object())  # every other login of this user has just ended
         flash(_("Your password has been changed. Other devices have been logged out."), "success")
         return redirect(url_for("home.index"))
@@ -129,24 +126,24 @@ def admin_users():
 def admin_user_new():
     form = UserForm()
     form.teams.choices = _team_choices(db.session)
+
+    def page():
+        return render_template("accounts/admin_user_form.html", form=form, user=None)
+
     if form.validate_on_submit():
         if not form.password.data:
             form.password.errors.append(_("An initial password is required."))
         else:
             teams = [db.session.get(Team, i) for i in form.teams.data]
-            try:
-                user = services.create_user(
-                    db.session, username=form.username.data, display_name=form.display_name.data,
-                    password=form.password.data, roles=[Role(r) for r in form.roles.data], phone=form.phone.data,
-                    locale=form.locale.data, teams=[t for t in teams if t], actor=current_user,
-                )
-            except DomainError as exc:
-                form.username.errors.append(str(exc))
-            else:
-                flash(_("User %(name)s created.", name=user.username), "success")
-                return redirect(url_for("accounts.admin_users"))
-    status = INVALID if form.is_submitted() else 200
-    return render_template("accounts/admin_user_form.html", form=form, user=None), status
+            reshow_on_refusal(page, field=form.username)
+            user = services.create_user(
+                db.session, username=form.username.data, display_name=form.display_name.data,
+                password=form.password.data, roles=[Role(r) for r in form.roles.data], phone=form.phone.data,
+                locale=form.locale.data, teams=[t for t in teams if t], actor=current_user,
+            )
+            flash(_("User %(name)s created.", name=user.username), "success")
+            return redirect(url_for("accounts.admin_users"))
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -163,22 +160,22 @@ def admin_user_edit(user_id: int):
         form.teams.data = [t.id for t in user.teams]
         form.locale.data = user.locale or ""
     form.username.data = user.username  # usernames never change: audit records name them
+
+    def page():
+        return render_template("accounts/admin_user_form.html", form=form, user=user,
+                               password_form=AdminPasswordForm(), activation_form=ActivationForm())
+
     if form.validate_on_submit():
         teams = [db.session.get(Team, i) for i in form.teams.data]
-        try:
-            services.update_user(
-                db.session, user, display_name=form.display_name.data, phone=form.phone.data,
-                locale=form.locale.data, roles=[Role(r) for r in form.roles.data], teams=[t for t in teams if t],
-                actor=current_user,
-            )
-        except DomainError as exc:
-            form.roles.errors.append(str(exc))
-        else:
-            flash(_("User %(name)s saved.", name=user.username), "success")
-            return redirect(url_for("accounts.admin_users"))
-    status = INVALID if form.is_submitted() else 200
-    return render_template("accounts/admin_user_form.html", form=form, user=user,
-                           password_form=AdminPasswordForm(), activation_form=ActivationForm()), status
+        reshow_on_refusal(page, field=form.roles)
+        services.update_user(
+            db.session, user, display_name=form.display_name.data, phone=form.phone.data,
+            locale=form.locale.data, roles=[Role(r) for r in form.roles.data], teams=[t for t in teams if t],
+            actor=current_user,
+        )
+        flash(_("User %(name)s saved.", name=user.username), "success")
+        return redirect(url_for("accounts.admin_users"))
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 @bp.post("/admin/users/<int:user_id>/active")
@@ -189,11 +186,8 @@ def admin_user_set_active(user_id: int):
     if not form.validate_on_submit():
         return redirect(url_for("accounts.admin_users"))
     activate = request.form.get("active") == "1"
-    try:
-        services.set_active(db.session, user, activate, actor=current_user)
-    except DomainError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("accounts.admin_users"))
+    reshow_on_refusal(admin_users)
+    services.set_active(db.session, user, activate, actor=current_user)
     flash(_("User %(name)s activated.", name=user.username) if activate
           else _("User %(name)s deactivated; their logins have ended.", name=user.username), "success")
     return redirect(url_for("accounts.admin_users"))
@@ -205,11 +199,7 @@ def admin_user_password(user_id: int):
     user = db.get_or_404(User, user_id)
     form = AdminPasswordForm()
     if form.validate_on_submit():
-        try:
-            services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+        services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
         if user.id == current_user.id:
             _start_login(user)
         flash(_("Password of %(name)s reset; their logins have ended.", name=user.username), "success")
@@ -228,14 +218,13 @@ def admin_teams():
 def admin_team_edit(team_id: int | None):
     team = db.get_or_404(Team, team_id) if team_id is not None else None
     form = TeamForm(obj=team if request.method == "GET" else None)
+    def page():
+        return render_template("accounts/admin_team_form.html", form=form, team=team)
+
     if form.validate_on_submit():
-        try:
-            services.save_team(db.session, team, name=form.name.data, kind=TeamKind(form.kind.data),
-                               phone=form.phone.data, active=form.active.data, actor=current_user)
-        except DomainError as exc:
-            form.name.errors.append(str(exc))
-        else:
-            flash(_("Team saved."), "success")
-            return redirect(url_for("accounts.admin_teams"))
-    status = INVALID if form.is_submitted() else 200
-    return render_template("accounts/admin_team_form.html", form=form, team=team), status
+        reshow_on_refusal(page, field=form.name)
+        services.save_team(db.session, team, name=form.name.data, kind=TeamKind(form.kind.data),
+                           phone=form.phone.data, active=form.active.data, actor=current_user)
+        flash(_("Team saved."), "success")
+        return redirect(url_for("accounts.admin_teams"))
+    return page(), (INVALID if form.is_submitted() else 200)

@@ -1,7 +1,7 @@
 """Roles, and the checks views use to refuse what a user may not do.
 
-Every refusal goes through `deny`, which sends the `permission_denied` signal (the audit log listens)
-before answering 403, so no denial goes unrecorded.
+Every refusal raises `NotAllowed` (`deny` does so for views); the error adapter (core/errors.py) sends the
+`permission_denied` signal (the audit log listens) and answers 403, so no denial goes unrecorded.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import functools
 from typing import Callable, TypeVar
 
 from blinker import Namespace
-from flask import abort, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -43,12 +42,10 @@ ROLE_LABELS = {
 
 
 def deny(reason: str):
-    """Record the denial (via the signal) and answer 403."""
-    permission_denied.send(
-        None, user=current_user if current_user.is_authenticated else None,
-        endpoint=request.endpoint, path=request.path, method=request.method, reason=reason,
-    )
-    abort(403)
+    """Refuse: the error adapter records the denial (via the signal) and answers 403."""
+    from gridpatrol.core.errors import NotAllowed
+
+    raise NotAllowed(reason)
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:

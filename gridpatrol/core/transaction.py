@@ -39,6 +39,12 @@ def _flush_deferred_records() -> None:
             raise
 
 
+def roll_back_request() -> None:
+    """Undo this request's work now, before a refusal re-renders its page (the error adapter calls this),
+    so the page shows the state from before the request. The boundary rolls back again after it: harmless."""
+    db.session.rollback()
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _declare_write_intent() -> None:

@@ -42,6 +42,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
+from gridpatrol.core.errors import DomainError
 from gridpatrol.core.categories import Category
 from gridpatrol.core.geometry import LocalProjection
 
@@ -121,7 +122,7 @@ class ImportProblem:
     details: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-class GridImportRefused(Exception):
+class GridImportRefused(DomainError):
     """The file was refused; ``problems`` lists everything found, ordered by feature index."""
 
     def __init__(self, problems: list[ImportProblem]):

@@ -42,6 +42,13 @@ def list_sites(session: Session) -> list[Site]:
     return list(session.scalars(select(Site).order_by(Site.code)))
 
 
+def find_site(session: Session, code: Optional[str]) -> Optional[Site]:
+    """The site with this code, or None."""
+    if not code:
+        return None
+    return session.scalar(select(Site).where(Site.code == code.strip().upper()))
+
+
 def get_site(session: Session, code: Optional[str] = None) -> Site:
     """The site with this code; without a code, the only site (an installation usually has one)."""
     if code:

@@ -2,17 +2,17 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from gridpatrol.accounts.models import User
 from gridpatrol.accounts import services as accounts
-from gridpatrol.core.errors import DomainError
+from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.extensions import db
-from gridpatrol.grids import bp, geojson, map_svg, qr, services
+from gridpatrol.grids import bp, map_svg, qr, services
 from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
 from gridpatrol.grids.models import AssignmentRole, Grid
 
@@ -21,10 +21,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def _site_or_404(code: str | None = None):
-    try:
-        return services.get_site(db.session, code)
-    except DomainError:
-        abort(404)
+    return services.find_site(db.session, code) or abort(404)
 
 
 def _grid_or_404(grid_id: int) -> Grid:
@@ -80,11 +77,17 @@ def site_map(code: str):
 @bp.get("/grids/<int:grid_id>")
 @login_required
 def detail(grid_id: int):
-    grid = _grid_or_404(grid_id)
+    return _detail_page(_grid_or_404(grid_id))
+
+
+def _detail_page(grid: Grid, *, assign_form: AssignForm | None = None,
+                 checkpoint_form: CheckpointForm | None = None):
+    """The grid page; a refused form on it is shown again here with its input (see the POST views)."""
     can_manage = current_user.has_role(Role.ADMIN)
-    assign_form = AssignForm()
-    assign_form.user_id.choices = _leader_choices()
-    categories_form = CategoriesForm(data={"categories": grid.categories or []})
+    if assign_form is None:
+        assign_form = AssignForm(formdata=None)
+        assign_form.user_id.choices = _leader_choices()
+    categories_form = CategoriesForm(formdata=None, data={"categories": grid.categories or []})
     svg = map_svg.render(grid.site, services.list_grids(db.session, grid.site, level=grid.level),
                          link_for=_grid_url, selected=grid.code,
                          status_by_code={grid.code: "ok" if grid.leader else "none"},
@@ -92,7 +95,7 @@ def detail(grid_id: int):
     return render_template(
         "grids/detail.html", grid=grid, svg=svg, can_manage=can_manage,
         can_print=services.may_print_posters(db.session, current_user, grid), assign_form=assign_form, categories_form=categories_form,
-        checkpoint_form=CheckpointForm(), remove_deputy_form=RemoveDeputyForm(),
+        checkpoint_form=checkpoint_form or CheckpointForm(formdata=None), remove_deputy_form=RemoveDeputyForm(),
         history=sorted(grid.assignments, key=lambda a: a.effective_from, reverse=True),
     )
 
@@ -111,12 +114,9 @@ def assign(grid_id: int):
         flash(_("Choose a person and a position."), "error")
         return redirect(_grid_url(grid))
     user = db.session.get(User, form.user_id.data)
-    try:
-        changed = services.assign(db.session, grid, user, AssignmentRole(form.role.data), actor=current_user,
-                                  note=form.note.data or None)
-    except DomainError as exc:
-        flash(str(exc), "error")
-        return render_template("errors/error.html", code=INVALID, error=exc), INVALID
+    reshow_on_refusal(lambda: _detail_page(grid, assign_form=form), field=form.user_id)
+    changed = services.assign(db.session, grid, user, AssignmentRole(form.role.data), actor=current_user,
+                              note=form.note.data or None)
     flash(_("%(name)s is now responsible for grid %(code)s.", name=user.display_name, code=grid.code)
           if changed else _("Nothing changed."), "success")
     return redirect(_grid_url(grid))
@@ -151,17 +151,13 @@ def add_checkpoint(grid_id: int):
     grid = _grid_or_404(grid_id)
     form = CheckpointForm()
     if form.validate_on_submit():
-        try:
-            services.add_checkpoint(db.session, grid, code=form.code.data, name=form.name.data,
-                                    lon=form.lon.data, lat=form.lat.data, actor=current_user)
-        except DomainError as exc:
-            form.code.errors.append(str(exc))
-        else:
-            flash(_("Checkpoint added."), "success")
-            return redirect(_grid_url(grid))
-    # Nothing was saved: say why on the grid page (the form lives there).
-    flash("; ".join(str(e) for errors in form.errors.values() for e in errors), "error")
-    return redirect(_grid_url(grid))
+        reshow_on_refusal(lambda: _detail_page(grid, checkpoint_form=form), field=form.code)
+        services.add_checkpoint(db.session, grid, code=form.code.data, name=form.name.data,
+                                lon=form.lon.data, lat=form.lat.data, actor=current_user)
+        flash(_("Checkpoint added."), "success")
+        return redirect(_grid_url(grid))
+    # Nothing was saved: say why on the grid page (the form lives there), with the input kept.
+    return _detail_page(grid, checkpoint_form=form), INVALID
 
 
 @bp.get("/grids/<int:grid_id>/posters")
@@ -186,10 +182,9 @@ def import_file(code: str):
     if not form.validate_on_submit():
         return render_template("grids/import.html", site=site, form=form), (INVALID if form.is_submitted() else 200)
     data = form.file.data.read(MAX_IMPORT_BYTES + 1)
-    try:
-        report = services.import_grids(db.session, site, data, actor=current_user)
-    except geojson.GridImportRefused as refused:
-        return render_template("grids/import.html", site=site, form=form, problems=refused.problems), INVALID
+    reshow_on_refusal(lambda: render_template("grids/import.html", site=site, form=form,
+                                              problems=getattr(g.refused, "problems", [])))
+    report = services.import_grids(db.session, site, data, actor=current_user)
     return render_template("grids/import.html", site=site, form=ImportForm(formdata=None), report=report)
 
 
@@ -207,16 +202,13 @@ def export_file(code: str):
 def api_locate(code: str):
     """Which grid is this point in? Used by the forms (quick report, patrol location stamp)."""
     site = _site_or_404(code)
-    try:
-        lon = float(request.args["lon"])
-        lat = float(request.args["lat"])
-        level = int(request.args.get("level", 0))
-    except (KeyError, ValueError):
-        return jsonify(error=_("lon and lat (numbers) and an optional whole-number level are required")), 400
-    try:
-        answer = services.locate(db.session, site, lon, lat, level)
-    except DomainError as exc:
-        return jsonify(error=str(exc)), 400
+    g.answer_json = True
+    lon = request.args.get("lon", type=float)
+    lat = request.args.get("lat", type=float)
+    level = request.args.get("level", 0, type=int)
+    if lon is None or lat is None or (request.args.get("level") and not request.args["level"].lstrip("-").isdigit()):
+        return problem(400, _("lon and lat (numbers) and an optional whole-number level are required"))
+    answer = services.locate(db.session, site, lon, lat, level)
     body = {"site": site.code, "lon": lon, "lat": lat, "level": level, "inside": answer.inside}
     if answer.grid is not None:
         body["grid"] = _grid_json(answer.grid)

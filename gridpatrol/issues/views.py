@@ -11,7 +11,7 @@ from gridpatrol.accounts.models import Team, User
 from gridpatrol.accounts import services as accounts
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
-from gridpatrol.core.errors import ConflictError, DomainError
+from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
@@ -105,13 +105,8 @@ def bulk_dispatch():
         flash(_("Choose issues and a team."), "error")
         return redirect(url_for("issues.index"))
     issues = [db.session.get(Issue, i) for i in ids]
-    try:
-        count = services.bulk_dispatch(db.session, [i for i in issues if i], current_user,
-                                       team=db.session.get(Team, form.team_id.data), assignee=None, now=utcnow())
-    except services.NotAllowed:
-        deny("bulk dispatch")
-    except DomainError as exc:
-        return render_template("errors/error.html", code=INVALID, error=None, message=str(exc)), INVALID
+    count = services.bulk_dispatch(db.session, [i for i in issues if i], current_user,
+                                   team=db.session.get(Team, form.team_id.data), assignee=None, now=utcnow())
     flash(_("%(n)d issues dispatched.", n=count), "success")
     return redirect(url_for("issues.index"))
 
@@ -171,10 +166,7 @@ def act(issue_id: int, action: str):
     if action == "comment":
         form = CommentForm()
         if form.validate_on_submit():
-            try:
-                services.comment(db.session, issue, current_user, form.text.data, now=now)
-            except services.NotAllowed:
-                deny("comment")
+            services.comment(db.session, issue, current_user, form.text.data, now=now)
             return redirect(url_for("issues.show", issue_id=issue.id) + "#timeline")
         return _refuse(issue, _("A comment cannot be empty."))
     if action not in forms:
@@ -186,38 +178,31 @@ def act(issue_id: int, action: str):
     if not form.validate_on_submit():
         return _refuse(issue, "; ".join(str(e) for errors in form.errors.values() for e in errors))
     version, note = _version(form), form.note.data
-    try:
-        if action in ("dispatch", "redispatch"):
-            services.dispatch(db.session, issue, current_user,
-                              team=db.session.get(Team, form.team_id.data) if form.team_id.data else None,
-                              assignee=db.session.get(User, form.assignee_id.data) if form.assignee_id.data else None,
-                              severity=form.severity.data, note=note, expected_version=version, now=now)
-        elif action == "reject":
-            duplicate = db.session.get(Issue, form.duplicate_of.data) if form.duplicate_of.data else None
-            services.reject(db.session, issue, current_user, reason=form.reason.data, note=note or "",
-                            duplicate_of=duplicate, expected_version=version, now=now)
-        elif action == "start":
-            services.start(db.session, issue, current_user, note=note, expected_version=version, now=now)
-        elif action == "report_fix":
-            services.report_fix(db.session, issue, current_user, note=note or "", photos=_files(form.photos),
-                                expected_version=version, now=now)
-        else:
-            services.verify(db.session, issue, current_user, passed=action == "verify_pass", note=note,
+    reshow_on_refusal(lambda: _issue_page(issue))
+    if action in ("dispatch", "redispatch"):
+        services.dispatch(db.session, issue, current_user,
+                          team=db.session.get(Team, form.team_id.data) if form.team_id.data else None,
+                          assignee=db.session.get(User, form.assignee_id.data) if form.assignee_id.data else None,
+                          severity=form.severity.data, note=note, expected_version=version, now=now)
+    elif action == "reject":
+        duplicate = db.session.get(Issue, form.duplicate_of.data) if form.duplicate_of.data else None
+        services.reject(db.session, issue, current_user, reason=form.reason.data, note=note or "",
+                        duplicate_of=duplicate, expected_version=version, now=now)
+    elif action == "start":
+        services.start(db.session, issue, current_user, note=note, expected_version=version, now=now)
+    elif action == "report_fix":
+        services.report_fix(db.session, issue, current_user, note=note or "", photos=_files(form.photos),
                             expected_version=version, now=now)
-    except services.NotAllowed:
-        deny(f"issue transition {action}")
-    except ConflictError as exc:
-        return _refuse(issue, str(exc), 409)
-    except DomainError as exc:
-        return _refuse(issue, str(exc))
+    else:
+        services.verify(db.session, issue, current_user, passed=action == "verify_pass", note=note,
+                        expected_version=version, now=now)
     flash(_("Done: the issue is now %(state)s.", state=services.state_label(issue.state)), "success")
     return redirect(url_for("issues.show", issue_id=issue.id))
 
 
-def _refuse(issue: Issue, message: str, status: int = INVALID):
-    """Re-show the issue page with the reason; nothing was changed (the request rolls back)."""
-    db.session.rollback()
-    return _issue_page(db.session.get(Issue, issue.id), refusal=message, status=status)
+def _refuse(issue: Issue, message: str):
+    """Re-show the issue page with why the form was refused; nothing was changed."""
+    return _issue_page(issue, refusal=message, status=INVALID)
 
 
 @bp.get("/issues/photos/<int:photo_id>")
@@ -240,6 +225,11 @@ def report():
                                   title=_("Tap where the problem is"))
             for level in levels}
     duplicates = []
+
+    def page():
+        return render_template("issues/report.html", form=form, site=site, maps=maps, levels=levels,
+                               duplicates=duplicates)
+
     if form.validate_on_submit():
         now = utcnow()
         level = form.level.data or 0
@@ -247,18 +237,14 @@ def report():
         duplicates = services.possible_duplicates(db.session, site, grid=where.grid, category=form.category.data,
                                                   lon=form.lon.data, lat=form.lat.data, now=now)
         if not duplicates or form.file_anyway.data:
-            try:
-                issue = services.report(db.session, current_user, site, lon=form.lon.data, lat=form.lat.data,
-                                        level=level, category=form.category.data, severity=form.severity.data,
-                                        description=form.description.data, photos=_files(form.photos), now=now)
-            except DomainError as exc:
-                form.description.errors.append(str(exc))
-            else:
-                flash(_("Thank you: report no. %(id)d has been filed.", id=issue.id), "success")
-                return redirect(url_for("issues.show", issue_id=issue.id))
+            reshow_on_refusal(page, field=form.description)
+            issue = services.report(db.session, current_user, site, lon=form.lon.data, lat=form.lat.data,
+                                    level=level, category=form.category.data, severity=form.severity.data,
+                                    description=form.description.data, photos=_files(form.photos), now=now)
+            flash(_("Thank you: report no. %(id)d has been filed.", id=issue.id), "success")
+            return redirect(url_for("issues.show", issue_id=issue.id))
     status = INVALID if form.is_submitted() and not duplicates else 200
-    return render_template("issues/report.html", form=form, site=site, maps=maps, levels=levels,
-                           duplicates=duplicates), status
+    return page(), status
 
 
 @bp.route("/admin/time-limits", methods=["GET", "POST"])
@@ -267,19 +253,17 @@ def time_limits():
     site = grids.get_site(db.session, request.args.get("site"))
     form = TimeLimitForm()
     if form.validate_on_submit():
-        try:
-            for category in Category:
-                for severity in Severity:
-                    amount = request.form.get(f"amount-{category.value}-{severity.value}", "")
-                    unit = request.form.get(f"unit-{category.value}-{severity.value}", "")
-                    if amount.strip():
-                        if not amount.strip().isdigit():
-                            raise DomainError(_("A time limit is a whole number."))
-                        services.set_time_limit(db.session, site, category.value, severity.value,
-                                                int(amount), unit, actor=current_user)
-        except DomainError as exc:
-            flash(str(exc), "error")
-            return render_template("issues/time_limits.html", site=site, form=form, table=_limit_table(site)), INVALID
+        reshow_on_refusal(lambda: render_template("issues/time_limits.html", site=site, form=form,
+                                                  table=_limit_table(site)))
+        for category in Category:
+            for severity in Severity:
+                amount = request.form.get(f"amount-{category.value}-{severity.value}", "")
+                unit = request.form.get(f"unit-{category.value}-{severity.value}", "")
+                if amount.strip():
+                    if not amount.strip().isdigit():
+                        raise DomainError(_("A time limit is a whole number."))
+                    services.set_time_limit(db.session, site, category.value, severity.value,
+                                            int(amount), unit, actor=current_user)
         flash(_("Time limits saved."), "success")
         return redirect(url_for("issues.time_limits"))
     return render_template("issues/time_limits.html", site=site, form=form, table=_limit_table(site))

@@ -5,12 +5,12 @@ import json
 import uuid
 import zoneinfo
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
-from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
+from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
@@ -117,7 +117,7 @@ def submit(patrol_id: int):
     wants_json = request.is_json or "payload" in request.form
     patrol = _patrol_or_404(patrol_id)
     if request.content_length and request.content_length > MAX_SUBMISSION_BYTES:
-        return _answer(wants_json, patrol, 413, _("The submission is too large."))
+        return _answer(wants_json, 413, _("The submission is too large."))
     if request.is_json:
         payload = request.get_json(silent=True)
         files = {}
@@ -125,30 +125,24 @@ def submit(patrol_id: int):
         try:
             payload = json.loads(request.form["payload"])
         except ValueError:
-            return _answer(wants_json, patrol, 400, _("The submission is not valid JSON."))
+            return _answer(wants_json, 400, _("The submission is not valid JSON."))
         files = {name: upload.read() for name, upload in request.files.items()}
     else:
         payload, files = _payload_from_form(patrol)
     if not isinstance(payload, dict):
-        return _answer(wants_json, patrol, 400, _("The submission is not valid JSON."))
-    try:
-        result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
-    except NotAllowed:
-        deny("submit a patrol assigned to someone else")
-    except ConflictError as exc:
-        return _answer(wants_json, patrol, 409, str(exc))
-    except DomainError as exc:
-        return _answer(wants_json, patrol, INVALID, str(exc))
+        return _answer(wants_json, 400, _("The submission is not valid JSON."))
+    if wants_json:
+        g.answer_json = True  # refusals of the script's submission answer in JSON (core/errors.py)
+    result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
     if wants_json:
         return jsonify(result.body), 200
     flash(_("Patrol submitted. Score: %(score)s", score=result.body["score"]), "success")
     return redirect(url_for("patrols.show", patrol_id=patrol.id))
 
 
-def _answer(wants_json: bool, patrol: Patrol, status: int, message: str):
+def _answer(wants_json: bool, status: int, message: str):
     if wants_json:
-        return jsonify(error=message), status
-    flash(message, "error")
+        return problem(status, message)
     return render_template("errors/error.html", code=status, error=None, message=message), status
 
 
@@ -166,11 +160,9 @@ def resolve_checkpoint(patrol_id: int):
     patrol = _patrol_or_404(patrol_id)
     if not services.can_fill(current_user, patrol):
         deny("scan for a patrol assigned to someone else")
-    try:
-        checkpoint = services.resolve_checkpoint(db.session, patrol.grid.site.code, patrol.site_id,
-                                                 request.args.get("code", ""))
-    except DomainError as exc:
-        return jsonify(error=str(exc)), 404
+    g.answer_json = True  # the form's script reads a refusal's `detail`
+    checkpoint = services.resolve_checkpoint(db.session, patrol.grid.site.code, patrol.site_id,
+                                             request.args.get("code", ""))
     return jsonify(code=checkpoint.code, name=checkpoint.name, grid=checkpoint.grid.code,
                    other_grid=checkpoint.grid_id != patrol.grid_id)
 
@@ -228,20 +220,20 @@ def edit_plan(plan_id: int | None):
     site = plan.site if plan else grids.get_site(db.session, request.args.get("site"))
     form = _plan_form(plan, site)
     preview = None
+    def page():
+        return render_template("patrols/plan_form.html", form=form, plan=plan, site=site, preview=preview,
+                               tz=zoneinfo.ZoneInfo(site.timezone))
+
     if form.validate_on_submit():
-        try:
-            data = _plan_input(form, site)
-            if "preview" in request.form:
-                preview = services.preview(db.session, site, data)
-            else:
-                saved = services.save_plan(db.session, site, data, plan=plan, actor=current_user)
-                flash(_("Plan %(name)s saved. The scheduler makes its patrols.", name=saved.name), "success")
-                return redirect(url_for("patrols.plans"))
-        except DomainError as exc:
-            form.name.errors.append(str(exc))
-    status = INVALID if form.is_submitted() and preview is None else 200
-    tz = zoneinfo.ZoneInfo(site.timezone)
-    return render_template("patrols/plan_form.html", form=form, plan=plan, site=site, preview=preview, tz=tz), status
+        reshow_on_refusal(page, field=form.name)
+        data = _plan_input(form, site)
+        if "preview" in request.form:
+            preview = services.preview(db.session, site, data)
+        else:
+            saved = services.save_plan(db.session, site, data, plan=plan, actor=current_user)
+            flash(_("Plan %(name)s saved. The scheduler makes its patrols.", name=saved.name), "success")
+            return redirect(url_for("patrols.plans"))
+    return page(), (INVALID if form.is_submitted() and preview is None else 200)
 
 
 @bp.post("/plans/<int:plan_id>/state")

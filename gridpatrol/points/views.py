@@ -19,7 +19,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from gridpatrol.accounts.models import User
-from gridpatrol.core.errors import DomainError
+from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
@@ -46,10 +46,7 @@ def _is_manager() -> bool:
 def _site(code: Optional[str] = None, user: Optional[User] = None) -> Site:
     """The site asked for; else the site of the user's grid; else the first site."""
     if code:
-        try:
-            return grids.get_site(db.session, code)
-        except DomainError:
-            abort(404)
+        return grids.find_site(db.session, code) or abort(404)
     if user is not None:
         held = grids.grids_of_user(db.session, user)
         if held:
@@ -68,14 +65,10 @@ def _month(site: Site, text: Optional[str] = None) -> dt.date:
     text = text if text is not None else request.args.get("month")
     if not text:
         return _current_month(site)
-    try:
-        return services.parse_month(text)
-    except DomainError as exc:
-        abort(Response(render_template("errors/error.html", code=INVALID, error=None, message=str(exc)), INVALID))
+    return services.parse_month(text)
 
 
 def _refuse(message: str, status: int = INVALID):
-    db.session.rollback()
     return render_template("errors/error.html", code=status, error=None, message=message), status
 
 
@@ -152,15 +145,11 @@ def appeal(entry_id: int):
     site = db.session.get(Site, entry.site_id)
     form = AppealForm(prefix=f"e{entry.id}")
     if not form.validate_on_submit():
-        db.session.rollback()
         return _me_page(current_user, site=site, month=entry.month, forms={entry.id: form},
                         errors={entry.id: _("Say why the entry is wrong.")}, status=INVALID)
-    try:
-        services.file_appeal(db.session, entry, current_user, form.reason.data)
-    except DomainError as exc:
-        db.session.rollback()
-        entry = db.session.get(PointsEntry, entry_id)
-        return _me_page(current_user, site=site, month=entry.month, errors={entry.id: str(exc)}, status=INVALID)
+    reshow_on_refusal(lambda: _me_page(current_user, site=site, month=entry.month, forms={entry.id: form},
+                                       errors={entry.id: str(g.refused)}), page_shows_it=True)
+    services.file_appeal(db.session, entry, current_user, form.reason.data)
     flash(_("Your appeal has been filed; a supervisor will decide on it."), "success")
     return redirect(url_for("points.me", site=site.code, month=f"{entry.month:%Y-%m}"))
 
@@ -202,15 +191,12 @@ def decide(appeal_id: int):
     month = _month(site, request.args.get("month") or None)
     form = DecideAppealForm(prefix=f"a{appeal_row.id}")
     if not form.validate_on_submit():
-        db.session.rollback()
         return _index_page(site, month, decide_forms={appeal_id: form},
                            errors={appeal_id: _("Give the reason for the decision.")}, status=INVALID)
-    try:
-        correction = services.decide_appeal(db.session, appeal_row, current_user,
-                                            overturn=form.decision.data == "overturn", note=form.note.data)
-    except DomainError as exc:
-        db.session.rollback()
-        return _index_page(site, month, errors={appeal_id: str(exc)}, status=INVALID)
+    reshow_on_refusal(lambda: _index_page(site, month, decide_forms={appeal_id: form},
+                                          errors={appeal_id: str(g.refused)}), page_shows_it=True)
+    correction = services.decide_appeal(db.session, appeal_row, current_user,
+                                        overturn=form.decision.data == "overturn", note=form.note.data)
     if correction is not None:
         flash(_("Appeal overturned: a correction of %(points)+d points was booked in %(month)s.",
                 points=correction.points, month=f"{correction.month:%Y-%m}"), "success")
@@ -227,10 +213,7 @@ def close():
         return _refuse(_("Say which site and month to close."))
     site = _site(form.site.data)
     month = _month(site, form.month.data)
-    try:
-        closed = services.close_month(db.session, site, month, actor=current_user)
-    except DomainError as exc:
-        return _refuse(str(exc))
+    closed = services.close_month(db.session, site, month, actor=current_user)
     flash(_("%(month)s is closed: it takes no new entries.", month=f"{month:%Y-%m}") if closed
           else _("%(month)s was closed already; nothing changed.", month=f"{month:%Y-%m}"), "success")
     return redirect(url_for("points.index", site=site.code, month=f"{month:%Y-%m}"))
@@ -317,19 +300,19 @@ def rules():
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                chosen = services.parse_month(form.effective_from.data)
-                values = {code: getattr(form, f"rule_{code}").data for code in DEFAULT_RULES}
-                row = services.set_rules(db.session, site, chosen, values, actor=current_user,
-                                         note=(form.note.data or "").strip() or None)
-            except DomainError as exc:
-                db.session.rollback()
-                form.effective_from.errors = [str(exc)]
-            else:
-                flash(_("Rule set version %(version)d applies from %(month)s.", version=row.version,
-                        month=f"{chosen:%Y-%m}"), "success")
-                return redirect(url_for("points.rules", site=site.code))
+            reshow_on_refusal(lambda: _rules_page(site, closed, form), field=form.effective_from)
+            chosen = services.parse_month(form.effective_from.data)
+            values = {code: getattr(form, f"rule_{code}").data for code in DEFAULT_RULES}
+            row = services.set_rules(db.session, site, chosen, values, actor=current_user,
+                                     note=(form.note.data or "").strip() or None)
+            flash(_("Rule set version %(version)d applies from %(month)s.", version=row.version,
+                    month=f"{chosen:%Y-%m}"), "success")
+            return redirect(url_for("points.rules", site=site.code))
         status = INVALID
+    return _rules_page(site, closed, form), status
+
+
+def _rules_page(site: Site, closed: set[dt.date], form):
     rule_sets = list(db.session.scalars(select(RuleSet).where(RuleSet.site_id == site.id)
                                         .order_by(RuleSet.effective_from)))
     current = _current_month(site)
@@ -347,4 +330,4 @@ def rules():
         month = services.next_month(month)
     return render_template("points/rules.html", site=site, sites=grids.list_sites(db.session), form=form,
                            rule_sets=rule_sets, timeline=timeline, codes=list(DEFAULT_RULES),
-                           rule_label=_rule_label), status
+                           rule_label=_rule_label)

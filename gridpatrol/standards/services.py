@@ -87,8 +87,12 @@ def get_template(session: Session, ident: int | str) -> ChecklistTemplate:
     return template
 
 
+def find_version(template: ChecklistTemplate, number: int) -> Optional[TemplateVersion]:
+    return next((v for v in template.versions if v.number == number), None)
+
+
 def get_version(template: ChecklistTemplate, number: int) -> TemplateVersion:
-    version = next((v for v in template.versions if v.number == number), None)
+    version = find_version(template, number)
     if version is None:
         raise DomainError(_("%(code)s has no version %(number)d.", code=template.code, number=number))
     return version

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from gridpatrol.core.errors import DomainError
+from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
 from gridpatrol.standards import bp, services
@@ -62,16 +62,16 @@ def index():
 def create():
     form = TemplateForm()
     del form.active
+    def page():
+        return render_template("standards/form.html", form=form, template=None)
+
     if form.validate_on_submit():
-        try:
-            template = services.create_template(db.session, form.code.data, form.name.data, form.description.data,
-                                                actor=current_user)
-        except DomainError as exc:
-            form.code.errors.append(str(exc))
-        else:
-            flash(_("Standard %(code)s created. Add its items, then publish it.", code=template.code), "success")
-            return redirect(_detail_url(template, "draft"))
-    return render_template("standards/form.html", form=form, template=None), (INVALID if form.is_submitted() else 200)
+        reshow_on_refusal(page, field=form.code)
+        template = services.create_template(db.session, form.code.data, form.name.data, form.description.data,
+                                            actor=current_user)
+        flash(_("Standard %(code)s created. Add its items, then publish it.", code=template.code), "success")
+        return redirect(_detail_url(template, "draft"))
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 @bp.route("/<int:template_id>/edit", methods=["GET", "POST"])
@@ -81,18 +81,17 @@ def edit(template_id: int):
     form = TemplateForm(obj=template if request.method == "GET" else None)
     form.code.data = template.code  # the code never changes: plans, patrols and files name it
     form.code.render_kw = {"readonly": True}
+    def page():
+        return render_template("standards/form.html", form=form, template=template)
+
     if form.validate_on_submit():
-        try:
-            changed = services.update_template(db.session, template, name=form.name.data,
-                                               description=form.description.data, active=form.active.data,
-                                               actor=current_user)
-        except DomainError as exc:
-            form.name.errors.append(str(exc))
-        else:
-            flash(_("Standard saved.") if changed else _("Nothing changed."), "success")
-            return redirect(_detail_url(template))
-    return render_template("standards/form.html", form=form, template=template), (
-        INVALID if form.is_submitted() else 200)
+        reshow_on_refusal(page, field=form.name)
+        changed = services.update_template(db.session, template, name=form.name.data,
+                                           description=form.description.data, active=form.active.data,
+                                           actor=current_user)
+        flash(_("Standard saved.") if changed else _("Nothing changed."), "success")
+        return redirect(_detail_url(template))
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 # --- one template ----------------------------------------------------------------------------------
@@ -118,10 +117,7 @@ def detail(template_id: int):
 @roles_required(*READERS)
 def version(template_id: int, number: int):
     template = _template_or_404(template_id)
-    try:
-        shown = services.get_version(template, number)
-    except DomainError:
-        abort(404)
+    shown = services.find_version(template, number) or abort(404)
     return render_template("standards/version.html", template=template, version=shown,
                            groups=services.grouped_items(shown), counts=services.category_counts(shown))
 
@@ -155,13 +151,10 @@ def add_item(template_id: int):
     draft = _draft_or_404(template)
     form = ItemForm()
     if form.validate_on_submit():
-        try:
-            item = services.add_item(db.session, draft, **_item_values(form), actor=current_user)
-        except DomainError as exc:
-            form.text.errors.append(str(exc))
-        else:
-            flash(_("Item %(code)s added.", code=item.code), "success")
-            return redirect(_detail_url(template, "item-%d" % item.id))
+        reshow_on_refusal(lambda: _render_detail(template, item_form=form), field=form.text)
+        item = services.add_item(db.session, draft, **_item_values(form), actor=current_user)
+        flash(_("Item %(code)s added.", code=item.code), "success")
+        return redirect(_detail_url(template, "item-%d" % item.id))
     return _render_detail(template, item_form=form, status=INVALID)
 
 
@@ -174,16 +167,16 @@ def edit_item(template_id: int, item_id: int):
         flash(_("Only a draft can be edited; start a new version first."), "error")
         return redirect(_detail_url(template))
     form = ItemForm(obj=item if request.method == "GET" else None)
+    def page():
+        return render_template("standards/item_form.html", template=template, item=item, form=form,
+                               delete_form=ConfirmForm())
+
     if form.validate_on_submit():
-        try:
-            changed = services.update_item(db.session, item, **_item_values(form), actor=current_user)
-        except DomainError as exc:
-            form.text.errors.append(str(exc))
-        else:
-            flash(_("Item %(code)s saved.", code=item.code) if changed else _("Nothing changed."), "success")
-            return redirect(_detail_url(template, "item-%d" % item.id))
-    return render_template("standards/item_form.html", template=template, item=item, form=form,
-                           delete_form=ConfirmForm()), (INVALID if form.is_submitted() else 200)
+        reshow_on_refusal(page, field=form.text)
+        changed = services.update_item(db.session, item, **_item_values(form), actor=current_user)
+        flash(_("Item %(code)s saved.", code=item.code) if changed else _("Nothing changed."), "success")
+        return redirect(_detail_url(template, "item-%d" % item.id))
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 @bp.post("/<int:template_id>/draft/items/<int:item_id>/delete")
@@ -194,10 +187,7 @@ def delete_item(template_id: int, item_id: int):
     if not ConfirmForm().validate_on_submit():
         return _render_detail(template, status=INVALID)
     code = item.code
-    try:
-        services.remove_item(db.session, item, actor=current_user)
-    except DomainError as exc:
-        return render_template("errors/error.html", code=INVALID, error=exc), INVALID
+    services.remove_item(db.session, item, actor=current_user)
     flash(_("Item %(code)s deleted from the draft.", code=code), "success")
     return redirect(_detail_url(template, "draft"))
 
@@ -210,10 +200,7 @@ def move_item(template_id: int, item_id: int):
     form = MoveForm()
     if not form.validate_on_submit():
         return _render_detail(template, status=INVALID)
-    try:
-        services.move_item(db.session, item, form.direction.data, actor=current_user)
-    except DomainError as exc:
-        return render_template("errors/error.html", code=INVALID, error=exc), INVALID
+    services.move_item(db.session, item, form.direction.data, actor=current_user)
     return redirect(_detail_url(template, "item-%d" % item.id))
 
 
@@ -223,22 +210,22 @@ def publish(template_id: int):
     template = _template_or_404(template_id)
     draft = _draft_or_404(template)
     form = PublishForm()
+
+    def page():
+        return render_template(
+            "standards/publish.html", template=template, draft=draft, form=form,
+            problems=services.validate_version(draft), diff=services.diff_versions(template.published, draft),
+            counts=services.category_counts(draft))
+
     if form.validate_on_submit():
-        try:
-            services.publish(db.session, draft, actor=current_user, note=form.note.data)
-        except DomainError as exc:
-            form.note.errors.append(str(exc))
-        else:
-            flash(_("Version %(number)d of %(code)s is published; new patrols use it.",
-                    number=draft.number, code=template.code), "success")
-            return redirect(_detail_url(template))
+        reshow_on_refusal(page, field=form.note)
+        services.publish(db.session, draft, actor=current_user, note=form.note.data)
+        flash(_("Version %(number)d of %(code)s is published; new patrols use it.",
+                number=draft.number, code=template.code), "success")
+        return redirect(_detail_url(template))
     elif request.method == "GET" and draft.note:
         form.note.data = draft.note
-    return render_template(
-        "standards/publish.html", template=template, draft=draft, form=form,
-        problems=services.validate_version(draft), diff=services.diff_versions(template.published, draft),
-        counts=services.category_counts(draft),
-    ), (INVALID if form.is_submitted() else 200)
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 @bp.route("/<int:template_id>/draft/discard", methods=["GET", "POST"])
@@ -262,11 +249,10 @@ def discard(template_id: int):
 def export_json(template_id: int):
     template = _template_or_404(template_id)
     number = request.args.get("version", type=int)
-    try:
-        version = services.get_version(template, number) if number is not None else None
-        data = services.export_template(template, version)
-    except DomainError:
+    version = services.find_version(template, number) if number is not None else services.current_version(template)
+    if version is None:
         abort(404)
+    data = services.export_template(template, version)
     body = json.dumps(data, ensure_ascii=False, indent=1) + "\n"
     return Response(body, mimetype="application/json", headers={
         "Content-Disposition": f'attachment; filename="{template.code}-v{data["version"]}.json"'})
@@ -279,10 +265,9 @@ def import_file():
     if not form.validate_on_submit():
         return render_template("standards/import.html", form=form), (INVALID if form.is_submitted() else 200)
     data = form.file.data.read(services.MAX_IMPORT_BYTES + 1)
-    try:
-        template = services.import_template(db.session, data, actor=current_user)
-    except services.ImportRefused as refused:
-        return render_template("standards/import.html", form=form, problems=refused.problems), INVALID
+    reshow_on_refusal(lambda: render_template("standards/import.html", form=form,
+                                              problems=getattr(g.refused, "problems", [])))
+    template = services.import_template(db.session, data, actor=current_user)
     if template.draft is not None:
         flash(_("Imported as draft version %(number)d of %(code)s: review it, then publish it.",
                 number=template.draft.number, code=template.code), "success")

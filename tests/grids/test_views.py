@@ -163,7 +163,9 @@ def test_locate_endpoint(app, site):
     assert not outside["inside"] and outside["nearest"]["code"] == "A02"
     assert outside["nearest"]["distance_m"] == pytest.approx(96.2, abs=1.0)
     assert client.get("/api/sites/TEST/locate?lon=abc&lat=1").status_code == 400
-    assert client.get("/api/sites/TEST/locate?lon=120&lat=95").status_code == 400
+    refused = client.get("/api/sites/TEST/locate?lon=120&lat=95")
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["status"] == 422 and refused.get_json()["detail"]
     assert app.test_client().get("/api/sites/TEST/locate?lon=120.15&lat=30.28").status_code == 302
 
 
@@ -207,8 +209,10 @@ def test_refused_category_and_checkpoint_change_nothing(app, site):
     assert "flash flash-error" in admin.get(page).get_data(as_text=True)  # the refusal is explained
     outside = helpers.post_form(admin, f"{page}/checkpoints", {"code": "A01-09", "name": "门口", "lon": "120.1530",
                                                                "lat": "30.2795"}, token_from=page)
-    assert outside.status_code == 302
-    assert "flash flash-error" in admin.get(page).get_data(as_text=True)
+    # Refused by the service: the grid page again, with the input kept and the reason beside the field.
+    assert outside.status_code == 422
+    shown = outside.get_data(as_text=True)
+    assert 'value="A01-09"' in shown and 'value="门口"' in shown and "has-error" in shown
     with app.app_context():
         grid = db.session.get(Grid, site["A01"])
         assert grid.categories == [] and [c.code for c in grid.checkpoints] == ["A01-01"]

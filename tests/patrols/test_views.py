@@ -100,7 +100,7 @@ def test_submit_json_replay_and_conflict(app, live_patrol):
     again = _post(client, live_patrol["id"], body)
     assert again.status_code == 200 and again.get_json() == first.get_json()
     changed = _post(client, live_patrol["id"], dict(body, answers=[dict(a, note="x") for a in body["answers"]]))
-    assert changed.status_code == 409 and "error" in changed.get_json()
+    assert changed.status_code == 409 and changed.get_json()["detail"]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
 
@@ -231,7 +231,7 @@ def test_bad_json_bodies_are_refused_and_save_nothing(app, live_patrol):
     for body, status in (("{nope", 400), ("[1, 2]", 400), ('"text"', 400), ("{}", 422)):
         response = _post_json(client, live_patrol["id"], body, token)
         assert response.status_code == status, body
-        assert response.get_json()["error"]
+        assert response.get_json()["detail"]
     no_token = client.post(f"/patrols/{live_patrol['id']}/submit", data=json.dumps(_payload(live_patrol)),
                            content_type="application/json")
     assert no_token.status_code == 400

@@ -376,7 +376,7 @@
         if (status >= 200 && status < 300) {
           return {state: "accepted", status: status, body: body || {}, message: ""};
         }
-        var message = body && body.error ? body.error : t("errUnknown", {status: status});
+        var message = body && body.detail ? body.detail : t("errUnknown", {status: status});
         if (status >= 400 && status < 500) return {state: "rejected", status: status, body: body, message: message};
         return {state: "queued", status: status, message: message};
       });

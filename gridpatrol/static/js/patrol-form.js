@@ -487,8 +487,8 @@
             return {verified: true, name: body.name, grid: body.grid, otherGrid: !!body.other_grid};
           });
         }
-        if (response.status === 404 && json) {
-          return response.json().then(function (body) { return {refused: body.error || code}; });
+        if ((response.status === 404 || response.status === 422) && json) {
+          return response.json().then(function (body) { return {refused: body.detail || code}; });
         }
         return {verified: false};
       }, function () {
