@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
+from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridpatrol.core.time import utcnow
@@ -11,7 +11,11 @@ from gridpatrol.extensions import db
 
 
 class Notification(db.Model):
-    """An in-app message for one user. `key` makes a reminder idempotent: the same key is sent once."""
+    """A message for one user: its kind, the parameters its message needs and the object it is about.
+
+    It holds no text: `gridpatrol.notifications.kinds` renders it when read, in the reader's language, with a
+    link built then. `key` makes it idempotent: the same (user, key) is written once.
+    """
 
     __tablename__ = "notifications"
 
@@ -19,12 +23,15 @@ class Notification(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(40))
-    text: Mapped[str] = mapped_column(String(500))
-    link: Mapped[Optional[str]] = mapped_column(String(255))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    target_type: Mapped[Optional[str]] = mapped_column(String(20))  # "issue", "patrol", "appeal"
+    target_id: Mapped[Optional[int]]
+    site_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     read_at: Mapped[Optional[dt.datetime]]
 
     __table_args__ = (
         Index("uq_notifications_user_id_key", "user_id", "key", unique=True),
         Index("ix_notifications_user_id_read_at", "user_id", "read_at"),
+        Index("ix_notifications_target", "target_type", "target_id"),
     )
