@@ -1,9 +1,10 @@
 """Scheduler jobs of the rectification queue: deadline reminders and escalation of overdue issues.
 
-Both work from database state and are idempotent: each message has a notification key naming the issue
-and its deadline, and (user, key) is unique, so a re-run, a catch-up after downtime or a second
-scheduler sends nothing twice, while a re-dispatch with a new deadline is a new key and is announced
-again. Overdue is derived (open and deadline passed), never stored as a state.
+Both run site by site (each site in its own transaction), work from database state and are idempotent:
+each message has a notification key naming the issue and its deadline, and (user, key) is unique, so a
+re-run, a catch-up after downtime or a second scheduler sends nothing twice, while a re-dispatch with a
+new deadline is a new key and is announced again. Overdue is derived (open and deadline passed), never
+stored as a state.
 
 Register them with `register_jobs()` (called from `gridpatrol.issues.init_app`).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import TYPE_CHECKING, Optional
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -23,6 +25,9 @@ from gridpatrol.core.roles import Role
 from gridpatrol.grids.models import AssignmentRole, Grid, GridAssignment, Site
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
 from gridpatrol.notifications.models import Notification
+
+if TYPE_CHECKING:
+    from gridpatrol.scheduler.jobs import SiteRef
 
 REMIND_BEFORE = dt.timedelta(hours=4)  # remind the rectifier this long before the deadline
 EVERY_SECONDS = 300
@@ -50,15 +55,18 @@ def _link(issue_id: int) -> str:
     return f"/issues/{issue_id}"
 
 
-def remind_due(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_BEFORE) -> int:
-    """One reminder per issue and deadline when an open, dispatched or in-progress issue falls due within
-    `before`: to its assignee if it has an active one, else to every active member of its team.
-    Returns the notifications written."""
-    issues = session.execute(
-        select(Issue.id, Issue.title, Issue.deadline, Issue.assignee_id, Issue.team_id, Site.timezone)
-        .join(Site, Site.id == Issue.site_id)
+def remind_due(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_BEFORE,
+               site: Optional[Site] = None) -> int:
+    """One reminder per issue and deadline when an open, dispatched or in-progress issue (of `site`, else of
+    every site) falls due within `before`: to its assignee if it has an active one, else to every active
+    member of its team. Returns the notifications written."""
+    query = select(Issue.id, Issue.title, Issue.deadline, Issue.assignee_id, Issue.team_id, Site.timezone) \
+        .join(Site, Site.id == Issue.site_id) \
         .where(Issue.state.in_(REMIND_STATES), Issue.deadline.is_not(None), Issue.deadline > now,
-               Issue.deadline <= now + before)).all()
+               Issue.deadline <= now + before)
+    if site is not None:
+        query = query.where(Issue.site_id == site.id)
+    issues = session.execute(query).all()
     if not issues:
         return 0
     active_assignees = set(session.scalars(select(User.id).where(
@@ -82,13 +90,15 @@ def remind_due(session: Session, now: dt.datetime, *, before: dt.timedelta = REM
     return len(insert_ignoring_conflicts(session, Notification.__table__, list(rows.values()), ["user_id", "key"]))
 
 
-def escalate_overdue(session: Session, now: dt.datetime) -> int:
-    """When an open issue is past its deadline, tell every active supervisor and the grid's current leader,
-    once per issue and deadline. Returns the notifications written."""
-    issues = session.execute(
-        select(Issue.id, Issue.title, Issue.deadline, Issue.grid_id, Grid.code, Site.timezone)
-        .join(Site, Site.id == Issue.site_id).outerjoin(Grid, Grid.id == Issue.grid_id)
-        .where(Issue.state.in_(OPEN_STATES), Issue.deadline.is_not(None), Issue.deadline < now)).all()
+def escalate_overdue(session: Session, now: dt.datetime, *, site: Optional[Site] = None) -> int:
+    """When an open issue (of `site`, else of every site) is past its deadline, tell every active supervisor
+    and the grid's current leader, once per issue and deadline. Returns the notifications written."""
+    query = select(Issue.id, Issue.title, Issue.deadline, Issue.grid_id, Grid.code, Site.timezone) \
+        .join(Site, Site.id == Issue.site_id).outerjoin(Grid, Grid.id == Issue.grid_id) \
+        .where(Issue.state.in_(OPEN_STATES), Issue.deadline.is_not(None), Issue.deadline < now)
+    if site is not None:
+        query = query.where(Issue.site_id == site.id)
+    issues = session.execute(query).all()
     if not issues:
         return 0
     supervisors = list(session.scalars(select(User.id).join(UserRole, UserRole.user_id == User.id).where(
@@ -113,12 +123,16 @@ def escalate_overdue(session: Session, now: dt.datetime) -> int:
     return len(insert_ignoring_conflicts(session, Notification.__table__, list(rows.values()), ["user_id", "key"]))
 
 
-def _issue_reminders(session: Session, now: dt.datetime) -> str:
-    return f"{remind_due(session, now)} issue reminders sent"
+def _issue_reminders(session: Session, site: SiteRef, now: dt.datetime) -> int:
+    return remind_due(session, now, site=session.get(Site, site.id))
 
 
-def _escalate_overdue(session: Session, now: dt.datetime) -> str:
-    return f"{escalate_overdue(session, now)} overdue notices sent"
+def _escalate_overdue(session: Session, site: SiteRef, now: dt.datetime) -> int:
+    return escalate_overdue(session, now, site=session.get(Site, site.id))
+
+
+def _total(results: list[tuple[SiteRef, int]]) -> int:
+    return sum(count for _site, count in results)
 
 
 def register_jobs() -> None:
@@ -126,6 +140,8 @@ def register_jobs() -> None:
     from gridpatrol.scheduler.jobs import Job, register
 
     register(Job("issue_reminders", EVERY_SECONDS, _issue_reminders,
-                 "remind rectifiers of issues due within 4 hours"))
+                 "remind rectifiers of issues due within 4 hours",
+                 per_site=True, summarize=lambda results: f"{_total(results)} issue reminders sent"))
     register(Job("escalate_overdue", EVERY_SECONDS, _escalate_overdue,
-                 "tell supervisors and the grid leader about overdue issues"))
+                 "tell supervisors and the grid leader about overdue issues",
+                 per_site=True, summarize=lambda results: f"{_total(results)} overdue notices sent"))

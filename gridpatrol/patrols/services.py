@@ -1,8 +1,8 @@
 """Patrol plans and patrols: planning, materialising, reminding, marking missed, filling and submitting.
 
-Everything here flushes and leaves the commit to the request or job. The scheduler jobs call
-`materialize`, `mark_missed` and `remind`; they are idempotent (unique keys, insert-or-ignore), so a
-re-run, a restart after downtime or a second scheduler never doubles anything.
+Everything here flushes and leaves the commit to the request or job. The scheduler jobs (`patrols.jobs`)
+call `materialize`, `mark_missed` and `remind`, site by site; they are idempotent (unique keys,
+insert-or-ignore), so a re-run, a restart after downtime or a second scheduler never doubles anything.
 """
 
 from __future__ import annotations
@@ -175,20 +175,26 @@ class MaterializeReport:
     skipped_plans: list[str] = field(default_factory=list)
 
 
-def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = HORIZON) -> MaterializeReport:
-    """Create the patrols of every active plan whose window starts before now + horizon.
+def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = HORIZON,
+                site: Optional[Site] = None) -> MaterializeReport:
+    """Create the patrols of every active plan (of `site`, else of every site) whose window starts before
+    now + horizon.
 
     Starts where the plan's previous run stopped (`materialized_until`), so after downtime every window
     slept through is made too; windows already closed are created as missed.
     """
     report = MaterializeReport()
     until = now + horizon
-    plans = session.scalars(select(PatrolPlan).where(
+    query = select(PatrolPlan).where(
         PatrolPlan.active.is_(True),
         or_(PatrolPlan.materialized_until.is_(None), PatrolPlan.materialized_until < until),
-    ).options(selectinload(PatrolPlan.plan_grids).options(lazyload(PlanGrid.grid), lazyload(PlanGrid.patroller_grid)),
-              selectinload(PatrolPlan.template))).all()  # only grid ids are needed: no geometry loaded
-    leaders = _current_leaders(session)
+    )
+    if site is not None:
+        query = query.where(PatrolPlan.site_id == site.id)
+    plans = session.scalars(query.options(
+        selectinload(PatrolPlan.plan_grids).options(lazyload(PlanGrid.grid), lazyload(PlanGrid.patroller_grid)),
+        selectinload(PatrolPlan.template))).all()  # only grid ids are needed: no geometry loaded
+    leaders = _current_leaders(session, site)
     calendars: dict[int, workdays.WorkdayCalendar] = {}
     sites: dict[int, Site] = {}
     patrols_table = Patrol.__table__
@@ -198,11 +204,11 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
         if version is None:
             report.skipped_plans.append(plan.name)
             continue
-        site = sites.get(plan.site_id) or session.get(Site, plan.site_id)
-        sites[plan.site_id] = site
+        plan_site = sites.get(plan.site_id) or session.get(Site, plan.site_id)
+        sites[plan.site_id] = plan_site
         if plan.site_id not in calendars:
-            calendars[plan.site_id] = workdays.calendar_for(session, site)
-        tz = zoneinfo.ZoneInfo(site.timezone)
+            calendars[plan.site_id] = workdays.calendar_for(session, plan_site)
+        tz = zoneinfo.ZoneInfo(plan_site.timezone)
         start = plan.materialized_until or dt.datetime.combine(plan.starts_on, dt.time(0), tzinfo=tz)
         rows = []
         for window in schedule.windows(schedule.PlanRule.of(plan), tz, start, until, calendars[plan.site_id]):
@@ -236,18 +242,25 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
     return report
 
 
-def _current_leaders(session: Session) -> dict[int, int]:
+def _current_leaders(session: Session, site: Optional[Site] = None) -> dict[int, int]:
     from gridpatrol.grids.models import AssignmentRole, GridAssignment
 
-    return dict(session.execute(select(GridAssignment.grid_id, GridAssignment.user_id).where(
-        GridAssignment.role == AssignmentRole.LEADER.value, GridAssignment.effective_to.is_(None))).all())
+    query = select(GridAssignment.grid_id, GridAssignment.user_id).where(
+        GridAssignment.role == AssignmentRole.LEADER.value, GridAssignment.effective_to.is_(None))
+    if site is not None:
+        query = query.join(Grid, Grid.id == GridAssignment.grid_id).where(Grid.site_id == site.id)
+    return dict(session.execute(query).all())
 
 
-def mark_missed(session: Session, now: dt.datetime) -> list[int]:
-    """Patrols whose grace period has ended unsubmitted become missed. Returns their ids."""
-    ids = list(session.scalars(select(Patrol.id).where(
+def mark_missed(session: Session, now: dt.datetime, *, site: Optional[Site] = None) -> list[int]:
+    """Patrols (of `site`, else of every site) whose grace period has ended unsubmitted become missed.
+    Returns their ids."""
+    query = select(Patrol.id).where(
         Patrol.status.in_([PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value]),
-        Patrol.grace_until <= now)))
+        Patrol.grace_until <= now)
+    if site is not None:
+        query = query.where(Patrol.site_id == site.id)
+    ids = list(session.scalars(query))
     for batch in chunked(ids):
         session.execute(update(Patrol).where(Patrol.id.in_(batch), Patrol.status.in_(
             [PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value])).values(
@@ -258,12 +271,17 @@ def mark_missed(session: Session, now: dt.datetime) -> list[int]:
     return ids
 
 
-def remind(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_BEFORE) -> int:
-    """One in-app reminder per patrol, to its assignee, when its window starts within `before`."""
-    due_soon = session.execute(select(Patrol.id, Patrol.assignee_id, Patrol.window_start, Grid.code, Grid.name)
-                               .join(Grid, Grid.id == Patrol.grid_id).where(
-        Patrol.status == PatrolStatus.SCHEDULED.value, Patrol.assignee_id.is_not(None),
-        Patrol.window_start <= now + before, Patrol.due_at > now)).all()
+def remind(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_BEFORE,
+           site: Optional[Site] = None) -> int:
+    """One in-app reminder per patrol (of `site`, else of every site), to its assignee, when its window starts
+    within `before`."""
+    query = select(Patrol.id, Patrol.assignee_id, Patrol.window_start, Grid.code, Grid.name) \
+        .join(Grid, Grid.id == Patrol.grid_id).where(
+            Patrol.status == PatrolStatus.SCHEDULED.value, Patrol.assignee_id.is_not(None),
+            Patrol.window_start <= now + before, Patrol.due_at > now)
+    if site is not None:
+        query = query.where(Patrol.site_id == site.id)
+    due_soon = session.execute(query).all()
     rows = [{
         "user_id": assignee, "key": f"patrol-due:{pid}", "kind": "patrol_due", "created_at": now,
         "text": _("Patrol of grid %(code)s %(name)s is due.", code=code, name=name),

@@ -11,6 +11,7 @@ Registered with `register_jobs()`, called from `gridpatrol.points.init_app`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Optional
 
 from flask import current_app
 from sqlalchemy import select
@@ -20,28 +21,37 @@ from gridpatrol.core.time import local_day, month_start, previous_month  # previ
 from gridpatrol.grids.models import Site
 from gridpatrol.points import services
 
+if TYPE_CHECKING:
+    from gridpatrol.scheduler.jobs import SiteRef
+
 EVERY_SECONDS = 3600
 
 
-def close_months(session: Session, now: dt.datetime, *, close_day: int | None = None) -> list[tuple[str, dt.date]]:
-    """Close the previous month of every site whose local date is on or after the close day.
+def close_months(session: Session, now: dt.datetime, *, close_day: int | None = None,
+                 site: Optional[Site] = None) -> list[tuple[str, dt.date]]:
+    """Close the previous month of `site` (else of every site) if its local date is on or after the close day.
     Returns the (site code, month) pairs closed by this run."""
     close_day = close_day if close_day is not None else int(current_app.config["POINTS_CLOSE_DAY"])
+    sites = [site] if site is not None else list(session.scalars(select(Site).order_by(Site.code)))
     closed = []
-    for site in session.scalars(select(Site).order_by(Site.code)):
-        today = local_day(now, site.timezone)
+    for each in sites:
+        today = local_day(now, each.timezone)
         if today.day < close_day:
             continue
         month = previous_month(month_start(today))
-        if services.is_closed(session, site.id, month):
+        if services.is_closed(session, each.id, month):
             continue
-        if services.close_month(session, site, month, actor=None, now=now):
-            closed.append((site.code, month))
+        if services.close_month(session, each, month, actor=None, now=now):
+            closed.append((each.code, month))
     return closed
 
 
-def _run(session: Session, now: dt.datetime) -> str:
-    closed = close_months(session, now)
+def _run(session: Session, site: SiteRef, now: dt.datetime) -> list[tuple[str, dt.date]]:
+    return close_months(session, now, site=session.get(Site, site.id))
+
+
+def _summary(results: list[tuple[SiteRef, list[tuple[str, dt.date]]]]) -> str:
+    closed = [pair for _site, pairs in results for pair in pairs]
     if not closed:
         return "no month to close"
     return "closed " + ", ".join(f"{code} {month:%Y-%m}" for code, month in closed)
@@ -51,4 +61,5 @@ def register_jobs() -> None:
     from gridpatrol.scheduler.jobs import Job, register
 
     register(Job("close_month", EVERY_SECONDS, _run,
-                 "close last month's points from the configured day of the month (POINTS_CLOSE_DAY)"))
+                 "close last month's points from the configured day of the month (POINTS_CLOSE_DAY)",
+                 per_site=True, summarize=_summary))

@@ -1,61 +1,79 @@
-"""The scheduler's fixed jobs. Each runs in one transaction, from database state, and is idempotent.
+"""The scheduler's job registry and how one job runs. The jobs themselves belong to their domains.
 
-On PostgreSQL a job first takes a transaction-scoped advisory lock; a second scheduler that finds the
-lock taken skips that run. On SQLite the write transaction (BEGIN IMMEDIATE) serialises them. Either
-way the unique keys make a duplicate impossible even if two runs did overlap.
+Each domain registers its jobs from its `init_app` (`patrols.jobs`, `issues.jobs`, `points.jobs` call
+`register`); this package imports no domain. A job works from database state and is idempotent.
+
+Two kinds of job:
+- a whole job, `run(session, now) -> summary`, runs in one transaction;
+- a per-site job (`per_site=True`), `run(session, site, now) -> result`, runs once for every site, each site
+  in its own transaction: one broken site is rolled back, logged and named in the heartbeat (which is then
+  not ok), while the other sites' work commits. `summarize(results)` turns the (site, result) pairs of the
+  sites that succeeded into the summary.
+
+The sites are read from the `sites` table through a bare table clause (`SITES`): the list of sites is a fact
+of the schema (owned by the migrations), not of the grids package, so the scheduler stays below every domain,
+needs nobody to hand it a site source, and every per-site job sees every site. Jobs get a `SiteRef` (id and
+code) and load whatever they need of the site themselves.
+
+On PostgreSQL a run first takes an advisory lock named after the job, held for the whole run (across the
+per-site transactions) on a connection of its own; a second scheduler that finds the lock taken skips that
+run. On SQLite each write transaction begins IMMEDIATE, which serialises them. Either way the unique keys make
+a duplicate impossible even if two runs did overlap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import os
 import socket
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Iterator, Optional
 
-from sqlalchemy import text
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridpatrol.core.db import lock_key, write_intent
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
-from gridpatrol.patrols import services as patrols
 from gridpatrol.scheduler.models import JobHeartbeat
+
+log = logging.getLogger("gridpatrol.scheduler")
+
+SKIPPED = "another scheduler is running this job"
+
+# The sites, read without importing the grids package (see the module docstring).
+SITES = sa.table("sites", sa.column("id", sa.Integer), sa.column("code", sa.String))
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    id: int
+    code: str
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
     every_seconds: int
-    run: Callable[[Session, dt.datetime], str]
+    run: Callable[..., Any]  # (session, now) -> str; per site: (session, site: SiteRef, now) -> result
     description: str
+    per_site: bool = False
+    # Per-site jobs: the summary of [(site, result), …] for the sites that succeeded (in site code order).
+    summarize: Optional[Callable[[list[tuple[SiteRef, Any]]], str]] = None
 
 
-def _materialize(session: Session, now: dt.datetime) -> str:
-    report = patrols.materialize(session, now)
-    return (f"{report.plans} plans, {report.created} patrols created ({report.created_missed} already missed)"
-            + (f"; skipped plans without a published standard: {', '.join(report.skipped_plans)}"
-               if report.skipped_plans else ""))
-
-
-def _mark_missed(session: Session, now: dt.datetime) -> str:
-    return f"{len(patrols.mark_missed(session, now))} patrols marked missed"
-
-
-def _remind(session: Session, now: dt.datetime) -> str:
-    return f"{patrols.remind(session, now)} reminders sent"
-
-
-JOBS: dict[str, Job] = {job.name: job for job in (
-    Job("materialize", 300, _materialize, "make the patrols whose window starts within 24 hours"),
-    Job("mark_missed", 60, _mark_missed, "mark patrols missed when their grace period has ended"),
-    Job("remind", 300, _remind, "remind leaders of patrols due within the hour"),
-)}
+JOBS: dict[str, Job] = {}
 
 
 def register(job: Job) -> None:
-    """Later capabilities (escalation, month close) add their jobs here."""
+    """Add (or replace) a job. Domains call this from their `register_jobs()`, run by their init_app."""
     JOBS[job.name] = job
+
+
+def names() -> list[str]:
+    return sorted(JOBS)
 
 
 @dataclass(frozen=True)
@@ -63,32 +81,101 @@ class RunResult:
     job: str
     ran: bool
     summary: str
+    ok: bool = True  # False when a site failed (the others' work is committed)
 
 
 def run_job(name: str, now: dt.datetime | None = None) -> RunResult:
-    """Run one job once in its own transaction (needs an app context). The heartbeat commits with it."""
+    """Run one job once (needs an app context). The heartbeat commits with a whole job's work, or after the
+    sites of a per-site job. A whole job that fails rolls back, records a failed heartbeat and re-raises."""
     job = JOBS[name]
     started = utcnow()
     now = now or started
+    with _job_lock(name) as got:
+        if not got:
+            return RunResult(name, False, SKIPPED)
+        if job.per_site:
+            return _run_per_site(job, started, now)
+        return _run_whole(job, started, now)
+
+
+def _run_whole(job: Job, started: dt.datetime, now: dt.datetime) -> RunResult:
     session = db.session
     with write_intent():
         try:
-            if session.get_bind().dialect.name == "postgresql":
-                got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                                      {"k": lock_key("scheduler-job:" + name)}).scalar()
-                if not got:
-                    session.rollback()
-                    return RunResult(name, False, "another scheduler is running this job")
             summary = job.run(session, now)
-            _beat(session, name, started, ok=True, summary=summary)
+            _beat(session, job.name, started, ok=True, summary=summary)
             session.commit()
-            return RunResult(name, True, summary)
+            return RunResult(job.name, True, summary)
         except BaseException as exc:
             session.rollback()
             if isinstance(exc, Exception):
-                _beat(session, name, started, ok=False, summary=f"{type(exc).__name__}: {exc}")
+                _beat(session, job.name, started, ok=False, summary=f"{type(exc).__name__}: {exc}")
                 session.commit()
             raise
+
+
+def _run_per_site(job: Job, started: dt.datetime, now: dt.datetime) -> RunResult:
+    session = db.session
+    sites = site_refs(session)
+    session.rollback()  # end the read: each site gets a write transaction of its own
+    results: list[tuple[SiteRef, Any]] = []
+    failures: list[tuple[SiteRef, Exception]] = []
+    for site in sites:
+        with write_intent():
+            try:
+                result = job.run(session, site, now)
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                log.exception("job %s failed for site %s", job.name, site.code)
+                failures.append((site, exc))
+                continue
+            except BaseException:
+                session.rollback()  # interrupted: the sites done so far stay done, no heartbeat
+                raise
+        results.append((site, result))
+    summary = job.summarize(results) if job.summarize else \
+        "; ".join(f"{site.code}: {result}" for site, result in results) or "no site"
+    if failures:
+        summary += "; FAILED " + "; ".join(f"{site.code}: {type(exc).__name__}: {exc}" for site, exc in failures)
+    with write_intent():
+        try:
+            _beat(session, job.name, started, ok=not failures, summary=summary)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return RunResult(job.name, True, summary, ok=not failures)
+
+
+def site_refs(session: Session) -> list[SiteRef]:
+    return [SiteRef(id, code) for id, code in session.execute(
+        sa.select(SITES.c.id, SITES.c.code).order_by(SITES.c.code))]
+
+
+@contextlib.contextmanager
+def _job_lock(name: str) -> Iterator[bool]:
+    """PostgreSQL: try the job's advisory lock on a connection of its own, held until the run ends (a
+    session-level lock, so it outlasts the per-site commits; it dies with the connection if the process
+    does). Yields whether this run may go. SQLite: always yes (BEGIN IMMEDIATE serialises the writers)."""
+    engine = db.session.get_bind()
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = lock_key("scheduler-job:" + name)
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        conn.commit()  # not idle in a transaction while the job runs; the lock is the session's
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                try:
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+                except Exception:
+                    conn.invalidate()  # closing the connection releases the lock
+                    log.exception("could not release the lock of job %s; connection dropped", name)
 
 
 def _beat(session: Session, name: str, started: dt.datetime, *, ok: bool, summary: str) -> None:
@@ -102,6 +189,4 @@ def _beat(session: Session, name: str, started: dt.datetime, *, ok: bool, summar
 
 
 def heartbeats(session: Session) -> list[JobHeartbeat]:
-    from sqlalchemy import select
-
-    return list(session.scalars(select(JobHeartbeat).order_by(JobHeartbeat.job)))
+    return list(session.scalars(sa.select(JobHeartbeat).order_by(JobHeartbeat.job)))

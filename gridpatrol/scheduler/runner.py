@@ -1,4 +1,8 @@
-"""`gridpatrol scheduler run`: APScheduler's blocking scheduler running the fixed jobs, in its own process."""
+"""`gridpatrol scheduler run`: APScheduler's blocking scheduler running every registered job, in its own process.
+
+The jobs are read from the registry when the scheduler is built, after create_app, so every domain's jobs
+(registered by its init_app) are there.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ def _run_in_app(app: Flask, name: str) -> None:
         except Exception:
             log.exception("job %s failed", name)
             return
-    log.info("job %s: %s", name, result.summary)
+    (log.info if result.ok else log.warning)("job %s: %s", name, result.summary)
 
 
 def run(app: Flask) -> None:

@@ -90,3 +90,31 @@ def heartbeats(app) -> dict[str, JobHeartbeat]:
 def materialized_until(app) -> dict[int, dt.datetime | None]:
     with app.app_context():
         return dict(db.session.execute(sa.select(PatrolPlan.id, PatrolPlan.materialized_until)).all())
+
+
+def second_site(app, code: str = "OTHER", *, grids=("A01", "A02"), starts_on: dt.date = dt.date(2026, 11, 2)) -> int:
+    """Another 2×2 site (no leaders) with a daily 08:00 plan on `grids`, using the first template. Returns the
+    plan's id. The site code sorts before TEST, so per-site jobs reach it first."""
+    from gridpatrol.grids.models import Grid
+    from gridpatrol.patrols import services as patrol_services
+    from gridpatrol.patrols.models import PlanKind, Recurrence
+    from gridpatrol.standards.models import ChecklistTemplate
+
+    site_id = grid_builders.make_site(app, code, grids=grid_builders.two_by_two())
+    with app.app_context(), job_transaction() as session:
+        site = session.get(Site, site_id)
+        rows = {g.code: g for g in session.scalars(sa.select(Grid).where(Grid.site_id == site_id))}
+        data = patrol_services.PlanInput(
+            name="每日巡查", kind=PlanKind.ROUTINE,
+            template=session.scalar(sa.select(ChecklistTemplate).order_by(ChecklistTemplate.id)),
+            recurrence=Recurrence.DAILY, window_start=dt.time(8), window_minutes=120, grace_minutes=60,
+            starts_on=starts_on, grids=[rows[c] for c in grids], patroller_grids={})
+        return patrol_services.save_plan(session, site, data, actor=None,
+                                         now=patrol_builders.at("2026-09-30 00:00")).id
+
+
+def patrols_per_site(app) -> dict[str, int]:
+    with app.app_context():
+        return dict(db.session.execute(
+            sa.select(Site.code, sa.func.count(Patrol.id)).join(Patrol, Patrol.site_id == Site.id)
+            .group_by(Site.code)).all())

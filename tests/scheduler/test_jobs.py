@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridpatrol.core.db import lock_key
+from gridpatrol.patrols import jobs as patrol_jobs
 from gridpatrol.patrols import services as patrols
 from gridpatrol.scheduler import jobs
 from tests import helpers
@@ -54,7 +55,7 @@ def test_a_failing_job_records_a_failed_heartbeat_and_rolls_its_work_back(app, p
     assert builders.materialized_until(app) == {plan: None}  # ...and so was the catch-up mark
 
     monkeypatch.undo()  # the real job again: it does the whole work, and the heartbeat turns ok
-    assert jobs.JOBS["materialize"].run is jobs._materialize
+    assert jobs.JOBS["materialize"].run is patrol_jobs._materialize
     assert run(app, "materialize", at("2026-11-02 06:00")).ran
     beat = builders.heartbeats(app)["materialize"]
     assert beat.last_ok is True and beat.runs == 2 and builders.patrol_count(app) == 2
