@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
-from gridpatrol.core.db import chunked, insert_ignoring_conflicts
+from gridpatrol.core.db import chunked, insert_ignoring_conflicts, lock_key
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.time import month_bounds, month_of, next_month, utcnow
 from gridpatrol.grids import services as grids
@@ -52,8 +52,12 @@ def open_month_from(session: Session, site_id: int, month: dt.date) -> dt.date:
 
 def close_month(session: Session, site: Site, month: dt.date, *, actor: Optional[User],
                 now: Optional[dt.datetime] = None) -> bool:
-    """月度锁定. Returns False if it was closed already (closing twice does nothing)."""
+    """月度锁定. Returns False if it was closed already (closing twice does nothing).
+
+    Serialised with the site's bookings (`lock_months`), so an entry is either committed before the close or
+    sees it and goes to the next open month."""
     now = now or utcnow()
+    lock_months(session, site.id)
     current = month_of(now, site.timezone)
     if month >= current:
         raise DomainError(_("Only a month that has ended can be closed."))
@@ -116,15 +120,39 @@ def set_rules(session: Session, site: Site, effective_from: dt.date, rules: dict
 _SITE_TIMEZONE = select(Site.timezone).where(Site.id == bindparam("site_id"))
 
 
+# PostgreSQL: the same, taking the site's month lock in the same statement (no extra round trip per booking).
+_SITE_TIMEZONE_LOCKED = select(Site.timezone, func.pg_advisory_xact_lock(bindparam("key"))) \
+    .where(Site.id == bindparam("site_id"))
+
+
 def _site_tz(session: Session, site_id: int) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(session.scalar(_SITE_TIMEZONE, {"site_id": site_id}))
+
+
+def _months_lock_key(site_id: int) -> int:
+    return lock_key(f"points-months:{site_id}")
+
+
+def lock_months(session: Session, site_id: int) -> zoneinfo.ZoneInfo:
+    """Serialise this transaction with every other that books into or closes the site's months, until it
+    ends; returns the site's zone. Bookings and `close_month` take it before reading which months are closed.
+
+    PostgreSQL: a transaction-scoped advisory lock per site. SQLite needs nothing: writes run in a BEGIN
+    IMMEDIATE transaction, which holds the database's only write lock from its start, so a booking and a close
+    never interleave (and a deferred transaction that read before a close committed cannot write after it:
+    SQLite refuses to upgrade a stale snapshot)."""
+    if session.get_bind().dialect.name == "postgresql":
+        timezone = session.execute(_SITE_TIMEZONE_LOCKED, {"site_id": site_id, "key": _months_lock_key(site_id)}
+                                   ).first()[0]
+        return zoneinfo.ZoneInfo(timezone)
+    return _site_tz(session, site_id)
 
 
 def book(session: Session, site_id: int, earning: earning_rules.Earning, *, points: Optional[int] = None,
          corrects: Optional[PointsEntry] = None, event_month: Optional[dt.date] = None) -> Optional[int]:
     """Insert one entry unless this (rule, source, person) was booked already. Returns the new entry's id or None
     (the id, not the row: most callers only count, and loading the row back is another query)."""
-    tz = _site_tz(session, site_id)
+    tz = lock_months(session, site_id)
     event_month = event_month or month_of(earning.when, tz)
     version, rules = rules_for(session, site_id, event_month)
     value = points if points is not None else rules[earning.rule_code]
@@ -171,7 +199,7 @@ def on_patrols_missed(session: Session, *, patrol_ids: list[int], **_kwargs) -> 
 
 def book_many(session: Session, site_id: int, earnings: list[earning_rules.Earning]) -> int:
     """Like `book` for many earnings at once (rules and month routing looked up once per month)."""
-    tz = _site_tz(session, site_id)
+    tz = lock_months(session, site_id)
     per_month: dict[dt.date, tuple[int, dict[str, int], dt.date]] = {}
     rows = []
     for earning in earnings:
