@@ -58,7 +58,7 @@ def make_user(app, username: str, *, roles=("staff",), password: str = DEFAULT_P
 
 
 def csrf_token(client, path: str = "/login") -> str:
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
     match = _CSRF_RE.search(html)
     assert match, f"no CSRF token on {path}"
     return match.group(1)

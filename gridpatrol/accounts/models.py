@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Optional
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gridpatrol.core.roles import Role
+from gridpatrol.core.roles import CURRENT_SITE, Role, current_site_id
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 
@@ -79,26 +79,63 @@ class User(db.Model):
 
     @property
     def roles(self) -> set[Role]:
+        """Every role this user holds, at any site (see `roles_at` for one site)."""
         return {Role(r.role) for r in self.role_rows}
 
-    def has_role(self, role: Role) -> bool:
-        return role in self.roles
+    def roles_at(self, site_id: Optional[int]) -> set[Role]:
+        """The roles this user holds at the site: those given for it and those given for all sites."""
+        return {Role(r.role) for r in self.role_rows if r.site_id is None or r.site_id == site_id}
 
-    def has_any_role(self, *roles: Role) -> bool:
-        return bool(self.roles.intersection(roles))
+    def has_role(self, role: Role, site_id: Any = CURRENT_SITE) -> bool:
+        return role in self._roles_for(site_id)
+
+    def has_any_role(self, *roles: Role, site_id: Any = CURRENT_SITE) -> bool:
+        return bool(self._roles_for(site_id).intersection(roles))
+
+    def _roles_for(self, site_id: Any) -> set[Role]:
+        """Roles at `site_id`; by default at the site of the request being served (g.site), and at any site
+        outside a site's pages (the CLI, jobs, pages shared by all sites)."""
+        if site_id is CURRENT_SITE:
+            site_id = current_site_id()
+        return self.roles if site_id is None else self.roles_at(site_id)
+
+    def roles_granted(self) -> list[tuple[Role, Optional[int]]]:
+        """(role, site id or None for all sites) of every role row."""
+        return [(Role(r.role), r.site_id) for r in self.role_rows]
+
+    def site_ids(self) -> Optional[set[int]]:
+        """The sites this user works at; None for all sites (a provincial supervisor, the admin)."""
+        if any(r.site_id is None for r in self.role_rows):
+            return None
+        return {r.site_id for r in self.role_rows}
+
+    def may_enter_site(self, site_id: int) -> bool:
+        ids = self.site_ids()
+        return ids is None or site_id in ids
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
 
 class UserRole(db.Model):
+    """A role held at one site, or at every site when `site_id` is NULL (a provincial supervisor, the admin)."""
+
     __tablename__ = "user_roles"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    # The sites table belongs to grids, a floor above accounts: named here by table, not imported.
+    site_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     user: Mapped[User] = relationship(back_populates="role_rows")
 
-    __table_args__ = (CheckConstraint(ROLE_CHECK, name="role_known"),)
+    __table_args__ = (
+        CheckConstraint(ROLE_CHECK, name="role_known"),
+        # One row per (user, role, site); "all sites" at most once per role (NULLs are distinct in UNIQUE).
+        Index("uq_user_roles_user_id_role_site", "user_id", "role", "site_id", unique=True),
+        Index("uq_user_roles_user_id_role_all_sites", "user_id", "role", unique=True,
+              sqlite_where=text("site_id IS NULL"), postgresql_where=text("site_id IS NULL")),
+    )
 
 
 class Team(db.Model):

@@ -8,14 +8,14 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Union
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gridpatrol.accounts.models import LoginAttempt, Team, TeamKind, User, UserRole, UserSession
@@ -34,11 +34,31 @@ class AnonymousUser(AnonymousUserMixin):
     locale = None
     roles: set[Role] = set()
 
-    def has_role(self, role: Role) -> bool:
+    def has_role(self, role: Role, site_id=None) -> bool:
         return False
 
-    def has_any_role(self, *roles: Role) -> bool:
+    def has_any_role(self, *roles: Role, site_id=None) -> bool:
         return False
+
+    def site_ids(self):
+        return set()
+
+    def may_enter_site(self, site_id: int) -> bool:
+        return False
+
+
+# A role given to a user: a Role for all sites, or (Role, site id) for one site.
+RoleGrant = Union[Role, tuple[Role, Optional[int]]]
+
+
+def _grants(roles: Iterable[RoleGrant]) -> list[tuple[Role, Optional[int]]]:
+    grants = {(r, None) if isinstance(r, Role) else (Role(r[0]), r[1]) for r in roles}
+    return sorted(grants, key=lambda g: (g[0].value, g[1] or 0))
+
+
+def _role_rows(user: User, grants: list[tuple[Role, Optional[int]]]) -> list[UserRole]:
+    existing = {(Role(r.role), r.site_id): r for r in user.role_rows}
+    return [existing.get(g) or UserRole(role=g[0].value, site_id=g[1]) for g in grants]
 
 
 # --- passwords -------------------------------------------------------------------------------------
@@ -88,7 +108,7 @@ def create_user(
     username: str,
     display_name: str,
     password: str,
-    roles: Iterable[Role],
+    roles: Iterable[RoleGrant],
     phone: Optional[str] = None,
     locale: Optional[str] = None,
     teams: Iterable[Team] = (),
@@ -99,20 +119,20 @@ def create_user(
         raise DomainError(_("A username has 2 to 40 letters, digits, dots, dashes or underscores."))
     if get_user_by_username(session, username) is not None:
         raise DomainError(_("The username %(name)s is taken.", name=username))
-    roles = set(roles)
-    if not roles:
+    grants = _grants(roles)
+    if not grants:
         raise DomainError(_("A user needs at least one role."))
     check_password_strength(password)
     user = User(
         username=username, display_name=display_name.strip(), phone=(phone or None),
         password_hash=hash_password(password), locale=locale or None, active=True,
     )
-    user.role_rows = [UserRole(role=r.value) for r in sorted(roles, key=lambda r: r.value)]
+    user.role_rows = _role_rows(user, grants)
     user.teams = list(teams)
     session.add(user)
     session.flush()
     audit.record(session, "user.created", actor=actor, target=user,
-                 detail={"username": username, "roles": sorted(r.value for r in roles),
+                 detail={"username": username, "roles": _role_names(user),
                          "teams": [t.name for t in user.teams]})
     return user
 
@@ -124,21 +144,21 @@ def update_user(
     display_name: str,
     phone: Optional[str],
     locale: Optional[str],
-    roles: Iterable[Role],
+    roles: Iterable[RoleGrant],
     teams: Iterable[Team],
     actor: Optional[User],
 ) -> None:
-    roles = set(roles)
-    if not roles:
+    grants = _grants(roles)
+    if not grants:
         raise DomainError(_("A user needs at least one role."))
-    if actor is not None and actor.id == user.id and Role.ADMIN in user.roles and Role.ADMIN not in roles:
+    if actor is not None and actor.id == user.id and (Role.ADMIN, None) in _grants(user.roles_granted()) \
+            and (Role.ADMIN, None) not in grants:
         raise DomainError(_("You cannot remove your own administrator role."))
     before = _user_snapshot(user)
     user.display_name = display_name.strip()
     user.phone = phone or None
     user.locale = locale or None
-    existing = {Role(r.role): r for r in user.role_rows}
-    user.role_rows = [existing.get(r) or UserRole(role=r.value) for r in sorted(roles, key=lambda r: r.value)]
+    user.role_rows = _role_rows(user, grants)
     user.teams = list(teams)
     session.flush()
     after = _user_snapshot(user)
@@ -150,8 +170,13 @@ def update_user(
 def _user_snapshot(user: User) -> dict:
     return {
         "display_name": user.display_name, "phone": user.phone, "locale": user.locale,
-        "roles": sorted(r.role for r in user.role_rows), "teams": sorted(t.name for t in user.teams),
+        "roles": _role_names(user), "teams": sorted(t.name for t in user.teams),
     }
+
+
+def _role_names(user: User) -> list[str]:
+    """For the audit log: `supervisor` for all sites, `supervisor@3` for site 3."""
+    return sorted(r.role + (f"@{r.site_id}" if r.site_id is not None else "") for r in user.role_rows)
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: Optional[User]) -> None:
@@ -186,10 +211,13 @@ def set_locale(session: Session, user: User, locale: str) -> None:
     session.flush()
 
 
-def users_with_role(session: Session, role: Role) -> list[User]:
-    """Active users holding `role`, by username (for pickers: grid leaders, rectifiers)."""
-    return list(session.scalars(select(User).join(UserRole).where(UserRole.role == role.value, User.active.is_(True))
-                                .order_by(User.username)))
+def users_with_role(session: Session, role: Role, *, site_id: Optional[int] = None) -> list[User]:
+    """Active users holding `role` (at `site_id`: given for that site or for all sites), by username
+    (for pickers: grid leaders, rectifiers)."""
+    query = select(User).join(UserRole).where(UserRole.role == role.value, User.active.is_(True))
+    if site_id is not None:
+        query = query.where(or_(UserRole.site_id.is_(None), UserRole.site_id == site_id))
+    return list(session.scalars(query.distinct().order_by(User.username)))
 
 
 def person_label(user: User) -> str:

@@ -29,7 +29,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("home.index")
+    return url_for("home.root")
 
 
 def _start_login(user: User) -> None:
@@ -105,7 +105,7 @@ def change_password():
                                  current_password=form.current_password.data, actor=current_user)
         _start_login(current_user._get_current_object())  # every other login of this user has just ended
         flash(_("Your password has been changed. Other devices have been logged out."), "success")
-        return redirect(url_for("home.index"))
+        return redirect(url_for("home.root"))
     return render_template("accounts/password.html", form=form), (INVALID if form.is_submitted() else 200)
 
 

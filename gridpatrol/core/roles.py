@@ -41,6 +41,19 @@ ROLE_LABELS = {
 }
 
 
+CURRENT_SITE = object()  # "the site of the request being served": the default site of a role check
+
+
+def current_site_id() -> int | None:
+    """The id of the site whose pages this request serves (g.site), or None outside a site's pages."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return None
+    site = g.get("site")
+    return site.id if site is not None else None
+
+
 def deny(reason: str):
     """Refuse: the error adapter records the denial (via the signal) and answers 403."""
     from gridpatrol.core.errors import NotAllowed

@@ -17,7 +17,7 @@ from blinker import Namespace
 from flask_babel import gettext as _
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gridpatrol.accounts.models import User
@@ -90,12 +90,13 @@ def _check_boundary(boundary: BaseGeometry) -> None:
 
 
 # --- grids -----------------------------------------------------------------------------------------
-_ACTIVE_GRID_CHOICES = select(Grid.id, Grid.code, Grid.name).where(Grid.active.is_(True)).order_by(Grid.code)
+_ACTIVE_GRID_CHOICES = (select(Grid.id, Grid.code, Grid.name)
+                        .where(Grid.active.is_(True), Grid.site_id == bindparam("site_id")).order_by(Grid.code))
 
 
-def grid_choices(session: Session) -> list:
-    """(id, code, name) of every active grid, by code: for filter option lists (no geometry decoded)."""
-    return session.execute(_ACTIVE_GRID_CHOICES).all()
+def grid_choices(session: Session, site: Site) -> list:
+    """(id, code, name) of every active grid of the site, by code: for filter option lists (no geometry decoded)."""
+    return session.execute(_ACTIVE_GRID_CHOICES, {"site_id": site.id}).all()
 
 
 def list_grids(session: Session, site: Site, *, level: Optional[int] = None) -> list[Grid]:

@@ -13,6 +13,7 @@ from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.extensions import db
 from gridpatrol.grids import bp, map_svg, qr, services
+from gridpatrol.grids.site_context import load
 from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
 from gridpatrol.grids.models import AssignmentRole, Grid
 
@@ -25,40 +26,28 @@ def _site_or_404(code: str | None = None):
 
 
 def _grid_or_404(grid_id: int) -> Grid:
-    return db.get_or_404(Grid, grid_id)
+    return load(Grid, grid_id)
 
 
 def _grid_url(grid: Grid) -> str:
     return url_for("grids.detail", grid_id=grid.id)
 
 
-@bp.get("/grids")
+@bp.get("/s/<site>/grids")
 @login_required
 def index():
-    sites = services.list_sites(db.session)
-    if not sites:
-        return render_template("grids/index.html", site=None, sites=[], grids=[], levels=[], level=None)
-    site = _site_or_404(request.args.get("site") or sites[0].code)
+    site = g.site
     level = request.args.get("level", type=int)
     grids = services.list_grids(db.session, site, level=level)
-    return render_template("grids/index.html", site=site, sites=sites, grids=grids,
+    return render_template("grids/index.html", site=site, grids=grids,
                            levels=services.site_levels(db.session, site), level=level,
                            missing_leaders=sum(1 for g in grids if g.leader is None))
 
 
-@bp.get("/map")
+@bp.get("/s/<site>/map")
 @login_required
-def map_default():
-    sites = services.list_sites(db.session)
-    if not sites:
-        return redirect(url_for("grids.index"))
-    return redirect(url_for("grids.site_map", code=sites[0].code))
-
-
-@bp.get("/sites/<code>/map")
-@login_required
-def site_map(code: str):
-    site = _site_or_404(code)
+def site_map():
+    site = g.site
     levels = services.site_levels(db.session, site)
     level = request.args.get("level", type=int)
     if level is None:
@@ -70,11 +59,10 @@ def site_map(code: str):
     status = {g.code: ("ok" if g.leader else "none") for g in grids}
     svg = map_svg.render(site, grids, link_for=_grid_url, status_by_code=status, context=context,
                          title=_("Map of %(site)s, level %(level)s", site=site.name, level=level))
-    return render_template("grids/map.html", site=site, svg=svg, levels=levels, level=level, grids=grids,
-                           sites=services.list_sites(db.session))
+    return render_template("grids/map.html", site=site, svg=svg, levels=levels, level=level, grids=grids)
 
 
-@bp.get("/grids/<int:grid_id>")
+@bp.get("/s/<site>/grids/<int:grid_id>")
 @login_required
 def detail(grid_id: int):
     return _detail_page(_grid_or_404(grid_id))
@@ -101,10 +89,11 @@ def _detail_page(grid: Grid, *, assign_form: AssignForm | None = None,
 
 
 def _leader_choices():
-    return choices((u.id, accounts.person_label(u)) for u in accounts.users_with_role(db.session, Role.GRID_LEADER))
+    return choices((u.id, accounts.person_label(u))
+                   for u in accounts.users_with_role(db.session, Role.GRID_LEADER, site_id=g.site.id))
 
 
-@bp.post("/grids/<int:grid_id>/assign")
+@bp.post("/s/<site>/grids/<int:grid_id>/assign")
 @roles_required(Role.ADMIN)
 def assign(grid_id: int):
     grid = _grid_or_404(grid_id)
@@ -122,7 +111,7 @@ def assign(grid_id: int):
     return redirect(_grid_url(grid))
 
 
-@bp.post("/grids/<int:grid_id>/deputy/remove")
+@bp.post("/s/<site>/grids/<int:grid_id>/deputy/remove")
 @roles_required(Role.ADMIN)
 def remove_deputy(grid_id: int):
     grid = _grid_or_404(grid_id)
@@ -132,7 +121,7 @@ def remove_deputy(grid_id: int):
     return redirect(_grid_url(grid))
 
 
-@bp.post("/grids/<int:grid_id>/categories")
+@bp.post("/s/<site>/grids/<int:grid_id>/categories")
 @roles_required(Role.ADMIN)
 def set_categories(grid_id: int):
     grid = _grid_or_404(grid_id)
@@ -145,7 +134,7 @@ def set_categories(grid_id: int):
     return redirect(_grid_url(grid))
 
 
-@bp.post("/grids/<int:grid_id>/checkpoints")
+@bp.post("/s/<site>/grids/<int:grid_id>/checkpoints")
 @roles_required(Role.ADMIN)
 def add_checkpoint(grid_id: int):
     grid = _grid_or_404(grid_id)
@@ -160,7 +149,7 @@ def add_checkpoint(grid_id: int):
     return _detail_page(grid, checkpoint_form=form), INVALID
 
 
-@bp.get("/grids/<int:grid_id>/posters")
+@bp.get("/s/<site>/grids/<int:grid_id>/posters")
 @login_required
 def posters(grid_id: int):
     grid = _grid_or_404(grid_id)

@@ -12,11 +12,12 @@ from flask_wtf.csrf import generate_csrf
 
 from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
-from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
+from gridpatrol.grids.site_context import load
 from gridpatrol.patrols import bp, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
@@ -34,14 +35,12 @@ def _site_day(site_tz: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]
     return start, start + dt.timedelta(days=1)
 
 
-@bp.get("/today")
+@bp.get("/s/<site>/today")
 @roles_required(Role.GRID_LEADER)
 def today():
     now = utcnow()
-    sites = grids.list_sites(db.session)
-    tz = sites[0].timezone if sites else "Asia/Shanghai"
-    start, end = _site_day(tz, now)
-    patrols = services.patrols_for_user_on(db.session, current_user, start, end)
+    start, end = _site_day(g.site.timezone, now)
+    patrols = services.patrols_for_user_on(db.session, current_user, g.site, start, end)
     rows = [(p, services.display_state(p, now)) for p in patrols]
     order = {"late": 0, "in_progress": 1, "due": 2, "upcoming": 3, "missed": 4, "done_late": 5, "done": 6}
     rows.sort(key=lambda r: (order[r[1]], r[0].window_start))
@@ -49,15 +48,15 @@ def today():
 
 
 def _patrol_or_404(patrol_id: int) -> Patrol:
-    return db.get_or_404(Patrol, patrol_id)
+    """A patrol of this site that the user may see (403 otherwise)."""
+    return load(Patrol, patrol_id, may=lambda p: services.can_view(db.session, current_user, p),
+                refusal="patrol of another grid")
 
 
-@bp.get("/patrols/<int:patrol_id>")
+@bp.get("/s/<site>/patrols/<int:patrol_id>")
 @login_required
 def show(patrol_id: int):
     patrol = _patrol_or_404(patrol_id)
-    if not services.can_view(db.session, current_user, patrol):
-        deny("patrol of another grid")
     now = utcnow()
     fillable = services.can_fill(current_user, patrol) and patrol.is_open and now < patrol.grace_until
     items = patrol.template_version.items
@@ -79,12 +78,11 @@ def _photos_by_item(patrol: Patrol) -> dict[int | None, list[PatrolPhoto]]:
     return grouped
 
 
-@bp.post("/patrols/<int:patrol_id>/start")
+@bp.post("/s/<site>/patrols/<int:patrol_id>/start")
 @login_required
 def start(patrol_id: int):
-    patrol = _patrol_or_404(patrol_id)
-    if not services.can_fill(current_user, patrol):
-        deny("start a patrol assigned to someone else")
+    patrol = load(Patrol, patrol_id, may=lambda p: services.can_fill(current_user, p),
+                  refusal="start a patrol assigned to someone else")
     services.start(db.session, patrol, current_user, utcnow())
     return jsonify(status=patrol.status)
 
@@ -109,7 +107,7 @@ def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
     return payload, files
 
 
-@bp.post("/patrols/<int:patrol_id>/submit")
+@bp.post("/s/<site>/patrols/<int:patrol_id>/submit")
 @login_required
 def submit(patrol_id: int):
     """Accepts the script's payload, as a JSON body (no photos) or as the multipart field `payload` beside its
@@ -153,13 +151,12 @@ def csrf_token():
     return jsonify(token=generate_csrf())
 
 
-@bp.get("/api/patrols/<int:patrol_id>/checkpoint")
+@bp.get("/s/<site>/api/patrols/<int:patrol_id>/checkpoint")
 @login_required
 def resolve_checkpoint(patrol_id: int):
     """Checks a scanned or typed code for the form before it is queued: which checkpoint, and any flags."""
-    patrol = _patrol_or_404(patrol_id)
-    if not services.can_fill(current_user, patrol):
-        deny("scan for a patrol assigned to someone else")
+    patrol = load(Patrol, patrol_id, may=lambda p: services.can_fill(current_user, p),
+                  refusal="scan for a patrol assigned to someone else")
     g.answer_json = True  # the form's script reads a refusal's `detail`
     checkpoint = services.resolve_checkpoint(db.session, patrol.grid.site.code, patrol.site_id,
                                              request.args.get("code", ""))
@@ -167,12 +164,11 @@ def resolve_checkpoint(patrol_id: int):
                    other_grid=checkpoint.grid_id != patrol.grid_id)
 
 
-@bp.get("/patrols/photos/<int:photo_id>")
+@bp.get("/s/<site>/patrols/photos/<int:photo_id>")
 @login_required
 def photo(photo_id: int):
     record = db.get_or_404(PatrolPhoto, photo_id)
-    if not services.can_view(db.session, current_user, record.patrol):
-        deny("photo of another grid's patrol")
+    _patrol_or_404(record.patrol_id)
     return photos.send_stored(record)
 
 
@@ -206,18 +202,19 @@ def _plan_input(form: PlanForm, site) -> services.PlanInput:
         interval_days=form.interval_days.data, patroller_grids=patrollers)
 
 
-@bp.get("/plans")
+@bp.get("/s/<site>/plans")
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def plans():
-    return render_template("patrols/plans.html", plans=services.list_plans(db.session), state_form=PlanStateForm())
+    return render_template("patrols/plans.html", plans=services.list_plans(db.session, g.site),
+                           state_form=PlanStateForm())
 
 
-@bp.route("/plans/new", methods=["GET", "POST"], defaults={"plan_id": None})
-@bp.route("/plans/<int:plan_id>", methods=["GET", "POST"])
+@bp.route("/s/<site>/plans/new", methods=["GET", "POST"], defaults={"plan_id": None})
+@bp.route("/s/<site>/plans/<int:plan_id>", methods=["GET", "POST"])
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def edit_plan(plan_id: int | None):
-    plan = db.get_or_404(PatrolPlan, plan_id) if plan_id else None
-    site = plan.site if plan else grids.get_site(db.session, request.args.get("site"))
+    plan = load(PatrolPlan, plan_id) if plan_id else None
+    site = g.site
     form = _plan_form(plan, site)
     preview = None
     def page():
@@ -236,10 +233,10 @@ def edit_plan(plan_id: int | None):
     return page(), (INVALID if form.is_submitted() and preview is None else 200)
 
 
-@bp.post("/plans/<int:plan_id>/state")
+@bp.post("/s/<site>/plans/<int:plan_id>/state")
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def set_plan_state(plan_id: int):
-    plan = db.get_or_404(PatrolPlan, plan_id)
+    plan = load(PatrolPlan, plan_id)
     if PlanStateForm().validate_on_submit():
         active = request.form.get("active") == "1"
         services.set_plan_active(db.session, plan, active, actor=current_user)

@@ -3,7 +3,7 @@
 from flask import Blueprint, Flask
 from flask_babel import lazy_gettext as _l
 
-bp = Blueprint("points", __name__, template_folder="templates", url_prefix="/points")
+bp = Blueprint("points", __name__, template_folder="templates", url_prefix="/s/<site>/points")
 
 
 def init_app(app: Flask) -> None:

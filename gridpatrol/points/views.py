@@ -26,6 +26,7 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Site
+from gridpatrol.grids.site_context import load
 from gridpatrol.points import bp, services
 from gridpatrol.points import export as exporting
 from gridpatrol.points import table as tables
@@ -41,20 +42,6 @@ MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
 # --- helpers ------------------------------------------------------------------------------------------
 def _is_manager() -> bool:
     return current_user.has_any_role(*MANAGERS)
-
-
-def _site(code: Optional[str] = None, user: Optional[User] = None) -> Site:
-    """The site asked for; else the site of the user's grid; else the first site."""
-    if code:
-        return grids.find_site(db.session, code) or abort(404)
-    if user is not None:
-        held = grids.grids_of_user(db.session, user)
-        if held:
-            return held[0].site
-    sites = grids.list_sites(db.session)
-    if not sites:
-        abort(404)
-    return sites[0]
 
 
 def _current_month(site: Site) -> dt.date:
@@ -106,8 +93,7 @@ def me():
 
 def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.date] = None,
              errors: Optional[dict[int, str]] = None, forms: Optional[dict] = None, status: int = 200):
-    site = site or _site(request.args.get("site"), person)
-    g.site_timezone = site.timezone
+    site = site or g.site
     month = month or _month(site)
     own = person.id == current_user.id
     may_appeal = own and current_user.has_role(Role.GRID_LEADER)
@@ -131,18 +117,17 @@ def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.da
         "points/me.html", person=person, own=own, site=site, month=month, rows=rows,
         total=sum(e.points for e in entries), appeals=appeals, rule_label=_rule_label, nav=_month_nav(month),
         closed=services.is_closed(db.session, site.id, month), grid_codes=grid_codes,
-        sites=grids.list_sites(db.session)), status
+        ), status
 
 
 @bp.post("/entries/<int:entry_id>/appeal")
 @login_required
 def appeal(entry_id: int):
-    entry = db.get_or_404(PointsEntry, entry_id)
     if not current_user.has_role(Role.GRID_LEADER):
         deny("appeals are for grid leaders")
-    if entry.user_id != current_user.id:
-        deny("appeal of another person's entry")
-    site = db.session.get(Site, entry.site_id)
+    entry = load(PointsEntry, entry_id, may=lambda e: e.user_id == current_user.id,
+                 refusal="appeal of another person's entry")
+    site = g.site
     form = AppealForm(prefix=f"e{entry.id}")
     if not form.validate_on_submit():
         return _me_page(current_user, site=site, month=entry.month, forms={entry.id: form},
@@ -151,20 +136,18 @@ def appeal(entry_id: int):
                                        errors={entry.id: str(g.refused)}), page_shows_it=True)
     services.file_appeal(db.session, entry, current_user, form.reason.data)
     flash(_("Your appeal has been filed; a supervisor will decide on it."), "success")
-    return redirect(url_for("points.me", site=site.code, month=f"{entry.month:%Y-%m}"))
+    return redirect(url_for("points.me", month=f"{entry.month:%Y-%m}"))
 
 
 # --- the supervisor's ranking -------------------------------------------------------------------------
 @bp.get("/")
 @roles_required(*MANAGERS)
 def index():
-    site = _site(request.args.get("site"))
-    return _index_page(site, _month(site))
+    return _index_page(g.site, _month(g.site))
 
 
 def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = None,
                 errors: Optional[dict[int, str]] = None, status: int = 200):
-    g.site_timezone = site.timezone
     table = tables.monthly_table(db.session, site, month)
     current = _current_month(site)
     open_appeals = list(db.session.scalars(
@@ -178,7 +161,7 @@ def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = No
     closable = month < current and not table.closed
     close_form = CloseMonthForm(site=site.code, month=f"{month:%Y-%m}") if closable else None
     return render_template(
-        "points/index.html", site=site, sites=grids.list_sites(db.session), month=month, table=table,
+        "points/index.html", site=site, month=month, table=table,
         appeals=appeal_rows, close_form=close_form, ended=month < current, nav=_month_nav(month),
         rule_label=_rule_label), status
 
@@ -187,7 +170,8 @@ def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = No
 @roles_required(*MANAGERS)
 def decide(appeal_id: int):
     appeal_row = db.get_or_404(Appeal, appeal_id)
-    site = db.session.get(Site, appeal_row.entry.site_id)
+    load(PointsEntry, appeal_row.entry_id)  # an appeal of this site's ledger
+    site = g.site
     month = _month(site, request.args.get("month") or None)
     form = DecideAppealForm(prefix=f"a{appeal_row.id}")
     if not form.validate_on_submit():
@@ -202,7 +186,7 @@ def decide(appeal_id: int):
                 points=correction.points, month=f"{correction.month:%Y-%m}"), "success")
     else:
         flash(_("Appeal decided: the entry stands."), "success")
-    return redirect(url_for("points.index", site=site.code, month=f"{month:%Y-%m}"))
+    return redirect(url_for("points.index", month=f"{month:%Y-%m}"))
 
 
 @bp.post("/close")
@@ -211,12 +195,12 @@ def close():
     form = CloseMonthForm()
     if not form.validate_on_submit():
         return _refuse(_("Say which site and month to close."))
-    site = _site(form.site.data)
+    site = g.site
     month = _month(site, form.month.data)
     closed = services.close_month(db.session, site, month, actor=current_user)
     flash(_("%(month)s is closed: it takes no new entries.", month=f"{month:%Y-%m}") if closed
           else _("%(month)s was closed already; nothing changed.", month=f"{month:%Y-%m}"), "success")
-    return redirect(url_for("points.index", site=site.code, month=f"{month:%Y-%m}"))
+    return redirect(url_for("points.index", month=f"{month:%Y-%m}"))
 
 
 def _locale() -> str:
@@ -228,7 +212,7 @@ def _locale() -> str:
 def download(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
-    site = _site(request.args.get("site"))
+    site = g.site
     month = _month(site)
     table = tables.monthly_table(db.session, site, month)
     buffer = io.BytesIO()
@@ -245,7 +229,7 @@ def download(fmt: str):
 @bp.get("/export-year.xlsx")
 @roles_required(*MANAGERS)
 def download_year():
-    site = _site(request.args.get("site"))
+    site = g.site
     year = request.args.get("year", type=int) or _current_month(site).year
     months = tables.yearly_tables(db.session, site, year, until=_current_month(site))
     if not months:
@@ -259,14 +243,13 @@ def download_year():
 @bp.get("/check")
 @roles_required(*MANAGERS)
 def check():
-    site = _site(request.args.get("site"))
-    g.site_timezone = site.timezone
+    site = g.site
     month = _month(site)
     differences = services.check_month(db.session, site, month)
     names = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_(sorted({d.user_id for d in differences}))))} if differences else {}
     return render_template("points/check.html", site=site, month=month, differences=differences, names=names,
-                           sites=grids.list_sites(db.session))
+                           )
 
 
 # --- rules ----------------------------------------------------------------------------------------------
@@ -290,8 +273,7 @@ def _in_force(rule_sets: list[RuleSet], month: dt.date) -> tuple[int, dict[str, 
 @bp.route("/rules", methods=["GET", "POST"])
 @roles_required(*MANAGERS)
 def rules():
-    site = _site(request.args.get("site"))
-    g.site_timezone = site.timezone
+    site = g.site
     closed = set(db.session.scalars(select(MonthClose.month).where(MonthClose.site_id == site.id)))
     months = _rules_choices(site, closed)
     _version, current_rules = services.rules_for(db.session, site.id, _current_month(site))
@@ -307,7 +289,7 @@ def rules():
                                      note=(form.note.data or "").strip() or None)
             flash(_("Rule set version %(version)d applies from %(month)s.", version=row.version,
                     month=f"{chosen:%Y-%m}"), "success")
-            return redirect(url_for("points.rules", site=site.code))
+            return redirect(url_for("points.rules"))
         status = INVALID
     return _rules_page(site, closed, form), status
 
@@ -328,6 +310,6 @@ def _rules_page(site: Site, closed: set[dt.date], form):
         timeline.append({"month": month, "version": version, "rules": values, "closed": month in closed,
                          "current": month == current})
         month = services.next_month(month)
-    return render_template("points/rules.html", site=site, sites=grids.list_sites(db.session), form=form,
+    return render_template("points/rules.html", site=site, form=form,
                            rule_sets=rule_sets, timeline=timeline, codes=list(DEFAULT_RULES),
                            rule_label=_rule_label)

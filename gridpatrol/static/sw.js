@@ -14,7 +14,7 @@
 //     supports it; the pages flush on their own anyway (online event, page load, every 30 s).
 "use strict";
 
-var CACHE_VERSION = "v1";
+var CACHE_VERSION = "v2";
 var STATIC_CACHE = "gridpatrol-static-" + CACHE_VERSION;
 var PAGE_CACHE = "gridpatrol-pages-" + CACHE_VERSION;
 var ROOT = new URL(self.registration.scope).pathname;  // "/" unless the app is mounted below the root
@@ -39,7 +39,8 @@ try {
 function isCacheablePage(url) {
   if (url.origin !== self.location.origin) return false;
   var path = url.pathname.slice(ROOT.length - 1);
-  return /^\/patrols\/\d+\/?$/.test(path) || path === "/today";
+  // A site's pages start /s/<site>/ (the site's code: letters, digits, dashes, underscores).
+  return /^\/s\/[A-Z0-9_-]+\/(patrols\/\d+\/?|today)$/.test(path);
 }
 
 function pageKey(url) {

@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
-from gridpatrol.grids import services as grids
 from gridpatrol.workdays import bp, services
 from gridpatrol.workdays.forms import OverrideForm
 
@@ -17,7 +16,7 @@ from gridpatrol.workdays.forms import OverrideForm
 @bp.route("/", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def index():
-    site = grids.get_site(db.session, request.args.get("site"))
+    site = g.site
     form = OverrideForm()
 
     def page():

@@ -463,7 +463,7 @@ def test_print_date_without_one_from_the_view(factory_app):
     # Under the grids blueprint (the real posters URL) the page prints today's date in the site's zone.
     with factory_app.app_context():
         today = qr.print_date(grid).isoformat()
-    html = _render(factory_app, "/grids/1/posters", grid=grid, posters=posters)
+    html = _render(factory_app, "/s/TEST/grids/1/posters", grid=grid, posters=posters)
     assert f"Printed on {today}" in html
 
 

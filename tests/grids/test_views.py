@@ -44,44 +44,44 @@ def _leader_client(app, username):
 
 def test_map_shows_every_grid_as_a_link(app, site):
     client = _login(app, "someone")
-    html = client.get("/sites/TEST/map").get_data(as_text=True)
+    html = client.get("/s/TEST/map").get_data(as_text=True)
     for code, grid_id in site.items():
-        assert f'href="/grids/{grid_id}"' in html and f'data-code="{code}"' in html
+        assert f'href="/s/TEST/grids/{grid_id}"' in html and f'data-code="{code}"' in html
     assert html.count("no-leader") >= 2  # A03 and A04 have no leader: flagged on the map
 
 
 def test_grid_list_flags_missing_leaders(app, site):
-    html = _login(app, "someone").get("/grids?site=TEST").get_data(as_text=True)
+    html = _login(app, "someone").get("/s/TEST/grids").get_data(as_text=True)
     assert "A01" in html and "Leader0" in html
     assert html.count("badge-warn") == 2
 
 
 def test_grid_detail_shows_the_four_fixes(app, site):
-    html = _login(app, "someone").get(f"/grids/{site['A01']}").get_data(as_text=True)
+    html = _login(app, "someone").get(f"/s/TEST/grids/{site['A01']}").get_data(as_text=True)
     assert "Leader0" in html and "A01-01" in html and "配电柜" in html
 
 
 def test_missing_grid_and_site_are_404(app, site):
     client = _login(app, "someone")
-    assert client.get("/grids/99999").status_code == 404
+    assert client.get("/s/TEST/grids/99999").status_code == 404
     assert client.get("/sites/NOPE/map").status_code == 404
 
 
 def test_posters_for_the_own_grid_only(app, site):
     own = _leader_client(app, "leader0")
-    response = own.get(f"/grids/{site['A01']}/posters")
+    response = own.get(f"/s/TEST/grids/{site['A01']}/posters")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "GP1.TEST." in html and "<svg" in html
     other = _leader_client(app, "leader1")
-    assert other.get(f"/grids/{site['A01']}/posters").status_code == 403
+    assert other.get(f"/s/TEST/grids/{site['A01']}/posters").status_code == 403
     assert [d.actor_name for d in helpers.audit_actions(app, audit.PERMISSION_DENIED)] == ["leader1"]
     supervisor = _login(app, "boss", roles=("supervisor",))
-    assert supervisor.get(f"/grids/{site['A01']}/posters").status_code == 200
+    assert supervisor.get(f"/s/TEST/grids/{site['A01']}/posters").status_code == 200
 
 
 def test_poster_payload_verifies_back_to_the_checkpoint(app, site):
-    html = _leader_client(app, "leader0").get(f"/grids/{site['A01']}/posters").get_data(as_text=True)
+    html = _leader_client(app, "leader0").get(f"/s/TEST/grids/{site['A01']}/posters").get_data(as_text=True)
     import re
 
     payload = re.search(r"GP1\.[A-Z0-9_-]+\.\d+\.[A-Z2-7]+", html).group(0)
@@ -103,9 +103,9 @@ def test_admin_assigns_a_leader_and_history_is_kept(app, site):
     admin = _login(app, "admin1", roles=("admin",))
     with app.app_context():
         leader1 = db.session.scalar(sa.select(User).where(User.username == "leader1"))
-    response = helpers.post_form(admin, f"/grids/{site['A01']}/assign",
+    response = helpers.post_form(admin, f"/s/TEST/grids/{site['A01']}/assign",
                                  {"role": "leader", "user_id": str(leader1.id), "note": "轮岗"},
-                                 token_from=f"/grids/{site['A01']}")
+                                 token_from=f"/s/TEST/grids/{site['A01']}")
     assert response.status_code == 302
     with app.app_context():
         grid = db.session.get(Grid, site["A01"])
@@ -117,8 +117,8 @@ def test_admin_assigns_a_leader_and_history_is_kept(app, site):
 
 def test_leader_cannot_assign(app, site):
     client = _leader_client(app, "leader0")
-    response = helpers.post_form(client, f"/grids/{site['A02']}/assign", {"role": "leader", "user_id": "1"},
-                                 token_from=f"/grids/{site['A02']}")
+    response = helpers.post_form(client, f"/s/TEST/grids/{site['A02']}/assign", {"role": "leader", "user_id": "1"},
+                                 token_from=f"/s/TEST/grids/{site['A02']}")
     assert response.status_code == 403
 
 
@@ -203,7 +203,7 @@ def test_cli_locate_single_and_csv(app, site):
 
 def test_refused_category_and_checkpoint_change_nothing(app, site):
     admin = _login(app, "admin1", roles=("admin",))
-    page = f"/grids/{site['A01']}"
+    page = f"/s/TEST/grids/{site['A01']}"
     response = helpers.post_form(admin, f"{page}/categories", {"categories": ["weather"]}, token_from=page)
     assert response.status_code == 302
     assert "flash flash-error" in admin.get(page).get_data(as_text=True)  # the refusal is explained

@@ -27,8 +27,8 @@ def client_for(app, username):
 
 
 def _ids_in_queue(client, query=""):
-    html = client.get("/issues" + query).get_data(as_text=True)
-    return sorted(int(i) for i in __import__("re").findall(r'href="/issues/(\d+)"', html))
+    html = client.get("/s/TEST/issues" + query).get_data(as_text=True)
+    return sorted(int(i) for i in __import__("re").findall(r'href="/s/TEST/issues/(\d+)"', html))
 
 
 def test_queue_shows_each_role_only_what_it_may_see(app, world):
@@ -45,24 +45,24 @@ def test_queue_shows_each_role_only_what_it_may_see(app, world):
 
 def test_issue_page_refuses_others_and_audits(app, world):
     issue_id = builders.file_report(app, "clerk")
-    assert client_for(app, "clerk2").get(f"/issues/{issue_id}").status_code == 403
-    assert client_for(app, "leader1").get(f"/issues/{issue_id}").status_code == 403
+    assert client_for(app, "clerk2").get(f"/s/TEST/issues/{issue_id}").status_code == 403
+    assert client_for(app, "leader1").get(f"/s/TEST/issues/{issue_id}").status_code == 403
     denied = {e.actor_name for e in helpers.audit_actions(app, audit.PERMISSION_DENIED)}
     assert denied == {"clerk2", "leader1"}
-    page = client_for(app, "clerk").get(f"/issues/{issue_id}").get_data(as_text=True)
-    assert "三楼卫生间水龙头漏水" in page and "/issues/photos/" in page
+    page = client_for(app, "clerk").get(f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
+    assert "三楼卫生间水龙头漏水" in page and "/s/TEST/issues/photos/" in page
 
 
 def test_photos_follow_issue_visibility(app, world):
     issue_id = builders.file_report(app, "clerk")
     with app.app_context():
         photo_id = db.session.get(Issue, issue_id).photos[0].id
-    assert client_for(app, "clerk").get(f"/issues/photos/{photo_id}").status_code == 200
-    assert client_for(app, "clerk2").get(f"/issues/photos/{photo_id}").status_code == 403
+    assert client_for(app, "clerk").get(f"/s/TEST/issues/photos/{photo_id}").status_code == 200
+    assert client_for(app, "clerk2").get(f"/s/TEST/issues/photos/{photo_id}").status_code == 403
 
 
 def _act(client, issue_id, action, data=None, **kwargs):
-    return helpers.post_form(client, f"/issues/{issue_id}/{action}", data or {}, token_from=f"/issues/{issue_id}",
+    return helpers.post_form(client, f"/s/TEST/issues/{issue_id}/{action}", data or {}, token_from=f"/s/TEST/issues/{issue_id}",
                              **kwargs)
 
 
@@ -113,7 +113,7 @@ def test_fix_needs_a_photo_and_a_note(app, world):
         issue = db.session.get(Issue, issue_id)
         assert issue.state == "awaiting_verification" and [p.kind for p in issue.photos] == ["before", "after"]
     # the one who reported the fix sees no verify buttons and is refused if they try
-    assert "verify_pass" not in client_for(app, "fixer").get(f"/issues/{issue_id}").get_data(as_text=True)
+    assert "verify_pass" not in client_for(app, "fixer").get(f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
     assert _act(client_for(app, "fixer"), issue_id, "verify_pass", {"version": _version(app, issue_id)}).status_code == 403
     assert _act(client_for(app, "leader0"), issue_id, "verify_pass", {"version": _version(app, issue_id)}).status_code == 302
 
@@ -123,12 +123,12 @@ def test_quick_report_offers_duplicates_before_filing(app, world):
     clerk2 = client_for(app, "clerk2")
     form = {"lon": "120.15051", "lat": "30.27951", "level": "0", "category": "water_power", "severity": "minor",
             "description": "水龙头漏水"}
-    response = helpers.post_form(clerk2, "/report", dict(form, photos=[(io.BytesIO(jpeg()), "p.jpg")]),
+    response = helpers.post_form(clerk2, "/s/TEST/report", dict(form, photos=[(io.BytesIO(jpeg()), "p.jpg")]),
                                  content_type="multipart/form-data")
-    assert response.status_code == 200 and f'href="/issues/{first}"' in response.get_data(as_text=True)
+    assert response.status_code == 200 and f'href="/s/TEST/issues/{first}"' in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Issue)) == 1
-    response = helpers.post_form(clerk2, "/report", dict(form, file_anyway="y", photos=[(io.BytesIO(jpeg()), "p.jpg")]),
+    response = helpers.post_form(clerk2, "/s/TEST/report", dict(form, file_anyway="y", photos=[(io.BytesIO(jpeg()), "p.jpg")]),
                                  content_type="multipart/form-data")
     assert response.status_code == 302
     with app.app_context():
@@ -137,9 +137,9 @@ def test_quick_report_offers_duplicates_before_filing(app, world):
 
 def test_quick_report_without_a_point_or_photo_is_refused(app, world):
     clerk = client_for(app, "clerk")
-    response = helpers.post_form(clerk, "/report", {"category": "water_power", "description": "x", "level": "0"})
+    response = helpers.post_form(clerk, "/s/TEST/report", {"category": "water_power", "description": "x", "level": "0"})
     assert response.status_code == 422
-    response = helpers.post_form(clerk, "/report", {"lon": "120.1505", "lat": "30.2795", "level": "0",
+    response = helpers.post_form(clerk, "/s/TEST/report", {"lon": "120.1505", "lat": "30.2795", "level": "0",
                                                     "category": "water_power", "description": "x"})
     assert response.status_code == 422
     with app.app_context():
@@ -149,42 +149,42 @@ def test_quick_report_without_a_point_or_photo_is_refused(app, world):
 def test_csv_export_of_the_filtered_queue_follows_visibility(app, world):
     builders.file_report(app, "clerk")
     builders.file_report(app, "clerk2", lon=120.1515, lat=30.2795)
-    rows = list(csv.reader(io.StringIO(client_for(app, "boss").get("/issues/export.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(client_for(app, "boss").get("/s/TEST/issues/export.csv").get_data(as_text=True)
                                         .lstrip("\ufeff"))))
     assert rows[0][0] == "id" and len(rows) == 3
-    mine = list(csv.reader(io.StringIO(client_for(app, "clerk").get("/issues/export.csv").get_data(as_text=True)
+    mine = list(csv.reader(io.StringIO(client_for(app, "clerk").get("/s/TEST/issues/export.csv").get_data(as_text=True)
                                         .lstrip("\ufeff"))))
     assert len(mine) == 2 and mine[1][8] == "clerk"
-    filtered = client_for(app, "boss").get("/issues/export.csv?grid=999999").get_data(as_text=True)
+    filtered = client_for(app, "boss").get("/s/TEST/issues/export.csv?grid=999999").get_data(as_text=True)
     assert len(list(csv.reader(io.StringIO(filtered.lstrip("\ufeff"))))) == 1
 
 
 def test_my_work_is_for_rectifiers(app, world):
     issue_id = builders.file_report(app)
     builders.advance(app, issue_id, "dispatched")
-    assert f'href="/issues/{issue_id}"' in client_for(app, "fixer").get("/issues/mine").get_data(as_text=True)
-    assert client_for(app, "clerk").get("/issues/mine").status_code == 403
+    assert f'href="/s/TEST/issues/{issue_id}"' in client_for(app, "fixer").get("/s/TEST/issues/mine").get_data(as_text=True)
+    assert client_for(app, "clerk").get("/s/TEST/issues/mine").status_code == 403
 
 
 def test_time_limit_table(app, world):
     boss = client_for(app, "boss")
-    response = helpers.post_form(boss, "/admin/time-limits", {"amount-fire_safety-critical": "2",
+    response = helpers.post_form(boss, "/s/TEST/admin/time-limits", {"amount-fire_safety-critical": "2",
                                                              "unit-fire_safety-critical": "hours"})
     assert response.status_code == 302
-    assert 'value="2"' in boss.get("/admin/time-limits").get_data(as_text=True)
-    bad = helpers.post_form(boss, "/admin/time-limits", {"amount-fire_safety-critical": "0",
+    assert 'value="2"' in boss.get("/s/TEST/admin/time-limits").get_data(as_text=True)
+    bad = helpers.post_form(boss, "/s/TEST/admin/time-limits", {"amount-fire_safety-critical": "0",
                                                         "unit-fire_safety-critical": "hours"})
     assert bad.status_code == 422
-    assert client_for(app, "clerk").get("/admin/time-limits").status_code == 403
+    assert client_for(app, "clerk").get("/s/TEST/admin/time-limits").status_code == 403
 
 
 def test_metrics_page_for_supervisors(app, world):
     issue_id = builders.file_report(app, when="2026-11-18 09:00")
     builders.advance(app, issue_id, "closed", when="2026-11-18 10:00")
-    html = client_for(app, "boss").get("/issues/metrics?month=2026-11&group=grid").get_data(as_text=True)
+    html = client_for(app, "boss").get("/s/TEST/issues/metrics?month=2026-11&group=grid").get_data(as_text=True)
     assert "100.0%" in html  # one due (deadline in November), closed on time
-    assert client_for(app, "boss").get("/issues/metrics?month=bad").status_code == 400
-    assert client_for(app, "clerk").get("/issues/metrics").status_code == 403
+    assert client_for(app, "boss").get("/s/TEST/issues/metrics?month=bad").status_code == 400
+    assert client_for(app, "clerk").get("/s/TEST/issues/metrics").status_code == 403
 
 
 def test_queue_page_labels_rows_in_the_viewers_language(app, world):
@@ -193,8 +193,8 @@ def test_queue_page_labels_rows_in_the_viewers_language(app, world):
     with app.app_context(), job_transaction() as session:
         session.execute(sa.update(Issue).where(Issue.id == issue_id).values(
             deadline=builders.at("2026-01-05 17:30")))  # long past: overdue
-    page = client_for(app, "boss").get("/issues").get_data(as_text=True)
-    row = page[page.index(f'href="/issues/{issue_id}"'):]
+    page = client_for(app, "boss").get("/s/TEST/issues").get_data(as_text=True)
+    row = page[page.index(f'href="/s/TEST/issues/{issue_id}"'):]
     row = row[:row.index("</tr>")]
     assert "已派单" in row and "超期" in row and "一般" in row and "水电" in row and "A01" in row
     assert "2026-01-05 17:30" in row  # the deadline in the site's time zone
@@ -204,7 +204,7 @@ def test_queue_page_labels_rows_in_the_viewers_language(app, world):
 def _bulk_form(page: str) -> tuple[str, list[str]]:
     """The CSRF token and the team options of the queue's bulk-dispatch form, as the browser sees them."""
     import re
-    form = page[page.index('action="/issues/bulk-dispatch"'):]
+    form = page[page.index('action="/s/TEST/issues/bulk-dispatch"'):]
     form = form[:form.index("</form>")]
     token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     return token, re.findall(r'<option value="(\d+)">', form[form.index('name="team_id"'):])
@@ -213,9 +213,9 @@ def _bulk_form(page: str) -> tuple[str, list[str]]:
 def test_bulk_dispatch_from_the_queue(app, world):
     first, second = builders.file_report(app, "clerk"), builders.file_report(app, "clerk2")
     boss = client_for(app, "boss")
-    token, teams = _bulk_form(boss.get("/issues").get_data(as_text=True))
+    token, teams = _bulk_form(boss.get("/s/TEST/issues").get_data(as_text=True))
     assert len(teams) == 1
-    response = boss.post("/issues/bulk-dispatch", data={"csrf_token": token, "team_id": teams[0],
+    response = boss.post("/s/TEST/issues/bulk-dispatch", data={"csrf_token": token, "team_id": teams[0],
                                                        "issue": [str(first), str(second)]})
     assert response.status_code == 302
     with app.app_context():
@@ -228,17 +228,17 @@ def test_bulk_dispatch_from_the_queue(app, world):
 def test_bulk_dispatch_refusals_change_nothing(app, world):
     issue_id = builders.file_report(app, "clerk")
     boss = client_for(app, "boss")
-    token, teams = _bulk_form(boss.get("/issues").get_data(as_text=True))
+    token, teams = _bulk_form(boss.get("/s/TEST/issues").get_data(as_text=True))
     for data in ({"csrf_token": token, "team_id": teams[0]},  # no issue chosen
                  {"csrf_token": token, "team_id": "999", "issue": str(issue_id)}):  # not a team on offer
-        response = boss.post("/issues/bulk-dispatch", data=data)
+        response = boss.post("/s/TEST/issues/bulk-dispatch", data=data)
         assert response.status_code == 302
         assert "请选择问题和班组。" in boss.get(response.location).get_data(as_text=True)  # the flash, in Chinese
-    forged = boss.post("/issues/bulk-dispatch", data={"csrf_token": "forged", "team_id": teams[0],
+    forged = boss.post("/s/TEST/issues/bulk-dispatch", data={"csrf_token": "forged", "team_id": teams[0],
                                                      "issue": str(issue_id)})
     assert forged.status_code == 400
     fixer = client_for(app, "fixer")  # a rectifier may not dispatch, even with a good token
-    assert fixer.post("/issues/bulk-dispatch", data={"csrf_token": helpers.csrf_token(fixer, "/issues"),
+    assert fixer.post("/s/TEST/issues/bulk-dispatch", data={"csrf_token": helpers.csrf_token(fixer, "/s/TEST/issues"),
                                                      "team_id": teams[0], "issue": str(issue_id)}).status_code == 403
     with app.app_context():
         assert db.session.get(Issue, issue_id).state == "reported"

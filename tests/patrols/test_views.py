@@ -51,33 +51,33 @@ def _payload(live_patrol, client_uuid=None, note=""):
 
 
 def _post(client, patrol_id, payload):
-    token = helpers.csrf_token(client, f"/patrols/{patrol_id}")
-    return client.post(f"/patrols/{patrol_id}/submit", data={"payload": json.dumps(payload)},
+    token = helpers.csrf_token(client, f"/s/TEST/patrols/{patrol_id}")
+    return client.post(f"/s/TEST/patrols/{patrol_id}/submit", data={"payload": json.dumps(payload)},
                        headers={"X-CSRFToken": token})
 
 
 def test_today_lists_the_leaders_patrol(app, live_patrol):
-    html = _client(app, "leader0").get("/today").get_data(as_text=True)
-    assert f"/patrols/{live_patrol['id']}" in html and "A01" in html
-    assert f"/patrols/{live_patrol['id']}" not in _client(app, "leader1").get("/today").get_data(as_text=True)
+    html = _client(app, "leader0").get("/s/TEST/today").get_data(as_text=True)
+    assert f"/s/TEST/patrols/{live_patrol['id']}" in html and "A01" in html
+    assert f"/s/TEST/patrols/{live_patrol['id']}" not in _client(app, "leader1").get("/s/TEST/today").get_data(as_text=True)
 
 
 def test_only_leaders_have_a_today_page(app, live_patrol):
     staff = helpers.make_user(app, "clerk", roles=("staff",))
     client = app.test_client()
     helpers.login(client, staff)
-    assert client.get("/today").status_code == 403
+    assert client.get("/s/TEST/today").status_code == 403
 
 
 def test_assignee_sees_the_form_and_another_leader_is_refused(app, live_patrol):
-    html = _client(app, "leader0").get(f"/patrols/{live_patrol['id']}").get_data(as_text=True)
+    html = _client(app, "leader0").get(f"/s/TEST/patrols/{live_patrol['id']}").get_data(as_text=True)
     assert 'id="patrol-form"' in html and html.count('class="check-item"') == 4
-    assert _client(app, "leader1").get(f"/patrols/{live_patrol['id']}").status_code == 403
+    assert _client(app, "leader1").get(f"/s/TEST/patrols/{live_patrol['id']}").status_code == 403
     assert helpers.audit_actions(app, audit.PERMISSION_DENIED)[-1].actor_name == "leader1"
     supervisor = helpers.make_user(app, "boss", roles=("supervisor",))
     client = app.test_client()
     helpers.login(client, supervisor)
-    page = client.get(f"/patrols/{live_patrol['id']}").get_data(as_text=True)
+    page = client.get(f"/s/TEST/patrols/{live_patrol['id']}").get_data(as_text=True)
     assert 'id="patrol-form"' not in page  # supervisors see, but do not fill
 
 
@@ -85,8 +85,8 @@ def test_another_leader_cannot_submit(app, live_patrol):
     response = _post(_client(app, "leader0"), live_patrol["id"], _payload(live_patrol))
     assert response.status_code == 200
     other = _client(app, "leader1")
-    token = helpers.csrf_token(other, "/today")
-    response = other.post(f"/patrols/{live_patrol['id']}/submit",
+    token = helpers.csrf_token(other, "/s/TEST/today")
+    response = other.post(f"/s/TEST/patrols/{live_patrol['id']}/submit",
                           data={"payload": json.dumps(_payload(live_patrol))}, headers={"X-CSRFToken": token})
     assert response.status_code == 403
 
@@ -107,7 +107,7 @@ def test_submit_json_replay_and_conflict(app, live_patrol):
 
 def test_submit_without_csrf_is_refused(app, live_patrol):
     client = _client(app, "leader0")
-    response = client.post(f"/patrols/{live_patrol['id']}/submit", data={"payload": json.dumps(_payload(live_patrol))})
+    response = client.post(f"/s/TEST/patrols/{live_patrol['id']}/submit", data={"payload": json.dumps(_payload(live_patrol))})
     assert response.status_code == 400
     with app.app_context():
         assert db.session.get(Patrol, live_patrol["id"]).status != "submitted"
@@ -115,8 +115,8 @@ def test_submit_without_csrf_is_refused(app, live_patrol):
 
 def test_invalid_json_and_incomplete_answers_save_nothing(app, live_patrol):
     client = _client(app, "leader0")
-    token = helpers.csrf_token(client, "/today")
-    bad = client.post(f"/patrols/{live_patrol['id']}/submit", data={"payload": "{nope"}, headers={"X-CSRFToken": token})
+    token = helpers.csrf_token(client, "/s/TEST/today")
+    bad = client.post(f"/s/TEST/patrols/{live_patrol['id']}/submit", data={"payload": "{nope"}, headers={"X-CSRFToken": token})
     assert bad.status_code == 400
     body = _payload(live_patrol)
     body["answers"].pop()
@@ -129,8 +129,8 @@ def test_plain_form_submission_without_script(app, live_patrol):
     client = _client(app, "leader0")
     form = {"client_uuid": str(uuid.uuid4()), "scans": ""}
     form.update({f"answer-{i}": "pass" for i in live_patrol["items"]})
-    response = helpers.post_form(client, f"/patrols/{live_patrol['id']}/submit", form,
-                                 token_from=f"/patrols/{live_patrol['id']}")
+    response = helpers.post_form(client, f"/s/TEST/patrols/{live_patrol['id']}/submit", form,
+                                 token_from=f"/s/TEST/patrols/{live_patrol['id']}")
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Patrol, live_patrol["id"]).score == 100.0
@@ -171,11 +171,11 @@ def test_three_concurrent_posts_with_one_uuid_make_one_submission(app, live_patr
 
 
 def test_plans_are_for_supervisors(app, live_patrol):
-    assert _client(app, "leader0").get("/plans").status_code == 403
+    assert _client(app, "leader0").get("/s/TEST/plans").status_code == 403
     boss = helpers.make_user(app, "boss", roles=("supervisor",))
     client = app.test_client()
     helpers.login(client, boss)
-    assert "每日巡查" in client.get("/plans").get_data(as_text=True)
+    assert "每日巡查" in client.get("/s/TEST/plans").get_data(as_text=True)
 
 
 def test_plan_preview_saves_nothing_and_save_creates(app, live_patrol):
@@ -190,25 +190,25 @@ def test_plan_preview_saves_nothing_and_save_creates(app, live_patrol):
     with time_machine.travel(dt.datetime(2026, 9, 20, 12, tzinfo=dt.timezone.utc)):
         client = app.test_client()
         helpers.login(client, boss)
-        preview = helpers.post_form(client, "/plans/new", dict(form, preview="1"))
+        preview = helpers.post_form(client, "/s/TEST/plans/new", dict(form, preview="1"))
         assert preview.status_code == 200
         html = preview.get_data(as_text=True)
         assert "2026-10-08" in html and "2026-10-10" in html and "2026-10-01" not in html
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 1
-        saved = helpers.post_form(client, "/plans/new", dict(form, save="1"))
+        saved = helpers.post_form(client, "/s/TEST/plans/new", dict(form, save="1"))
         assert saved.status_code == 302
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 2
-        bad = helpers.post_form(client, "/plans/new", dict(form, save="1", recurrence="weekdays"))
+        bad = helpers.post_form(client, "/s/TEST/plans/new", dict(form, save="1", recurrence="weekdays"))
         assert bad.status_code == 422  # weekdays without days
         with app.app_context():
             assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlan)) == 2
 
 
 def _post_json(client, patrol_id, body: str | bytes, token: str | None = None):
-    token = token or helpers.csrf_token(client, f"/patrols/{patrol_id}")
-    return client.post(f"/patrols/{patrol_id}/submit", data=body, content_type="application/json",
+    token = token or helpers.csrf_token(client, f"/s/TEST/patrols/{patrol_id}")
+    return client.post(f"/s/TEST/patrols/{patrol_id}/submit", data=body, content_type="application/json",
                        headers={"X-CSRFToken": token})
 
 
@@ -227,12 +227,12 @@ def test_a_json_body_is_the_same_submission_as_the_multipart_field(app, live_pat
 
 def test_bad_json_bodies_are_refused_and_save_nothing(app, live_patrol):
     client = _client(app, "leader0")
-    token = helpers.csrf_token(client, "/today")
+    token = helpers.csrf_token(client, "/s/TEST/today")
     for body, status in (("{nope", 400), ("[1, 2]", 400), ('"text"', 400), ("{}", 422)):
         response = _post_json(client, live_patrol["id"], body, token)
         assert response.status_code == status, body
         assert response.get_json()["detail"]
-    no_token = client.post(f"/patrols/{live_patrol['id']}/submit", data=json.dumps(_payload(live_patrol)),
+    no_token = client.post(f"/s/TEST/patrols/{live_patrol['id']}/submit", data=json.dumps(_payload(live_patrol)),
                            content_type="application/json")
     assert no_token.status_code == 400
     with app.app_context():

@@ -57,18 +57,18 @@ def test_admin_sets_a_site_day_off_and_plans_follow(app):
     admin = helpers.make_user(app, "root", roles=("admin",))
     client = app.test_client()
     helpers.login(client, admin)
-    response = helpers.post_form(client, "/admin/calendar/", {"day": "2026-11-19", "kind": "off", "note": "院区停电检修"})
+    response = helpers.post_form(client, "/s/TEST/admin/calendar/", {"day": "2026-11-19", "kind": "off", "note": "院区停电检修"})
     assert response.status_code == 302
     with app.app_context():
         cal = calendar_for(db.session, db.session.scalar(sa.select(Site)))
         assert not cal.is_workday(dt.date(2026, 11, 19)) and cal.is_workday(dt.date(2026, 11, 18))
-    helpers.post_form(client, "/admin/calendar/", {"day": "2026-11-19", "kind": "official"})
+    helpers.post_form(client, "/s/TEST/admin/calendar/", {"day": "2026-11-19", "kind": "official"})
     with app.app_context():
         assert calendar_for(db.session, db.session.scalar(sa.select(Site))).is_workday(dt.date(2026, 11, 19))
     assert helpers.audit_actions(app, "calendar.override")
-    bad = helpers.post_form(client, "/admin/calendar/", {"day": "not a date", "kind": "off"})
+    bad = helpers.post_form(client, "/s/TEST/admin/calendar/", {"day": "not a date", "kind": "off"})
     assert bad.status_code == 422
     staff = helpers.make_user(app, "clerk", roles=("staff",))
     other = app.test_client()
     helpers.login(other, staff)
-    assert other.get("/admin/calendar/").status_code == 403
+    assert other.get("/s/TEST/admin/calendar/").status_code == 403

@@ -1,0 +1,132 @@
+"""The site is part of every request: `/s/<site>/…` names the compound (办公区) a page belongs to.
+
+A URL rule with a `<site>` part is a site's page. Before its view runs, the site is loaded once into `g.site`,
+the user's right to enter it is checked (a role given for that site or for all sites; a refusal is a 403 in the
+audit log), and times are shown in the site's zone. `url_for` fills `site` in from `g.site`, so templates and
+views never pass it; on pages shared by all sites (users, standards, notifications) it is the user's current
+site: the last one they opened, else their first. Views load objects with `load`, which answers 404 for an
+object of another site and 403 (audited) when the user may not have it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, TypeVar
+
+from flask import Flask, abort, g, request, session
+from flask_login import current_user
+from sqlalchemy import select
+
+from gridpatrol.core.errors import NotAllowed
+from gridpatrol.extensions import db
+from gridpatrol.grids.models import Site
+
+T = TypeVar("T")
+SESSION_KEY = "site"
+
+
+def init_app(app: Flask) -> None:
+    app.url_value_preprocessor(_enter_site)
+    app.url_defaults(_fill_site)
+
+
+def _enter_site(endpoint: Optional[str], values: Optional[dict]) -> None:
+    if not values or "site" not in values:
+        return
+    code = values.pop("site")
+    site = db.session.scalar(select(Site).where(Site.code == code))
+    if site is None:
+        abort(404)
+    if current_user.is_authenticated and not current_user.may_enter_site(site.id):
+        # g.site stays unset: the refusal is not answered as a page of that site.
+        raise NotAllowed(f"site {site.code} is not one of this user's sites")
+    g.site = site
+    g.site_timezone = site.timezone
+    if session.get(SESSION_KEY) != site.code and current_user.is_authenticated:
+        session[SESSION_KEY] = site.code
+
+
+def _fill_site(endpoint: str, values: dict) -> None:
+    if "site" in values or not _expects_site(endpoint):
+        return
+    site = g.get("site") or home_site()
+    if site is not None:
+        values["site"] = site.code
+
+
+def _expects_site(endpoint: str) -> bool:
+    from flask import current_app
+
+    cache = current_app.extensions.setdefault("gridpatrol.site_endpoints", {})
+    expects = cache.get(endpoint)
+    if expects is None:
+        expects = cache[endpoint] = current_app.url_map.is_endpoint_expecting(endpoint, "site")
+    return expects
+
+
+def home_site() -> Optional[Site]:
+    """The site of a page shared by all sites: the user's last site if they still may enter it, else their first."""
+    if "home_site" in g:
+        return g.home_site
+    g.home_site = None
+    if current_user.is_authenticated:
+        sites = sites_of(current_user)
+        last = session.get(SESSION_KEY)
+        g.home_site = next((s for s in sites if s.code == last), sites[0] if sites else None)
+    return g.home_site
+
+
+def sites_of(user) -> list[Site]:
+    """The sites a user works at, by code (every site for a role given for all sites)."""
+    ids = user.site_ids()
+    query = select(Site).order_by(Site.code)
+    if ids is not None:
+        query = query.where(Site.id.in_(sorted(ids)))
+    return list(db.session.scalars(query))
+
+
+def switchable_sites() -> list[Site]:
+    """For the site switcher in the page header: shown only to users with more than one site."""
+    if not current_user.is_authenticated:
+        return []
+    if "switchable_sites" not in g:
+        g.switchable_sites = sites_of(current_user)
+    return g.switchable_sites if len(g.switchable_sites) > 1 else []
+
+
+def current_site_or_none() -> Optional[Site]:
+    return g.get("site") or home_site()
+
+
+def current_site() -> Site:
+    """The site of this request (a site's page), or the user's current site on a shared page."""
+    site = g.get("site") or home_site()
+    if site is None:
+        abort(404)
+    return site
+
+
+def load(model: type[T], object_id: int, *, may: Optional[Callable[[T], bool]] = None,
+         refusal: str = "not allowed") -> T:
+    """The object with this id on this site's pages: 404 if it is missing or belongs to another site; 403
+    (audited, with `refusal` as the reason) when `may(object)` says this user may not have it."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    site = g.get("site")
+    site_id = getattr(obj, "site_id", None)
+    if site is not None and site_id is not None and site_id != site.id:
+        abort(404)
+    if may is not None and not may(obj):
+        raise NotAllowed(refusal)
+    return obj
+
+
+def site_page_url_for_endpoint(endpoint: str, site: Site) -> Optional[str]:
+    """The same page on another site, for the switcher; None when the page is not a site's page."""
+    from flask import url_for
+
+    if not endpoint or not _expects_site(endpoint) or request.view_args is None:
+        return None
+    if any(k != "site" for k in request.view_args):  # a page of one object: go to the other site's home
+        return None
+    return url_for(endpoint, site=site.code, **request.args.to_dict())
