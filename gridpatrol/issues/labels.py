@@ -1,7 +1,8 @@
-"""Translated names of issue states and severities, looked up once per request.
+"""Translated names of issue states, severities, actions and events, looked up once per request.
 
 A queue page shows a state, a severity and a category on each of its rows; translating each one there cost
-more than the page's queries. Templates call `issue_labels()` and index the plain dicts it returns.
+more than the page's queries. Templates call `issue_labels()` and index the plain dicts it returns. The words
+for states, actions (buttons) and events (the timeline) are the workflow table's (`issues/workflow.py`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from gridpatrol.core.categories import Category
-from gridpatrol.issues.models import IssueState, Severity
+from gridpatrol.issues import workflow
+from gridpatrol.issues.models import Severity
 
-STATE_LABELS = {
-    IssueState.REPORTED: _l("To accept"),
-    IssueState.DISPATCHED: _l("Dispatched"),
-    IssueState.IN_PROGRESS: _l("Being fixed"),
-    IssueState.AWAITING_VERIFICATION: _l("Awaiting verification"),
-    IssueState.CLOSED: _l("Closed"),
-    IssueState.REJECTED: _l("Rejected"),
-}
+STATE_LABELS = {state: info.label for state, info in workflow.STATES.items()}
+# A button per action: an action's rows all carry the same label.
+ACTION_LABELS = {t.action: t.label for t in workflow.TRANSITIONS}
 SEVERITY_LABELS = {
     Severity.MINOR: _l("Minor"),
     Severity.MAJOR: _l("Major"),
@@ -37,6 +34,8 @@ class IssueLabels:
     severity: dict[str, str]
     category: dict[str, str]
     overdue: str
+    action: dict[str, str]  # the button of each action
+    event: dict[str, str]  # what the timeline says for each stored event
 
 
 def issue_labels() -> IssueLabels:
@@ -48,5 +47,7 @@ def issue_labels() -> IssueLabels:
             state={state.value: str(label) for state, label in STATE_LABELS.items()},
             severity={severity.value: str(label) for severity, label in SEVERITY_LABELS.items()},
             category={category.value: category.label for category in Category},
-            overdue=str(OVERDUE_LABEL)))
+            overdue=str(OVERDUE_LABEL),
+            action={action.value: str(label) for action, label in ACTION_LABELS.items()},
+            event={event: str(label) for event, label in workflow.EVENT_LABELS.items()}))
     return cached[1]

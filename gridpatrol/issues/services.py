@@ -1,10 +1,8 @@
-"""The rectification workflow (整改). Every transition checks who may do it from which state, refuses a
-stale page, and writes its event in the same transaction.
+"""The rectification workflow (整改): the service functions of the table in `issues/workflow.py`.
 
-    reported ─dispatch─▶ dispatched ─start─▶ in_progress ─report_fix─▶ awaiting_verification
-        │                    ▲ (re-dispatch)      ▲                             │
-        └─reject─▶ rejected                       └───────── rework ◀── fail ───┤
-                                                                         pass ──▶ closed
+Every transition checks, from the table, who may do it from which state and what it needs, refuses a stale
+page, writes its event in the same transaction and sends `issue_transitioned`. One function per action, each
+registered with `@performs(action)`; `perform` runs the one an action names.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from blinker import Namespace
 from flask_babel import gettext as _
@@ -21,21 +19,38 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from gridpatrol.accounts.models import Team, User
+from gridpatrol.accounts.models import Team, User, UserRole, team_members
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid, Site
+from gridpatrol.issues import workflow
 from gridpatrol.issues.models import (OPEN_STATES, Issue, IssueComment, IssueEvent, IssuePhoto, IssueSource,
                                       IssueState, RejectReason, Severity, TimeLimit, WorkingHours)
+from gridpatrol.issues.workflow import Action, Need, Transition, Who
 from gridpatrol.workdays import services as workdays
 
 signals = Namespace()
-# Sent inside the transition's transaction: points subscribe and write their ledger entries in the same commit.
-issue_accepted = signals.signal("issue-accepted")  # first dispatch: the report is valid
+# Every signal here is sent inside the transition's transaction, after the change is flushed: a subscriber
+# writes in the same commit (points book their ledger entries), and a refusal by a subscriber undoes it all.
+issue_transitioned = signals.signal("issue-transitioned")
+"""Sent for every row of the workflow table that is carried out (comments included), with named arguments:
+
+* sender: the SQLAlchemy session;
+* issue: the `Issue`, already in its new state;
+* action: the `workflow.Action` done;
+* from_state, to_state: `IssueState` members (equal for a re-dispatch or a comment);
+* actor: the `User` who did it;
+* note: the note (the comment's text for a comment), or None;
+* now: the aware datetime of the transition.
+"""
+issue_accepted = signals.signal("issue-accepted")
+"""The first dispatch: the report is valid. Named arguments: issue; accepted_severity (a `Severity`) and
+accepted_at (aware datetime), as stored on the issue; now."""
 issue_rejected = signals.signal("issue-rejected")
+"""不予受理. Named arguments: issue; reason (a `RejectReason`); now."""
 
 NEARBY_METRES = 30.0
 DUPLICATE_WINDOW = dt.timedelta(days=30)
@@ -50,10 +65,21 @@ def _is_grid_responsible(session: Session, user: User, issue: Issue) -> bool:
     return issue.grid is not None and grids.is_responsible_for(session, user, issue.grid)
 
 
-def _works_on(user: User, issue: Issue) -> bool:
+def _is_supervisor(session: Session, user: User, issue: Issue) -> bool:
+    # Role assignments carry no site yet: a supervisor supervises every site.
+    return user.has_any_role(Role.SUPERVISOR, Role.ADMIN)
+
+
+def _works_on(session: Session, user: User, issue: Issue) -> bool:
     team_ids = {t.id for t in user.teams}
     return user.has_role(Role.RECTIFIER) and (issue.assignee_id == user.id or
                                               (issue.team_id is not None and issue.team_id in team_ids))
+
+
+def _may_verify(session: Session, user: User, issue: Issue) -> bool:
+    return issue.fixed_by_id != user.id and (
+        _is_supervisor(session, user, issue)
+        or (user.has_role(Role.GRID_LEADER) and _is_grid_responsible(session, user, issue)))
 
 
 def can_view(session: Session, user: User, issue: Issue) -> bool:
@@ -61,55 +87,67 @@ def can_view(session: Session, user: User, issue: Issue) -> bool:
         return True
     if user.has_role(Role.GRID_LEADER) and _is_grid_responsible(session, user, issue):
         return True
-    return _works_on(user, issue)
+    return _works_on(session, user, issue)
 
 
-def allowed_actions(session: Session, user: User, issue: Issue) -> set[str]:
-    """The transitions this user may make on the issue now (also drives which buttons a page shows)."""
-    state = IssueState(issue.state)
-    supervisor = user.has_any_role(Role.SUPERVISOR, Role.ADMIN)
-    actions: set[str] = set()
-    if state is IssueState.REPORTED and supervisor:
-        actions |= {"dispatch", "reject"}
-    if state in (IssueState.DISPATCHED, IssueState.IN_PROGRESS) and supervisor:
-        actions.add("redispatch")
-    if state is IssueState.DISPATCHED and (_works_on(user, issue)):
-        actions.add("start")
-    if state is IssueState.IN_PROGRESS and _works_on(user, issue):
-        actions.add("report_fix")
-    if state is IssueState.AWAITING_VERIFICATION and issue.fixed_by_id != user.id and (
-            supervisor or (user.has_role(Role.GRID_LEADER) and _is_grid_responsible(session, user, issue))):
-        actions |= {"verify_pass", "verify_fail"}
-    if can_view(session, user, issue):
-        actions.add("comment")
-    return actions
+def can_view_patrol(session: Session, user: User, issue: Issue) -> bool:
+    """Whether the issue's patrol (if it came from one) is open to this user: pages link to it only then."""
+    from gridpatrol.patrols import services as patrols
+    from gridpatrol.patrols.models import Patrol
+
+    if issue.patrol_id is None:
+        return False
+    patrol = session.get(Patrol, issue.patrol_id)
+    return patrol is not None and patrols.can_view(session, user, patrol)
 
 
-def _require(session: Session, user: User, issue: Issue, action: str, expected_version: Optional[int]) -> None:
+# The predicates the table's `who` names.
+WHO: dict[Who, Callable[[Session, User, Issue], bool]] = {
+    Who.SUPERVISOR: _is_supervisor,
+    Who.RECTIFIER: _works_on,
+    Who.VERIFIER: _may_verify,
+    Who.VIEWER: can_view,
+}
+
+
+def allowed_transitions(session: Session, user: User, issue: Issue) -> list[Transition]:
+    """The table's rows this user may carry out on the issue now, in the table's order."""
+    return [t for t in workflow.transitions_from(issue.state) if WHO[t.who](session, user, issue)]
+
+
+def allowed_actions(session: Session, user: User, issue: Issue) -> set[Action]:
+    """The actions this user may do on the issue now (the issue page shows the forms of these)."""
+    return {t.action for t in allowed_transitions(session, user, issue)}
+
+
+def _require(session: Session, user: User, issue: Issue, action: Action, expected_version: Optional[int],
+             **given) -> Transition:
+    """The table's row for `action` now, once the page is current, the user may and the row's needs are met."""
     if expected_version is not None and expected_version != issue.version:
         raise ConflictError(_("Someone else changed this issue meanwhile; nothing was done. Reload the page."))
-    if action not in allowed_actions(session, user, issue):
-        if action in _transitions_from(issue.state):
-            raise NotAllowed(action)
+    row = workflow.transition(issue.state, action)
+    if row is None:
         raise DomainError(_("This cannot be done while the issue is %(state)s.", state=state_label(issue.state)))
+    if not WHO[row.who](session, user, issue):
+        raise NotAllowed(action.value)
+    for need, refusal in row.needs.items():
+        if not _NEED_MET[need](given):
+            raise DomainError(str(refusal))
+    return row
 
 
-def _transitions_from(state: str) -> set[str]:
-    return {
-        IssueState.REPORTED.value: {"dispatch", "reject", "comment"},
-        IssueState.DISPATCHED.value: {"start", "redispatch", "comment"},
-        IssueState.IN_PROGRESS.value: {"report_fix", "redispatch", "comment"},
-        IssueState.AWAITING_VERIFICATION.value: {"verify_pass", "verify_fail", "comment"},
-        IssueState.CLOSED.value: {"comment"},
-        IssueState.REJECTED.value: {"comment"},
-    }[state]
+_NEED_MET: dict[Need, Callable[[dict], bool]] = {
+    Need.NOTE: lambda given: bool((given.get("note") or "").strip()),
+    Need.TEXT: lambda given: bool((given.get("text") or "").strip()),
+    Need.PHOTOS: lambda given: bool(given.get("photos")),
+    Need.REASON: lambda given: given.get("reason") in RejectReason._value2member_map_,
+    Need.TEAM_OR_ASSIGNEE: lambda given: given.get("team") is not None or given.get("assignee") is not None,
+}
 
 
-def state_label(state: str) -> str:
-    return {
-        "reported": _("reported"), "dispatched": _("dispatched"), "in_progress": _("in progress"),
-        "awaiting_verification": _("awaiting verification"), "closed": _("closed"), "rejected": _("rejected"),
-    }[state]
+def state_label(state: IssueState | str) -> str:
+    """The state's name inside a sentence ("… the issue is now dispatched")."""
+    return str(workflow.STATES[IssueState(state)].in_sentence)
 
 
 # --- events and photos ---------------------------------------------------------------------------------
@@ -289,109 +327,187 @@ def set_time_limit(session: Session, site: Site, category: str, severity: str, a
 
 
 # --- transitions -----------------------------------------------------------------------------------------
-def dispatch(session: Session, issue: Issue, actor: User, *, team: Optional[Team] = None,
-             assignee: Optional[User] = None, severity: Optional[str] = None, note: Optional[str] = None,
-             expected_version: Optional[int] = None, now: dt.datetime) -> None:
-    """Accept and send to a team or a person (派单); the deadline runs from now. Also re-dispatches."""
-    action = "dispatch" if issue.state == IssueState.REPORTED.value else "redispatch"
-    _require(session, actor, issue, action, expected_version)
-    if team is None and assignee is None:
-        raise DomainError(_("Choose a team or a person."))
+_PERFORMERS: dict[Action, Callable[..., object]] = {}
+
+
+def performs(action: Action):
+    """Register the service function that carries out `action` (one per action of the workflow table)."""
+    def register(function):
+        assert action not in _PERFORMERS, f"{action} has a service function already"
+        _PERFORMERS[action] = function
+        return function
+    return register
+
+
+def perform(session: Session, issue: Issue, actor: User, action: Action | str, *, now: dt.datetime,
+            expected_version: Optional[int] = None, **given):
+    """Carry out `action` with the inputs its form gave (the issue page's one entry point)."""
+    if not workflow.is_action(action):
+        raise DomainError(_("This cannot be done while the issue is %(state)s.", state=state_label(issue.state)))
+    return _PERFORMERS[Action(action)](session, issue, actor, expected_version=expected_version, now=now, **given)
+
+
+def _done(session: Session, issue: Issue, row: Transition, actor: User, *, note: Optional[str], now: dt.datetime,
+          data: Optional[dict] = None, photos: Optional[dict[str, bytes]] = None) -> IssueEvent:
+    """The table's new state, the event (and its photos), flushed; then `issue_transitioned`."""
+    event = _event(session, issue, actor, row.event, to_state=row.to_state.value, note=note, at=now, data=data)
+    if photos:
+        _attach_photos(session, issue, event, "after", photos)
+    _flush(session)
+    _announce(session, issue, row, actor, note=event.note, now=now)
+    return event
+
+
+def _announce(session: Session, issue: Issue, row: Transition, actor: User, *, note: Optional[str],
+              now: dt.datetime) -> None:
+    issue_transitioned.send(session, issue=issue, action=row.action, from_state=row.from_state,
+                            to_state=row.to_state, actor=actor, note=note, now=now)
+
+
+def _team_can_act(session: Session, team: Team) -> bool:
+    """Whether someone in the team can work on an issue: an active member holding the rectifier role."""
+    return session.scalar(
+        select(User.id).join(team_members, team_members.c.user_id == User.id).join(UserRole, UserRole.user_id == User.id)
+        .where(team_members.c.team_id == team.id, User.active.is_(True), UserRole.role == Role.RECTIFIER.value)
+        .limit(1)) is not None
+
+
+def _check_recipient(session: Session, team: Optional[Team], assignee: Optional[User]) -> None:
     if assignee is not None and not (assignee.active and assignee.has_role(Role.RECTIFIER)):
         raise DomainError(_("%(name)s is not an active rectifier.", name=assignee.display_name))
     if team is not None and not team.active:
         raise DomainError(_("The team %(name)s is deactivated.", name=team.name))
+    if team is not None and assignee is None and not _team_can_act(session, team):
+        raise DomainError(_("Nobody in the team %(name)s can work on issues: it has no active rectifier.",
+                            name=team.name))
+
+
+def _send_to(session: Session, issue: Issue, actor: User, action: Action, *, team: Optional[Team],
+             assignee: Optional[User], severity: Optional[str], note: Optional[str],
+             expected_version: Optional[int], now: dt.datetime) -> None:
+    row = _require(session, actor, issue, action, expected_version, team=team, assignee=assignee)
+    _check_recipient(session, team, assignee)
     if severity is not None:
-        if severity not in {s.value for s in Severity}:
+        if severity not in Severity._value2member_map_:
             raise DomainError(_("Choose a severity."))
-        issue.severity = severity
+        issue.severity = Severity(severity).value
     if issue.grid_id is None:
         raise DomainError(_("Set the issue's grid before dispatching it."))
     issue.team_id = team.id if team else None
     issue.assignee_id = assignee.id if assignee else None
-    if action == "dispatch":
+    accepting = row.action is Action.DISPATCH
+    if accepting:
         issue.dispatched_at = now
         issue.deadline = deadline_for(session, issue.site, issue.category, issue.severity, now)
-    _event(session, issue, actor, action, to_state=IssueState.DISPATCHED.value if action == "dispatch" else None,
-           note=note, at=now, data={"team": team.name if team else None,
-                                     "assignee": assignee.username if assignee else None,
-                                     "severity": issue.severity,
-                                     "deadline": issue.deadline.isoformat() if issue.deadline else None})
-    _flush(session)
-    if action == "dispatch":
-        issue_accepted.send(session, issue=issue, now=now)
+        issue.accepted_severity, issue.accepted_at = issue.severity, now
+    _done(session, issue, row, actor, note=note, now=now, data={
+        "team": team.name if team else None, "assignee": assignee.username if assignee else None,
+        "severity": issue.severity, "deadline": issue.deadline.isoformat() if issue.deadline else None})
+    if accepting:
+        issue_accepted.send(session, issue=issue, accepted_severity=Severity(issue.accepted_severity),
+                            accepted_at=issue.accepted_at, now=now)
 
 
-def reject(session: Session, issue: Issue, actor: User, *, reason: str, note: str,
+@performs(Action.DISPATCH)
+def accept(session: Session, issue: Issue, actor: User, *, team: Optional[Team] = None,
+           assignee: Optional[User] = None, severity: Optional[str] = None, note: Optional[str] = None,
+           expected_version: Optional[int] = None, now: dt.datetime) -> None:
+    """受理 and 派单: the report is valid; send it to a team or a person. The deadline runs from now, and the
+    severity it is accepted with is stored on the issue (`accepted_severity`, `accepted_at`)."""
+    _send_to(session, issue, actor, Action.DISPATCH, team=team, assignee=assignee, severity=severity, note=note,
+             expected_version=expected_version, now=now)
+
+
+@performs(Action.REDISPATCH)
+def redispatch(session: Session, issue: Issue, actor: User, *, team: Optional[Team] = None,
+               assignee: Optional[User] = None, severity: Optional[str] = None, note: Optional[str] = None,
+               expected_version: Optional[int] = None, now: dt.datetime) -> None:
+    """改派: another team or person; the state, the deadline and the accepted severity stay."""
+    _send_to(session, issue, actor, Action.REDISPATCH, team=team, assignee=assignee, severity=severity, note=note,
+             expected_version=expected_version, now=now)
+
+
+def dispatch(session: Session, issue: Issue, actor: User, **kwargs) -> None:
+    """Accept a reported issue, or re-dispatch one already dispatched (for callers that do either)."""
+    (accept if IssueState(issue.state) is IssueState.REPORTED else redispatch)(session, issue, actor, **kwargs)
+
+
+@performs(Action.REJECT)
+def reject(session: Session, issue: Issue, actor: User, *, reason: str, note: Optional[str],
            duplicate_of: Optional[Issue] = None, expected_version: Optional[int] = None, now: dt.datetime) -> None:
     """不予受理: invalid, a duplicate (of which issue) or not ours — always with a reason in words."""
-    _require(session, actor, issue, "reject", expected_version)
-    if reason not in {r.value for r in RejectReason}:
-        raise DomainError(_("Choose why the report is rejected."))
-    if not (note or "").strip():
-        raise DomainError(_("Say why the report is rejected."))
-    if reason == RejectReason.DUPLICATE.value:
+    row = _require(session, actor, issue, Action.REJECT, expected_version, reason=reason, note=note)
+    reason = RejectReason(reason)
+    if reason is RejectReason.DUPLICATE:
         if duplicate_of is None or duplicate_of.id == issue.id or duplicate_of.site_id != issue.site_id:
             raise DomainError(_("Name the issue this one duplicates."))
         issue.duplicate_of_id = duplicate_of.id
-    issue.reject_reason, issue.rejected_at = reason, now
-    _event(session, issue, actor, "reject", to_state=IssueState.REJECTED.value, note=note, at=now,
-           data={"reason": reason, "duplicate_of": duplicate_of.id if duplicate_of else None})
-    _flush(session)
-    issue_rejected.send(session, issue=issue, now=now)
+    issue.reject_reason, issue.rejected_at = reason.value, now
+    _done(session, issue, row, actor, note=note, now=now,
+          data={"reason": reason.value, "duplicate_of": duplicate_of.id if duplicate_of else None})
+    issue_rejected.send(session, issue=issue, reason=reason, now=now)
 
 
+@performs(Action.START)
 def start(session: Session, issue: Issue, actor: User, *, note: Optional[str] = None,
           expected_version: Optional[int] = None, now: dt.datetime) -> None:
-    _require(session, actor, issue, "start", expected_version)
-    _event(session, issue, actor, "start", to_state=IssueState.IN_PROGRESS.value, note=note, at=now)
-    _flush(session)
+    row = _require(session, actor, issue, Action.START, expected_version, note=note)
+    _done(session, issue, row, actor, note=note, now=now)
 
 
-def report_fix(session: Session, issue: Issue, actor: User, *, note: str, photos: dict[str, bytes],
+@performs(Action.REPORT_FIX)
+def report_fix(session: Session, issue: Issue, actor: User, *, note: Optional[str], photos: dict[str, bytes],
                expected_version: Optional[int] = None, now: dt.datetime) -> None:
     """The rectifier says it is fixed, with after-photos and a note; someone else verifies."""
-    _require(session, actor, issue, "report_fix", expected_version)
-    if not photos:
-        raise DomainError(_("Add at least one photo of the fixed state."))
-    if not (note or "").strip():
-        raise DomainError(_("Say what was done."))
+    row = _require(session, actor, issue, Action.REPORT_FIX, expected_version, note=note, photos=photos)
     issue.fixed_at, issue.fixed_by_id = now, actor.id
-    event = _event(session, issue, actor, "report_fix", to_state=IssueState.AWAITING_VERIFICATION.value, note=note,
-                   at=now)
-    _attach_photos(session, issue, event, "after", photos)
-    _flush(session)
+    _done(session, issue, row, actor, note=note, now=now, photos=photos)
+
+
+@performs(Action.VERIFY_PASS)
+def verify_pass(session: Session, issue: Issue, actor: User, *, note: Optional[str] = None,
+                expected_version: Optional[int] = None, now: dt.datetime) -> None:
+    """核查结案: it is fixed; the issue is closed."""
+    row = _require(session, actor, issue, Action.VERIFY_PASS, expected_version, note=note)
+    issue.closed_at = now
+    _done(session, issue, row, actor, note=note, now=now)
+
+
+@performs(Action.VERIFY_FAIL)
+def verify_fail(session: Session, issue: Issue, actor: User, *, note: Optional[str],
+                expected_version: Optional[int] = None, now: dt.datetime) -> None:
+    """Not fixed: back for rework (返工), with a note saying what is wrong."""
+    row = _require(session, actor, issue, Action.VERIFY_FAIL, expected_version, note=note)
+    issue.rework_count = (issue.rework_count or 0) + 1
+    _done(session, issue, row, actor, note=note, now=now)
 
 
 def verify(session: Session, issue: Issue, actor: User, *, passed: bool, note: Optional[str] = None,
            expected_version: Optional[int] = None, now: dt.datetime) -> None:
-    """核查结案: pass closes; fail sends it back for rework (返工), with a note saying what is wrong."""
-    _require(session, actor, issue, "verify_pass" if passed else "verify_fail", expected_version)
-    if passed:
-        issue.closed_at = now
-        _event(session, issue, actor, "verify_pass", to_state=IssueState.CLOSED.value, note=note, at=now)
-    else:
-        if not (note or "").strip():
-            raise DomainError(_("Say what is still wrong."))
-        issue.rework_count = (issue.rework_count or 0) + 1
-        _event(session, issue, actor, "rework", to_state=IssueState.IN_PROGRESS.value, note=note, at=now)
-    _flush(session)
+    """核查: `verify_pass` or `verify_fail`."""
+    (verify_pass if passed else verify_fail)(session, issue, actor, note=note, expected_version=expected_version,
+                                             now=now)
 
 
-def comment(session: Session, issue: Issue, actor: User, text: str, *, now: dt.datetime) -> IssueComment:
-    _require(session, actor, issue, "comment", None)
-    text = (text or "").strip()
-    if not text:
-        raise DomainError(_("A comment cannot be empty."))
-    entry = IssueComment(issue=issue, author_id=actor.id, text=text[:4000], at=now)
+@performs(Action.COMMENT)
+def comment(session: Session, issue: Issue, actor: User, text: str, *, now: dt.datetime,
+            expected_version: Optional[int] = None) -> IssueComment:
+    """A comment by anyone who can view the issue. A comment is never stale: no version is checked."""
+    row = _require(session, actor, issue, Action.COMMENT, None, text=text)
+    entry = IssueComment(issue=issue, author_id=actor.id, text=text.strip()[:4000], at=now)
     session.add(entry)
     session.flush()
+    _announce(session, issue, row, actor, note=entry.text, now=now)
     return entry
+
+
+assert set(_PERFORMERS) == {t.action for t in workflow.TRANSITIONS}, "one service function per action"
 
 
 def bulk_dispatch(session: Session, issues: Iterable[Issue], actor: User, *, team: Optional[Team],
                   assignee: Optional[User], now: dt.datetime) -> int:
     """Dispatch several reported issues at once (from the queue); all or none."""
+    _check_recipient(session, team, assignee)
     count = 0
     for issue in issues:
         dispatch(session, issue, actor, team=team, assignee=assignee, now=now)

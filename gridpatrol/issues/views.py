@@ -19,8 +19,7 @@ from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
 from gridpatrol.issues import bp, queue, services
-from gridpatrol.issues.forms import (ActionForm, BulkDispatchForm, CommentForm, DispatchForm, FixForm, RejectForm,
-                                     ReportForm, TimeLimitForm)
+from gridpatrol.issues.forms import BulkDispatchForm, DispatchForm, ReportForm, TimeLimitForm
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueState, Severity
 
 INVALID = 422
@@ -122,20 +121,29 @@ def _rectifier_choices():
     return [(0, "—")] + [(u.id, accounts.person_label(u)) for u in accounts.users_with_role(db.session, Role.RECTIFIER)]
 
 
-def _forms(issue: Issue) -> dict:
-    dispatch_form = DispatchForm(version=issue.version, severity=issue.severity)
-    dispatch_form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in accounts.team_choices(db.session)])
-    dispatch_form.assignee_id.choices = choices(_rectifier_choices())
-    return {"dispatch": dispatch_form, "reject": RejectForm(version=issue.version),
-            "action": ActionForm(version=issue.version), "fix": FixForm(version=issue.version),
-            "comment": CommentForm()}
+def _forms(issue: Issue, transitions) -> dict:
+    """The form of each of these workflow rows, by action: the class the table names, with the page's version."""
+    from gridpatrol.issues import forms as issue_forms
+
+    built = {}
+    for t in transitions:
+        if t.action not in built:
+            form = getattr(issue_forms, t.form)(version=issue.version, severity=issue.severity)
+            if isinstance(form, DispatchForm):
+                form.team_id.choices = choices([(0, "—")] + [(team.id, team.name)
+                                                             for team in accounts.team_choices(db.session)])
+                form.assignee_id.choices = choices(_rectifier_choices())
+            built[t.action] = form
+    return built
 
 
 def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200):
     timeline = sorted([("event", e.at, e) for e in issue.events] + [("comment", c.at, c) for c in issue.comments],
                       key=lambda t: (t[1], t[0]))
-    return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), forms=_forms(issue),
-                           actions=services.allowed_actions(db.session, current_user, issue), refusal=refusal,
+    transitions = services.allowed_transitions(db.session, current_user, issue)
+    return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), transitions=transitions,
+                           forms=_forms(issue, transitions), refusal=refusal,
+                           patrol_link=services.can_view_patrol(db.session, current_user, issue),
                            before=[p for p in issue.photos if p.kind == "before"],
                            after=[p for p in issue.photos if p.kind == "after"]), status
 
@@ -159,43 +167,31 @@ def _files(field) -> dict[str, bytes]:
 @bp.post("/issues/<int:issue_id>/<action>")
 @login_required
 def act(issue_id: int, action: str):
+    """Any action of the workflow table: its form (the class the table names), then its service function."""
+    from gridpatrol.issues import workflow
+
     issue = _issue_or_404(issue_id)
-    now = utcnow()
-    forms = {"dispatch": DispatchForm, "redispatch": DispatchForm, "reject": RejectForm, "start": ActionForm,
-             "report_fix": FixForm, "verify_pass": ActionForm, "verify_fail": ActionForm}
-    if action == "comment":
-        form = CommentForm()
-        if form.validate_on_submit():
-            services.comment(db.session, issue, current_user, form.text.data, now=now)
-            return redirect(url_for("issues.show", issue_id=issue.id) + "#timeline")
-        return _refuse(issue, _("A comment cannot be empty."))
-    if action not in forms:
+    row = workflow.for_action(action)
+    if row is None:
         abort(404)
-    form = forms[action]()
-    if isinstance(form, DispatchForm):
-        form.team_id.choices = choices([(0, "—")] + [(t.id, t.name) for t in accounts.team_choices(db.session)])
-        form.assignee_id.choices = choices(_rectifier_choices())
+    form = _forms(issue, [row])[row.action]
     if not form.validate_on_submit():
         return _refuse(issue, "; ".join(str(e) for errors in form.errors.values() for e in errors))
-    version, note = _version(form), form.note.data
+    # The form's fields by name, as the service function's arguments (ids become the rows they name).
+    reads = {"team_id": ("team", lambda f: db.session.get(Team, f.data) if f.data else None),
+             "assignee_id": ("assignee", lambda f: db.session.get(User, f.data) if f.data else None),
+             "duplicate_of": ("duplicate_of", lambda f: db.session.get(Issue, f.data) if f.data else None),
+             "photos": ("photos", _files)}
+    given = {}
+    for f in form:
+        if f.name not in ("csrf_token", "version"):
+            name, read = reads.get(f.name, (f.name, lambda f: f.data))
+            given[name] = read(f)
     reshow_on_refusal(lambda: _issue_page(issue))
-    if action in ("dispatch", "redispatch"):
-        services.dispatch(db.session, issue, current_user,
-                          team=db.session.get(Team, form.team_id.data) if form.team_id.data else None,
-                          assignee=db.session.get(User, form.assignee_id.data) if form.assignee_id.data else None,
-                          severity=form.severity.data, note=note, expected_version=version, now=now)
-    elif action == "reject":
-        duplicate = db.session.get(Issue, form.duplicate_of.data) if form.duplicate_of.data else None
-        services.reject(db.session, issue, current_user, reason=form.reason.data, note=note or "",
-                        duplicate_of=duplicate, expected_version=version, now=now)
-    elif action == "start":
-        services.start(db.session, issue, current_user, note=note, expected_version=version, now=now)
-    elif action == "report_fix":
-        services.report_fix(db.session, issue, current_user, note=note or "", photos=_files(form.photos),
-                            expected_version=version, now=now)
-    else:
-        services.verify(db.session, issue, current_user, passed=action == "verify_pass", note=note,
-                        expected_version=version, now=now)
+    services.perform(db.session, issue, current_user, row.action, now=utcnow(),
+                     expected_version=_version(form) if "version" in form else None, **given)
+    if row.place is workflow.Place.TIMELINE:
+        return redirect(url_for("issues.show", issue_id=issue.id) + "#timeline")
     flash(_("Done: the issue is now %(state)s.", state=services.state_label(issue.state)), "success")
     return redirect(url_for("issues.show", issue_id=issue.id))
 

@@ -223,6 +223,7 @@ def book_many(session: Session, site_id: int, earnings: list[earning_rules.Earni
 
 
 def _responsible_ids(issue) -> tuple[Optional[int], Optional[int]]:
+    """The grid's leader and deputy when the issue was reported (from the grid's assignment history)."""
     if issue.grid is None:
         return None, None
     leader = grids.responsible_at(issue.grid, AssignmentRole.LEADER, issue.reported_at)
@@ -231,15 +232,24 @@ def _responsible_ids(issue) -> tuple[Optional[int], Optional[int]]:
 
 
 def accepted_severity(issue) -> Optional[str]:
-    for e in issue.events:
-        if e.action == "dispatch":
-            return (e.data or {}).get("severity") or issue.severity
-    return None
+    """The severity the issue was accepted with (stored on the issue at its first dispatch), or None while it
+    has not been accepted (a rejected report never is)."""
+    from gridpatrol.issues.models import IssueState, Severity
+
+    if issue.accepted_severity is None or IssueState(issue.state) is IssueState.REJECTED:
+        return None
+    return Severity(issue.accepted_severity).value
 
 
-def on_issue_decided(session: Session, *, issue, **_kwargs) -> None:
+def on_issue_decided(session: Session, *, issue, **facts) -> None:
+    """Subscriber of `issue_accepted` (whose `accepted_severity` argument says what the finder earns) and of
+    `issue_rejected`."""
+    from gridpatrol.issues.models import Severity
+
+    decided = facts.get("accepted_severity")
+    severity = Severity(decided).value if decided is not None else accepted_severity(issue)
     leader_id, deputy_id = _responsible_ids(issue)
-    for earning in earning_rules.issue_earnings(issue, accepted_severity=accepted_severity(issue),
+    for earning in earning_rules.issue_earnings(issue, accepted_severity=severity,
                                                 grid_leader_id=leader_id, grid_deputy_id=deputy_id):
         book(session, issue.site_id, earning)
 

@@ -134,6 +134,11 @@ def _issue_world(app):
 
         team = accounts.save_team(session, None, name="班组", kind=TeamKind.MAINTENANCE, phone=None, active=True,
                                   actor=None)
+        from gridpatrol.core.roles import Role
+        from tests.helpers import DEFAULT_PASSWORD
+
+        accounts.create_user(session, username="fixer", display_name="fixer", password=DEFAULT_PASSWORD,
+                             roles=[Role.RECTIFIER], teams=[team], actor=None)  # a team with nobody is refused
         issues.dispatch(session, found, boss, team=team, severity="major", now=at("2026-11-05 10:00"))
         issues.reject(session, bogus, boss, reason="invalid", note="不是问题", now=at("2026-11-05 10:05"))
         return found.id, bogus.id

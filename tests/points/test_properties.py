@@ -133,7 +133,13 @@ def _world(app):
     from gridpatrol.accounts.models import TeamKind
 
     with app.app_context(), job_transaction() as session:
-        accounts.save_team(session, None, name="班组", kind=TeamKind.MAINTENANCE, phone=None, active=True, actor=None)
+        team = accounts.save_team(session, None, name="班组", kind=TeamKind.MAINTENANCE, phone=None, active=True,
+                                  actor=None)
+        from gridpatrol.core.roles import Role
+        from tests.helpers import DEFAULT_PASSWORD
+
+        accounts.create_user(session, username="fixer", display_name="fixer", password=DEFAULT_PASSWORD,
+                             roles=[Role.RECTIFIER], teams=[team], actor=None)  # a team with nobody is refused
 
 
 def _reset(app):
