@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,25 +15,34 @@ from gridpatrol.core.roles import Role
 DEMO_PASSWORD = "demo2026"
 
 
+MAINTENANCE_CREW = "机关后勤维修班组"
+PROPERTY_COMPANY = "瑞安物业服务有限公司"
+LIFT_VENDOR = "通达电梯维保有限公司"
+
+DEMO_TEAMS = (
+    (MAINTENANCE_CREW, TeamKind.MAINTENANCE, "0571-8800 1201"),
+    (PROPERTY_COMPANY, TeamKind.PROPERTY, "0571-8800 1300"),
+    (LIFT_VENDOR, TeamKind.VENDOR, "400-820 1880"),
+)
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
     display_name: str
     roles: tuple[Role, ...]
+    team: Optional[str] = None  # the team (班组 or company) a rectifier works in
 
 
+# Every team has at least one rectifier: work dispatched to a team nobody in can act is refused.
 DEMO_LOGINS = (
     DemoLogin("admin", "系统管理员", (Role.ADMIN,)),
     DemoLogin("zhuguan", "陈主任", (Role.SUPERVISOR,)),
     DemoLogin("wangge01", "李建国", (Role.GRID_LEADER, Role.STAFF)),
-    DemoLogin("weixiu", "张师傅", (Role.RECTIFIER,)),
+    DemoLogin("weixiu", "张师傅", (Role.RECTIFIER,), team=MAINTENANCE_CREW),
+    DemoLogin("wuye", "刘师傅", (Role.RECTIFIER,), team=PROPERTY_COMPANY),
+    DemoLogin("dianti", "孙工", (Role.RECTIFIER,), team=LIFT_VENDOR),
     DemoLogin("zhigong", "王小红", (Role.STAFF,)),
-)
-
-DEMO_TEAMS = (
-    ("机关后勤维修班组", TeamKind.MAINTENANCE, "0571-8800 1201"),
-    ("瑞安物业服务有限公司", TeamKind.PROPERTY, "0571-8800 1300"),
-    ("通达电梯维保有限公司", TeamKind.VENDOR, "400-820 1880"),
 )
 
 # Later capabilities append (name, loader) pairs; loaders receive the session and run once, in order.
@@ -55,7 +64,7 @@ def load_accounts(session: Session) -> None:
         for name, kind, phone in DEMO_TEAMS
     }
     for login in DEMO_LOGINS:
-        member_of = [teams["机关后勤维修班组"]] if Role.RECTIFIER in login.roles else []
+        member_of = [teams[login.team]] if login.team else []
         accounts.create_user(session, username=login.username, display_name=login.display_name,
                              password=DEMO_PASSWORD, roles=login.roles, teams=member_of, actor=None)
 
