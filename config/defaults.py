@@ -50,3 +50,16 @@ LOG_LEVEL = "INFO"
 
 # The scheduler closes last month's points (月度锁定) on this day of the month, in the site's time zone.
 POINTS_CLOSE_DAY = 5
+
+# Notifications by mail (optional): with MAIL_SERVER set, every notification also goes by SMTP to users who
+# have an email address, in their language, after the transaction that caused it has committed. A failing mail
+# server is logged; it never fails the transaction.
+MAIL_SERVER = ""
+MAIL_PORT = 25
+MAIL_USE_TLS = False  # STARTTLS after connecting (usually with MAIL_PORT 587)
+MAIL_USERNAME = ""
+MAIL_PASSWORD = ""
+MAIL_FROM = ""  # the From address; empty: MAIL_USERNAME, else gridpatrol@localhost
+# How recipients reach the app, for the links in mail (e.g. "https://gridpatrol.example.org"). Empty: the host
+# of the request that caused the mail; mail from scheduler jobs then carries paths only.
+MAIL_BASE_URL = ""

@@ -12,7 +12,7 @@ from gridpatrol.notifications.forms import MarkReadForm
 @bp.get("/")
 @login_required
 def index():
-    return render_template("notifications/index.html", items=services.recent(db.session, current_user.id),
+    return render_template("notifications/index.html", items=services.recent_rendered(db.session, current_user.id),
                            form=MarkReadForm())
 
 

@@ -28,7 +28,6 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.grids import qr
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Checkpoint, Grid, Site
-from gridpatrol.notifications.models import Notification
 from gridpatrol.core import photos as photo_files
 from gridpatrol.patrols import schedule
 from gridpatrol.patrols.models import (CheckpointScan, Patrol, PatrolAnswer, PatrolPhoto, PatrolPlan, PatrolStatus,
@@ -41,6 +40,16 @@ signals = Namespace()
 patrol_submitted = signals.signal("patrol-submitted")
 # Sent inside the job's transaction with the patrols just marked missed.
 patrols_missed = signals.signal("patrols-missed")
+patrols_due_soon = signals.signal("patrols-due-soon")
+"""Sent by `remind` (the `remind` job) in the job's transaction, with named arguments:
+
+* sender: the SQLAlchemy session;
+* patrols: list of `DuePatrol`, the scheduled patrols with an assignee whose window starts within the reminder
+  period and that are not yet due (sent again on every run while they are: receivers must be idempotent);
+* now: the aware datetime of the run.
+
+A receiver returns how many reminders it sent (an int); `remind` returns the sum, which the job reports.
+"""
 
 HORIZON = dt.timedelta(hours=24)
 REMIND_BEFORE = dt.timedelta(minutes=60)
@@ -271,23 +280,36 @@ def mark_missed(session: Session, now: dt.datetime, *, site: Optional[Site] = No
     return ids
 
 
+@dataclass(frozen=True)
+class DuePatrol:
+    """A patrol a reminder is about (a signal's argument: named fields, a public contract)."""
+
+    id: int
+    site_id: int
+    grid_id: int
+    grid_code: str
+    grid_name: str
+    assignee_id: int
+    window_start: dt.datetime
+    due_at: dt.datetime
+
+
 def remind(session: Session, now: dt.datetime, *, before: dt.timedelta = REMIND_BEFORE,
            site: Optional[Site] = None) -> int:
-    """One in-app reminder per patrol (of `site`, else of every site), to its assignee, when its window starts
-    within `before`."""
-    query = select(Patrol.id, Patrol.assignee_id, Patrol.window_start, Grid.code, Grid.name) \
+    """Announce (`patrols_due_soon`) the patrols (of `site`, else of every site) whose window starts within
+    `before`; the notifications package reminds their assignee, once per patrol. Returns the reminders sent."""
+    query = select(Patrol.id, Patrol.site_id, Patrol.grid_id, Grid.code, Grid.name, Patrol.assignee_id,
+                   Patrol.window_start, Patrol.due_at) \
         .join(Grid, Grid.id == Patrol.grid_id).where(
             Patrol.status == PatrolStatus.SCHEDULED.value, Patrol.assignee_id.is_not(None),
-            Patrol.window_start <= now + before, Patrol.due_at > now)
+            Patrol.window_start <= now + before, Patrol.due_at > now).order_by(Patrol.id)
     if site is not None:
         query = query.where(Patrol.site_id == site.id)
-    due_soon = session.execute(query).all()
-    rows = [{
-        "user_id": assignee, "key": f"patrol-due:{pid}", "kind": "patrol_due", "created_at": now,
-        "text": _("Patrol of grid %(code)s %(name)s is due.", code=code, name=name),
-        "link": f"/patrols/{pid}",
-    } for pid, assignee, _start, code, name in due_soon]
-    return len(insert_ignoring_conflicts(session, Notification.__table__, rows, ["user_id", "key"]))
+    due_soon = [DuePatrol(*row) for row in session.execute(query).all()]
+    if not due_soon:
+        return 0
+    return sum(count for _receiver, count in patrols_due_soon.send(session, patrols=due_soon, now=now)
+               if isinstance(count, int))
 
 
 def follow_handover(session: Session, *, grid: Grid, role, user: User, at: dt.datetime) -> None:

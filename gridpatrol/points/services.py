@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Optional
 
+from blinker import Namespace
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,18 @@ from gridpatrol.grids.models import AssignmentRole, Site
 from gridpatrol.points import rules as earning_rules
 from gridpatrol.points.models import Appeal, AppealState, MonthClose, PointsEntry, RuleSet, SourceType
 
+signals = Namespace()
+appeal_decided = signals.signal("appeal-decided")
+"""Sent by `decide_appeal` in the deciding transaction, after the decision (and any correction) is flushed, with
+named arguments:
+
+* sender: the SQLAlchemy session;
+* appeal: the `Appeal`, decided (its state, decided_by, decided_at and decision_note set);
+* overturned: True if the entry was cancelled, False if it stands;
+* correction: the correcting `PointsEntry` when overturned (else None);
+* actor: the `User` who decided;
+* now: the aware datetime of the decision.
+"""
 
 # --- months -------------------------------------------------------------------------------------------
 # month_of and next_month are gridpatrol.core.time's (imported above; callers still find them here).
@@ -313,6 +326,7 @@ def decide_appeal(session: Session, appeal: Appeal, actor: User, *, overturn: bo
     session.flush()
     audit.record(session, "points.appeal_overturned" if overturn else "points.appeal_upheld", actor=actor,
                  target=appeal, detail={"entry": appeal.entry_id, "note": note.strip()})
+    appeal_decided.send(session, appeal=appeal, overturned=overturn, correction=correction, actor=actor, now=now)
     return correction
 
 

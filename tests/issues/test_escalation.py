@@ -16,6 +16,7 @@ from gridpatrol.extensions import db
 from gridpatrol.issues import jobs as issue_jobs
 from gridpatrol.issues import services
 from gridpatrol.issues.models import Issue
+from gridpatrol.notifications import services as notifications
 from gridpatrol.notifications.models import Notification
 from gridpatrol.scheduler import jobs
 from gridpatrol.scheduler.models import JobHeartbeat
@@ -86,7 +87,8 @@ def test_reminder_before_the_deadline_reaches_the_team_once(app, world):
     assert run(app, "issue_reminders", deadline + HOUR).summary == "0 issue reminders sent"
     with app.app_context():
         note = db.session.scalar(sa.select(Notification).where(Notification.kind == "issue_due").limit(1))
-        assert note.link == f"/issues/{issue_id}" and f"#{issue_id}" in note.text
+        shown = notifications.render(db.session, note)
+        assert shown.url.endswith(f"/issues/{issue_id}") and f"#{issue_id}" in shown.text
 
 
 def test_reminder_goes_to_the_assignee_or_the_active_team_members(app, world):

@@ -14,6 +14,7 @@ from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Checkpoint, Grid
 from gridpatrol.grids import qr
+from gridpatrol.notifications import services as notifications
 from gridpatrol.notifications.models import Notification
 from gridpatrol.patrols import services
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence, Submission
@@ -128,7 +129,8 @@ def test_reminders_are_sent_once(app, site):
         assert services.remind(session, at("2026-11-02 07:15")) == 0
     with app.app_context():
         (note,) = db.session.scalars(sa.select(Notification))
-        assert note.link.startswith("/patrols/") and "A01" in note.text
+        shown = notifications.render(db.session, note)
+        assert "/patrols/" in shown.url and "A01" in shown.text
 
 
 # --- submitting ---------------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+"""Who is told: the people a notification goes to, worked out from the database at the moment it is sent.
+
+Every function returns user ids of active users only, in a stable order.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridpatrol.accounts.models import User, UserRole, team_members
+from gridpatrol.core.roles import Role
+from gridpatrol.grids.models import AssignmentRole, GridAssignment
+
+
+def supervisors_of_site(session: Session, site_id: Optional[int]) -> list[int]:
+    """The supervisors (主管/督查) of a site.
+
+    Role assignments carry no site yet, so today this is every active user with the supervisor role, whatever
+    `site_id` is. This is the one place to narrow it to the site once role assignments carry one."""
+    return list(session.scalars(
+        select(User.id).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.SUPERVISOR.value, User.active.is_(True)).distinct().order_by(User.id)))
+
+
+def grid_leaders(session: Session, grid_ids: Iterable[Optional[int]]) -> dict[int, int]:
+    """grid id → its current leader (网格长), for the grids that have an active one."""
+    wanted = sorted({g for g in grid_ids if g is not None})
+    if not wanted:
+        return {}
+    return dict(session.execute(
+        select(GridAssignment.grid_id, GridAssignment.user_id).join(User, User.id == GridAssignment.user_id)
+        .where(GridAssignment.grid_id.in_(wanted), GridAssignment.role == AssignmentRole.LEADER.value,
+               GridAssignment.effective_to.is_(None), User.active.is_(True))).all())
+
+
+def grid_leader(session: Session, grid_id: Optional[int]) -> list[int]:
+    leader = grid_leaders(session, [grid_id]).get(grid_id) if grid_id is not None else None
+    return [leader] if leader is not None else []
+
+
+def rectifiers(session: Session, assignments: Iterable[tuple[Optional[int], Optional[int]]]
+               ) -> dict[tuple[Optional[int], Optional[int]], list[int]]:
+    """(assignee id, team id) → who works on it: the assignee if active, else every active member of the team."""
+    assignments = set(assignments)
+    assignees = sorted({a for a, _t in assignments if a is not None})
+    teams = sorted({t for _a, t in assignments if t is not None})
+    active = set(session.scalars(select(User.id).where(User.id.in_(assignees), User.active.is_(True)))) \
+        if assignees else set()
+    members: dict[int, list[int]] = {}
+    if teams:
+        for team_id, user_id in session.execute(
+                select(team_members.c.team_id, team_members.c.user_id).join(User, User.id == team_members.c.user_id)
+                .where(team_members.c.team_id.in_(teams), User.active.is_(True)).order_by(team_members.c.user_id)):
+            members.setdefault(team_id, []).append(user_id)
+    return {(assignee, team): ([assignee] if assignee in active else list(members.get(team, [])))
+            for assignee, team in assignments}
+
+
+def active(session: Session, user_ids: Iterable[Optional[int]]) -> list[int]:
+    wanted = sorted({u for u in user_ids if u is not None})
+    if not wanted:
+        return []
+    return list(session.scalars(select(User.id).where(User.id.in_(wanted), User.active.is_(True)).order_by(User.id)))
