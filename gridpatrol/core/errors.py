@@ -53,11 +53,11 @@ def wants_json() -> bool:
     return best in ("application/json", "application/problem+json")
 
 
-def problem(status: int, detail: str, *, title: Optional[str] = None):
+def problem(status: int, detail: str, *, title: Optional[str] = None, type: str = "about:blank"):
     """A JSON error body in the one format every JSON answer uses."""
     from werkzeug.http import HTTP_STATUS_CODES
 
-    response = jsonify(type="about:blank", title=title or HTTP_STATUS_CODES.get(status, "Error"), status=status,
+    response = jsonify(type=type, title=title or HTTP_STATUS_CODES.get(status, "Error"), status=status,
                        detail=detail)
     response.status_code = status
     response.mimetype = "application/problem+json"
@@ -115,9 +115,15 @@ def _answer_denial(exc: NotAllowed):
     return render_template("errors/error.html", code=403, error=None), 403
 
 
+# A refused CSRF token: the tablet's outbox fetches a fresh token and sends again when it sees this type.
+CSRF_PROBLEM = "urn:gridpatrol:problem:csrf"
+
+
 def _render_http_error(error):
+    from flask_wtf.csrf import CSRFError
+
     code = getattr(error, "code", 500) or 500
     if wants_json():
         detail = error.description if isinstance(error, HTTPException) and code != 500 else ""
-        return problem(code, detail or "")
+        return problem(code, detail or "", type=CSRF_PROBLEM if isinstance(error, CSRFError) else "about:blank")
     return render_template("errors/error.html", code=code, error=error), code

@@ -66,7 +66,8 @@ def log_in(page, server, app, username: str) -> None:
     page.locator(LOGIN_FORM + " input[name=password]").fill(creds.password)
     with page.expect_navigation():
         page.locator(LOGIN_SUBMIT).tap()
-    assert page.url == server.url + "/", f"{username} did not land on the home page but on {page.url}"
+    assert re.fullmatch(re.escape(server.url) + r"/s/[A-Z0-9_-]+/", page.url), \
+        f"{username} did not land on their site's home page but on {page.url}"
 
 
 def issue_state(app, issue_id: int) -> dict:
@@ -148,7 +149,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     # 1. 随手拍: the clerk taps the place on the map, picks a category, writes a line, attaches a photo.
     clerk, records["clerk"] = new_tablet_page()
     log_in(clerk, live_server, app, "clerk")
-    clerk.goto(live_server.url + "/report")
+    clerk.goto(live_server.url + "/s/TEST/report")
     assert clerk.locator("svg.pick-map").count() == 1, "one level: one map"
     label = clerk.locator("svg.pick-map [data-code='A01'] text")
     label.scroll_into_view_if_needed()
@@ -165,7 +166,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     clerk.locator("#report-form input[name=photos]").set_input_files(photo(tmp_path, "before.jpg", 1, (220, 60, 40)))
     with clerk.expect_navigation():
         clerk.locator("#report-form button[type=submit]").tap()
-    match = re.fullmatch(rf"{re.escape(live_server.url)}/issues/(\d+)", clerk.url)
+    match = re.fullmatch(rf"{re.escape(live_server.url)}/s/TEST/issues/(\d+)", clerk.url)
     assert match, f"the report landed on {clerk.url}: {clerk.locator('p.error').all_inner_texts()}"
     issue_id = int(match.group(1))
     assert catalog.zh("Thank you: report no. %(id)d has been filed.", id=issue_id) in \
@@ -183,7 +184,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     # 2. 派单: the supervisor sends it to the maintenance crew from the issue page.
     boss, records["boss"] = new_tablet_page()
     log_in(boss, live_server, app, "boss")
-    boss.goto(f"{live_server.url}/issues/{issue_id}")
+    boss.goto(f"{live_server.url}/s/TEST/issues/{issue_id}")
     assert_badge(boss, catalog, "reported")
     assert {"dispatch", "reject"} <= forms_on(boss, issue_id)
     dispatch = boss.locator(f"form[action$='/issues/{issue_id}/dispatch']")
@@ -199,7 +200,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     # 3. 整改: the rectifier starts, then reports the fix with an after-photo and a note.
     fixer, records["fixer"] = new_tablet_page()
     log_in(fixer, live_server, app, "fixer")
-    fixer.goto(f"{live_server.url}/issues/{issue_id}")
+    fixer.goto(f"{live_server.url}/s/TEST/issues/{issue_id}")
     assert_badge(fixer, catalog, "dispatched")
     assert forms_on(fixer, issue_id) == {"start", "comment"}
     act(fixer, issue_id, "start")
@@ -221,7 +222,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     # 4. 核查结案: the grid's leader verifies and closes it.
     leader, records["leader0"] = new_tablet_page()
     log_in(leader, live_server, app, "leader0")
-    leader.goto(f"{live_server.url}/issues/{issue_id}")
+    leader.goto(f"{live_server.url}/s/TEST/issues/{issue_id}")
     assert_badge(leader, catalog, "awaiting_verification")
     assert {"verify_pass", "verify_fail"} <= forms_on(leader, issue_id)
     act(leader, issue_id, "verify_pass")

@@ -24,7 +24,7 @@ def _log_in(page, server, username):
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", demo.DEMO_PASSWORD)
     page.click(LOGIN_SUBMIT)
-    page.wait_for_url(server.url + "/")
+    page.wait_for_url(re.compile(re.escape(server.url) + r"/s/[A-Z0-9_-]+/$"))
 
 
 def _tap_grid(page, code: str) -> None:
@@ -37,8 +37,8 @@ def _tap_grid(page, code: str) -> None:
 def test_tap_a_grid_on_the_map_opens_its_page(demo_compound, live_server, tablet):
     page, record = tablet
     _log_in(page, live_server, "zhigong")
-    page.goto(live_server.url + "/map")
-    assert re.search(r"/sites/DHXZ/map$", page.url)
+    page.goto(live_server.url + "/s/DHXZ/map")
+    assert re.search(r"/s/DHXZ/map$", page.url)
     assert page.locator("a.grid-link").count() >= 20  # outdoor grids of the demo compound
     page.screenshot(path="/tmp/gridpatrol-map-zh.png", full_page=True)
 
@@ -48,7 +48,7 @@ def test_tap_a_grid_on_the_map_opens_its_page(demo_compound, live_server, tablet
     assert "北广场" in page.locator("h1").inner_text()
 
     # Upper floors: the level tabs switch the map, and a tap there opens that floor's grid.
-    page.goto(live_server.url + "/sites/DHXZ/map?level=3")
+    page.goto(live_server.url + "/s/DHXZ/map?level=3")
     codes = page.locator("a.grid-link").evaluate_all("links => links.map(a => a.dataset.code)")
     assert set(codes) == {"A15", "A23", "A24", "A30"}
     _tap_grid(page, "A23")

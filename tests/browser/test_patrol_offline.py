@@ -106,7 +106,7 @@ def submit_posts(server, patrol_id: int, expect: list[str] | None = None) -> lis
     gunicorn writes a request's access-log line just after sending the response, so the browser may have the
     answer a moment before the line is there: with `expect`, wait (briefly) until that many lines are.
     """
-    pattern = re.compile(rf'"POST /patrols/{patrol_id}/submit HTTP/[0-9.]+" (\d{{3}})')
+    pattern = re.compile(rf'"POST /s/TEST/patrols/{patrol_id}/submit HTTP/[0-9.]+" (\d{{3}})')
     deadline = time.monotonic() + 5
     while True:
         found = pattern.findall(server.access_log.read_text()) if server.access_log.exists() else []
@@ -205,7 +205,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
     context = launch_tablet(chromium_browser, profile, live_server, recorder)
     page = recorder.page(context)
     log_in(page, live_server, leader0())
-    page.goto(live_server.url + "/today")
+    page.goto(live_server.url + "/s/TEST/today")
     wait_for_service_worker(page)
     worker = next(w for w in context.service_workers if w.url == live_server.url + "/sw.js")
     assert worker.evaluate("() => typeof self.GridPatrolQueue.flush") == "function", "Background Sync can flush"
@@ -251,7 +251,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
     context.close()
     context = launch_tablet(chromium_browser, profile, live_server, recorder, offline=True)
     page = recorder.page(context)
-    page.goto(live_server.url + "/today")
+    page.goto(live_server.url + "/s/TEST/today")
     banner = page.locator("#offline-queue")
     banner.locator(".queue-entry").wait_for()
     assert banner.is_visible()
@@ -312,7 +312,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
     # 7. Offline again, the form page comes from the cache (as it was before submitting): the tablet knows the
     #    patrol is in and does not offer to submit it again.
     context.set_offline(True)
-    page.goto(f"{live_server.url}/patrols/{patrol_id}")
+    page.goto(f"{live_server.url}/s/TEST/patrols/{patrol_id}")
     page.locator('.queue-notice[data-state="accepted"]').wait_for()
     assert page.locator(SUBMIT).is_disabled()
     context.set_offline(False)
@@ -326,7 +326,7 @@ def test_double_tap_on_submit_makes_one_submission(app, live_server, tablet, tmp
     page, record = tablet
     page.context.grant_permissions(["geolocation"], origin=live_server.url)
     log_in(page, live_server, leader0())
-    page.goto(f"{live_server.url}/patrols/{patrol_id}")
+    page.goto(f"{live_server.url}/s/TEST/patrols/{patrol_id}")
     page.locator("#patrol-form").wait_for()
 
     # The checks the server makes run first: every item answered, a photo for a failed photo item.
@@ -344,7 +344,7 @@ def test_double_tap_on_submit_makes_one_submission(app, live_server, tablet, tmp
 
     answer(page, 0, "pass")
     assert page.locator("#patrol-form .check-item.unanswered").count() == 0
-    with page.expect_navigation(url=f"{live_server.url}/today"):
+    with page.expect_navigation(url=f"{live_server.url}/s/TEST/today"):
         # Two taps before the first one's request could even start, and a third submit that bypasses the
         # (by then disabled) button.
         page.evaluate("() => { const b = document.querySelector('%s'); b.click(); b.click(); "
@@ -367,7 +367,7 @@ def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(a
     patrol_id, _poster = open_patrol_now(app)
     page, record = tablet
     log_in(page, live_server, leader0())
-    page.goto(f"{live_server.url}/patrols/{patrol_id}")
+    page.goto(f"{live_server.url}/s/TEST/patrols/{patrol_id}")
     wait_for_service_worker(page)
     fill_form(page, None, fail_first=False)
     page.context.set_offline(True)
@@ -398,7 +398,7 @@ def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(a
 
     page.locator(".scan-list li .scan-remove").tap()
     with page.expect_request(lambda r: r.url.endswith(f"/patrols/{patrol_id}/submit")) as sent:
-        with page.expect_navigation(url=f"{live_server.url}/today"):
+        with page.expect_navigation(url=f"{live_server.url}/s/TEST/today"):
             page.locator(SUBMIT).tap()
     # No photos: the payload goes as the JSON body (no multipart for the server to parse).
     assert sent.value.headers["content-type"] == "application/json"
@@ -445,7 +445,7 @@ def test_camera_scan_reads_a_checkpoint_poster(app, live_server, chromium_browse
         recorder.watch(context)
         page = recorder.page(context)
         log_in(page, live_server, leader0())
-        page.goto(f"{live_server.url}/patrols/{patrol_id}")
+        page.goto(f"{live_server.url}/s/TEST/patrols/{patrol_id}")
         camera = page.locator(".scan-camera")
         assert camera.is_visible()
         camera.tap()

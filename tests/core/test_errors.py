@@ -99,3 +99,14 @@ def test_http_errors_answer_json_to_json_callers(client):
     response = client.get("/no/such/page", headers={"Accept": "application/json"})
     assert response.status_code == 404 and response.mimetype == "application/problem+json"
     assert client.get("/no/such/page").mimetype == "text/html"
+
+
+def test_a_refused_csrf_token_has_its_own_problem_type(app):
+    """The tablet's outbox tells a stale token (fetch a fresh one, send again) from a refused patrol by this type."""
+    from gridpatrol.core.errors import CSRF_PROBLEM
+
+    user = helpers.make_user(app, "prober", roles=("staff",))
+    client = app.test_client()
+    helpers.login(client, user)
+    response = client.post("/notifications/read", headers={"Accept": "application/json", "X-CSRFToken": "stale"})
+    assert response.status_code == 400 and response.get_json()["type"] == CSRF_PROBLEM

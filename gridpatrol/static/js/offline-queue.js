@@ -339,6 +339,9 @@
   //   rejected  409 / 422 / other 4xx with a reason: no retry can help; the leader must see it
   //   auth      not logged in (redirect to /login, 401) or logged in as someone else (403): keep queued
   //   queued    network error, timeout, 5xx, 429, a CSRF refusal twice: keep queued and retry later
+  // The problem type the server gives a refused CSRF token (gridpatrol/core/errors.py).
+  var CSRF_PROBLEM = "urn:gridpatrol:problem:csrf";
+
   function transmit(entry) {
     if (global.navigator && global.navigator.onLine === false) {
       return Promise.resolve({state: "queued", status: 0, message: t("errNetwork")});
@@ -361,13 +364,18 @@
       var status = response.status;
       if (isLoginRedirect(response)) return {state: "auth", status: status, message: t("errAuth")};
       if (status === 403) return {state: "auth", status: status, message: t("errForbidden")};
-      if (status === 400 && !isJson(response)) {
-        // Flask-WTF answers a refused CSRF token with the HTML error page: fetch a fresh token, retry once.
-        if (!csrfRetried) {
-          csrfRetried = true;
-          return attempt();
-        }
-        return {state: "queued", status: status, message: t("errCsrf")};
+      if (status === 400) {
+        return readJson(response).then(function (body) {
+          if (body && body.type !== CSRF_PROBLEM) {
+            return {state: "rejected", status: status, body: body, message: body.detail || t("errUnknown", {status: status})};
+          }
+          // A refused CSRF token (its problem type, or an HTML page from a proxy): fetch a fresh token, retry once.
+          if (!csrfRetried) {
+            csrfRetried = true;
+            return attempt();
+          }
+          return {state: "queued", status: status, message: t("errCsrf")};
+        });
       }
       if (status >= 500 || status === 429 || status === 408) {
         return {state: "queued", status: status, message: t("errServer", {status: status})};
