@@ -318,3 +318,26 @@ def test_no_patrol_link_for_a_quick_report(app, world):
     page = client_for(app, "boss").get(url(app, "issues.show", issue_id=issue_id)).get_data(as_text=True)
     assert "/patrols/" not in page
 
+
+
+# --- migration 0008 fills the facts of issues accepted before it --------------------------------------------
+def test_migration_fills_accepted_facts_from_the_first_dispatch(app, world):
+    from flask_migrate import downgrade, upgrade
+
+    accepted, waiting, rejected = (builders.file_report(app, "clerk"), builders.file_report(app, "clerk2"),
+                                   builders.file_report(app, "leader0"))
+    with app.app_context(), job_transaction() as session:
+        services.dispatch(session, session.get(Issue, accepted), user(session, "boss"), team=builders.team(session),
+                          severity="major", now=at("2026-11-18 10:00"))
+        services.redispatch(session, session.get(Issue, accepted), user(session, "boss"),
+                            team=builders.team(session), severity="critical", now=at("2026-11-18 11:00"))
+        services.reject(session, session.get(Issue, rejected), user(session, "boss"), reason="invalid", note="无效",
+                        now=at("2026-11-18 10:00"))
+    with app.app_context():
+        downgrade(revision="0007_queue_indexes")
+        db.engine.dispose()
+        upgrade()
+        db.engine.dispose()
+    with app.app_context():
+        facts = {i.id: (i.accepted_severity, i.accepted_at) for i in db.session.scalars(sa.select(Issue))}
+    assert facts == {accepted: ("major", at("2026-11-18 10:00")), waiting: (None, None), rejected: (None, None)}
