@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Optional
 from blinker import Namespace
 from flask_babel import gettext as _
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -66,26 +66,25 @@ def _is_grid_responsible(session: Session, user: User, issue: Issue) -> bool:
 
 
 def _is_supervisor(session: Session, user: User, issue: Issue) -> bool:
-    # Role assignments carry no site yet: a supervisor supervises every site.
-    return user.has_any_role(Role.SUPERVISOR, Role.ADMIN)
+    return user.has_any_role(Role.SUPERVISOR, Role.ADMIN, site_id=issue.site_id)
 
 
 def _works_on(session: Session, user: User, issue: Issue) -> bool:
     team_ids = {t.id for t in user.teams}
-    return user.has_role(Role.RECTIFIER) and (issue.assignee_id == user.id or
+    return user.has_role(Role.RECTIFIER, site_id=issue.site_id) and (issue.assignee_id == user.id or
                                               (issue.team_id is not None and issue.team_id in team_ids))
 
 
 def _may_verify(session: Session, user: User, issue: Issue) -> bool:
     return issue.fixed_by_id != user.id and (
         _is_supervisor(session, user, issue)
-        or (user.has_role(Role.GRID_LEADER) and _is_grid_responsible(session, user, issue)))
+        or (user.has_role(Role.GRID_LEADER, site_id=issue.site_id) and _is_grid_responsible(session, user, issue)))
 
 
 def can_view(session: Session, user: User, issue: Issue) -> bool:
-    if user.has_any_role(Role.SUPERVISOR, Role.ADMIN) or issue.reporter_id == user.id:
+    if _is_supervisor(session, user, issue) or issue.reporter_id == user.id:
         return True
-    if user.has_role(Role.GRID_LEADER) and _is_grid_responsible(session, user, issue):
+    if user.has_role(Role.GRID_LEADER, site_id=issue.site_id) and _is_grid_responsible(session, user, issue):
         return True
     return _works_on(session, user, issue)
 
@@ -364,20 +363,23 @@ def _announce(session: Session, issue: Issue, row: Transition, actor: User, *, n
                             to_state=row.to_state, actor=actor, note=note, now=now)
 
 
-def _team_can_act(session: Session, team: Team) -> bool:
-    """Whether someone in the team can work on an issue: an active member holding the rectifier role."""
+def _team_can_act(session: Session, team: Team, site_id: int) -> bool:
+    """Whether someone in the team can work on an issue of the site: an active member holding the rectifier role
+    there (or at every site)."""
     return session.scalar(
         select(User.id).join(team_members, team_members.c.user_id == User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(team_members.c.team_id == team.id, User.active.is_(True), UserRole.role == Role.RECTIFIER.value)
+        .where(team_members.c.team_id == team.id, User.active.is_(True), UserRole.role == Role.RECTIFIER.value,
+               or_(UserRole.site_id.is_(None), UserRole.site_id == site_id))
         .limit(1)) is not None
 
 
-def _check_recipient(session: Session, team: Optional[Team], assignee: Optional[User]) -> None:
-    if assignee is not None and not (assignee.active and assignee.has_role(Role.RECTIFIER)):
+def _check_recipient(session: Session, site_id: int, team: Optional[Team], assignee: Optional[User]) -> None:
+    """Refuse a recipient that cannot work on the site's issues (a team without anyone who can: by name)."""
+    if assignee is not None and not (assignee.active and assignee.has_role(Role.RECTIFIER, site_id=site_id)):
         raise DomainError(_("%(name)s is not an active rectifier.", name=assignee.display_name))
     if team is not None and not team.active:
         raise DomainError(_("The team %(name)s is deactivated.", name=team.name))
-    if team is not None and assignee is None and not _team_can_act(session, team):
+    if team is not None and assignee is None and not _team_can_act(session, team, site_id):
         raise DomainError(_("Nobody in the team %(name)s can work on issues: it has no active rectifier.",
                             name=team.name))
 
@@ -386,7 +388,7 @@ def _send_to(session: Session, issue: Issue, actor: User, action: Action, *, tea
              assignee: Optional[User], severity: Optional[str], note: Optional[str],
              expected_version: Optional[int], now: dt.datetime) -> None:
     row = _require(session, actor, issue, action, expected_version, team=team, assignee=assignee)
-    _check_recipient(session, team, assignee)
+    _check_recipient(session, issue.site_id, team, assignee)
     if severity is not None:
         if severity not in Severity._value2member_map_:
             raise DomainError(_("Choose a severity."))
@@ -507,7 +509,9 @@ assert set(_PERFORMERS) == {t.action for t in workflow.TRANSITIONS}, "one servic
 def bulk_dispatch(session: Session, issues: Iterable[Issue], actor: User, *, team: Optional[Team],
                   assignee: Optional[User], now: dt.datetime) -> int:
     """Dispatch several reported issues at once (from the queue); all or none."""
-    _check_recipient(session, team, assignee)
+    issues = list(issues)
+    for site_id in sorted({issue.site_id for issue in issues}):
+        _check_recipient(session, site_id, team, assignee)  # refused before any is changed
     count = 0
     for issue in issues:
         dispatch(session, issue, actor, team=team, assignee=assignee, now=now)
