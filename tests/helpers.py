@@ -144,3 +144,12 @@ class GunicornServer:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+def run_cli(app, args: list[str], stdin: str | None = None):
+    """Run the real console entry point (`gridpatrol …`) against this test's database."""
+    from click.testing import CliRunner
+
+    from gridpatrol.cli import main
+
+    return CliRunner().invoke(main, args, input=stdin, env={"GRIDPATROL_DATABASE_URL": app.config["DATABASE_URL"]})

@@ -50,6 +50,8 @@ class UserForm(FlaskForm):
                          validators=[Optional()])
     roles = MultiCheckboxField(_l("Roles"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()),
                                validators=[DataRequired(message=_l("Choose at least one role."))])
+    # "" is every site (a provincial supervisor, the admin); otherwise the id of the one site the roles are for.
+    site = SelectField(_l("Site of these roles"), validators=[Optional()])
     teams = MultiCheckboxField(_l("Teams"), coerce=int, validators=[Optional()])
     password = PasswordField(_l("Initial password"), validators=[Optional(), Length(min=8, max=200)],
                              render_kw={"autocomplete": "new-password"})

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, column, func, or_, select, table, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gridpatrol.accounts.models import LoginAttempt, Team, TeamKind, User, UserRole, UserSession
@@ -209,6 +209,23 @@ def change_password(
 def set_locale(session: Session, user: User, locale: str) -> None:
     user.locale = locale
     session.flush()
+
+
+# Sites belong to grids, a floor above accounts; accounts reads the table, never the model.
+_SITES = table("sites", column("id"), column("code"), column("name"))
+
+
+def site_choices(session: Session) -> list[tuple[int, str, str]]:
+    """(id, code, name) of every site, by code: where a role may be given."""
+    return [tuple(row) for row in session.execute(select(_SITES.c.id, _SITES.c.code, _SITES.c.name)
+                                                  .order_by(_SITES.c.code))]
+
+
+def site_id_for_code(session: Session, code: str) -> int:
+    site_id = session.scalar(select(_SITES.c.id).where(_SITES.c.code == code.strip().upper()))
+    if site_id is None:
+        raise DomainError(_("There is no site with the code %(code)s.", code=code))
+    return site_id
 
 
 def users_with_role(session: Session, role: Role, *, site_id: Optional[int] = None) -> list[User]:

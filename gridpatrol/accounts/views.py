@@ -114,10 +114,27 @@ def _team_choices(s: Session):
     return choices((t.id, t.name) for t in services.list_teams(s))
 
 
+def _site_field(form: UserForm, user: User | None = None) -> None:
+    """The sites a user's roles may be given for; on a GET, the site they are given for now."""
+    form.site.choices = choices([("", _("All sites"))] + [(str(i), f"{code} {name}")
+                                                           for i, code, name in services.site_choices(db.session)])
+    if request.method == "GET" and user is not None:
+        sites = {r.site_id for r in user.role_rows}
+        form.site.data = str(sites.pop()) if len(sites) == 1 and None not in sites else ""
+        form.site.description = _("The roles of this user are given for different sites; saving gives them all "
+                                  "for the site chosen here.") if len(sites) > 1 else ""
+
+
+def _grants(form: UserForm) -> list[tuple[Role, int | None]]:
+    site_id = int(form.site.data) if form.site.data else None
+    return [(Role(r), site_id) for r in form.roles.data]
+
+
 @bp.get("/admin/users")
 @roles_required(Role.ADMIN)
 def admin_users():
     return render_template("accounts/admin_users.html", users=services.list_users(db.session),
+                           site_codes={i: code for i, code, _name in services.site_choices(db.session)},
                            activation_form=ActivationForm())
 
 
@@ -126,6 +143,7 @@ def admin_users():
 def admin_user_new():
     form = UserForm()
     form.teams.choices = _team_choices(db.session)
+    _site_field(form)
 
     def page():
         return render_template("accounts/admin_user_form.html", form=form, user=None)
@@ -138,7 +156,7 @@ def admin_user_new():
             reshow_on_refusal(page, field=form.username)
             user = services.create_user(
                 db.session, username=form.username.data, display_name=form.display_name.data,
-                password=form.password.data, roles=[Role(r) for r in form.roles.data], phone=form.phone.data,
+                password=form.password.data, roles=_grants(form), phone=form.phone.data,
                 locale=form.locale.data, teams=[t for t in teams if t], actor=current_user,
             )
             flash(_("User %(name)s created.", name=user.username), "success")
@@ -152,6 +170,7 @@ def admin_user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserForm(obj=None if request.method == "POST" else user)
     form.teams.choices = _team_choices(db.session)
+    _site_field(form, user)
     del form.password
     form.username.render_kw = {"readonly": True}
     if request.method == "GET":
@@ -170,7 +189,7 @@ def admin_user_edit(user_id: int):
         reshow_on_refusal(page, field=form.roles)
         services.update_user(
             db.session, user, display_name=form.display_name.data, phone=form.phone.data,
-            locale=form.locale.data, roles=[Role(r) for r in form.roles.data], teams=[t for t in teams if t],
+            locale=form.locale.data, roles=_grants(form), teams=[t for t in teams if t],
             actor=current_user,
         )
         flash(_("User %(name)s saved.", name=user.username), "success")

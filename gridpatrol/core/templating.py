@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from gridpatrol.core import navigation
 from gridpatrol.core.categories import Category
 from gridpatrol.core.i18n import LANGUAGE_NAMES
+from gridpatrol.core.roles import Role
 from gridpatrol.core.time import format_local
 
 
@@ -21,4 +22,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
     app.jinja_env.globals["nav_items"] = navigation.items_for_current_user
     app.jinja_env.globals["category_label"] = lambda code: Category(code).label
+    app.jinja_env.globals["role_label"] = lambda code: Role(code).label
     app.jinja_env.globals["timedelta_minutes"] = lambda n: dt.timedelta(minutes=n)

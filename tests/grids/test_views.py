@@ -64,7 +64,7 @@ def test_grid_detail_shows_the_four_fixes(app, site):
 def test_missing_grid_and_site_are_404(app, site):
     client = _login(app, "someone")
     assert client.get("/s/TEST/grids/99999").status_code == 404
-    assert client.get("/sites/NOPE/map").status_code == 404
+    assert client.get("/s/NOPE/map").status_code == 404
 
 
 def test_posters_for_the_own_grid_only(app, site):
