@@ -63,7 +63,9 @@ def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve
     click.echo("Demo logins (password for all: %s):" % services.DEMO_PASSWORD)
     for login in services.DEMO_LOGINS:
         team = f" ({login.team})" if login.team else ""
-        click.echo(f"  {login.username:<10} {login.display_name:<8} {', '.join(r.value for r in login.roles)}{team}")
+        where = login.site or "all sites"
+        click.echo(f"  {login.username:<10} {login.display_name:<8} {', '.join(r.value for r in login.roles)}{team}"
+                   f" @ {where}")
     if no_serve:
         return
 

@@ -26,32 +26,47 @@ DEMO_TEAMS = (
 )
 
 
+MAIN_SITE = "DHXZ"  # 东湖区行政中心, the 49-grid compound (grids/demo.py)
+ANNEX_SITE = "SSBG"  # 泗水办公区, a small annex with its own leaders and supervisor
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
     display_name: str
     roles: tuple[Role, ...]
     team: Optional[str] = None  # the team (班组 or company) a rectifier works in
+    site: Optional[str] = None  # the site (code) the roles are for; None: all sites
 
 
 # Every team has at least one rectifier: work dispatched to a team nobody in can act is refused.
+# The teams serve both sites (the crew and the companies are the centre's contractors), so their rectifiers'
+# roles are for all sites; the admin and the provincial supervisor work at all sites too.
 DEMO_LOGINS = (
     DemoLogin("admin", "系统管理员", (Role.ADMIN,)),
-    DemoLogin("zhuguan", "陈主任", (Role.SUPERVISOR,)),
-    DemoLogin("wangge01", "李建国", (Role.GRID_LEADER, Role.STAFF)),
+    DemoLogin("zhuguan", "陈主任", (Role.SUPERVISOR,), site=MAIN_SITE),
+    DemoLogin("wangge01", "李建国", (Role.GRID_LEADER, Role.STAFF), site=MAIN_SITE),
     DemoLogin("weixiu", "张师傅", (Role.RECTIFIER,), team=MAINTENANCE_CREW),
     DemoLogin("wuye", "刘师傅", (Role.RECTIFIER,), team=PROPERTY_COMPANY),
     DemoLogin("dianti", "孙工", (Role.RECTIFIER,), team=LIFT_VENDOR),
-    DemoLogin("zhigong", "王小红", (Role.STAFF,)),
+    DemoLogin("zhigong", "王小红", (Role.STAFF,), site=MAIN_SITE),
+    DemoLogin("sishui", "周科长", (Role.SUPERVISOR,), site=ANNEX_SITE),
+    DemoLogin("sishui01", "吴海燕", (Role.GRID_LEADER, Role.STAFF), site=ANNEX_SITE),
+    DemoLogin("sishui02", "郑建华", (Role.GRID_LEADER, Role.STAFF), site=ANNEX_SITE),
+    DemoLogin("shengji", "何处长", (Role.SUPERVISOR,)),
 )
 
 # Later capabilities append (name, loader) pairs; loaders receive the session and run once, in order.
 LOADERS: list[tuple[str, Callable[[Session], None]]] = []
 
 
-def register_loader(name: str, loader: Callable[[Session], None]) -> None:
-    if all(existing != name for existing, _ in LOADERS):
-        LOADERS.append((name, loader))
+def register_loader(name: str, loader: Callable[[Session], None], *, before: Optional[str] = None) -> None:
+    """Add a loader at the end, or just before the loader named `before` (sites before the accounts that
+    are given roles there)."""
+    if any(existing == name for existing, _ in LOADERS):
+        return
+    names = [existing for existing, _ in LOADERS]
+    LOADERS.insert(names.index(before) if before in names else len(LOADERS), (name, loader))
 
 
 def demo_loaded(session: Session) -> bool:
@@ -65,8 +80,10 @@ def load_accounts(session: Session) -> None:
     }
     for login in DEMO_LOGINS:
         member_of = [teams[login.team]] if login.team else []
+        site_id = accounts.site_id_for_code(session, login.site) if login.site else None
         accounts.create_user(session, username=login.username, display_name=login.display_name,
-                             password=DEMO_PASSWORD, roles=login.roles, teams=member_of, actor=None)
+                             password=DEMO_PASSWORD, roles=[(role, site_id) for role in login.roles],
+                             teams=member_of, actor=None)
 
 
 register_loader("accounts", load_accounts)

@@ -1,5 +1,5 @@
-"""Demo patrol plans for the demo compound: a daily routine patrol, a weekly cross-check, a monthly
-safety sweep. They start today, so the demo shows today's patrols rather than a month of misses."""
+"""Demo patrol plans: for the compound a daily routine patrol, a weekly cross-check and a monthly safety sweep;
+for the annex a routine patrol on working days. They start today, so the demo shows today's patrols rather than a month of misses."""
 
 from __future__ import annotations
 
@@ -17,13 +17,10 @@ from gridpatrol.standards.models import ChecklistTemplate
 
 
 def load_plans(session: Session) -> None:
-    site = grids.get_site(session, "DHXZ")
-    today = local_day(utcnow(), site.timezone)
-    every_grid = grids.list_grids(session, site)
-    outdoor = [g for g in every_grid if g.level == 0]
     template = {t.code: t for t in session.scalars(select(ChecklistTemplate))}
 
-    def plan(name, kind, code, recurrence, start, minutes, chosen, **extra):
+    def plan(site, name, kind, code, recurrence, start, minutes, chosen, **extra):
+        today = local_day(utcnow(), site.timezone)
         patrollers = ({g.id: chosen[(i + 1) % len(chosen)] for i, g in enumerate(chosen)}
                       if kind is PlanKind.CROSS_CHECK else {})
         services.save_plan(session, site, services.PlanInput(
@@ -31,10 +28,17 @@ def load_plans(session: Session) -> None:
             window_minutes=minutes, grace_minutes=60, starts_on=today, grids=chosen, patroller_grids=patrollers,
             **extra), actor=None)
 
-    plan("网格日常巡查", PlanKind.ROUTINE, "RCXC", Recurrence.DAILY, dt.time(8, 30), 8 * 60, every_grid)
-    plan("室外网格互检", PlanKind.CROSS_CHECK, "HJ", Recurrence.WEEKDAYS, dt.time(14, 0), 180, outdoor, weekdays=[2])
-    plan("月度安全大排查", PlanKind.SAFETY_SWEEP, "AQPC", Recurrence.MONTHLY, dt.time(9, 0), 7 * 60, every_grid,
+    main = grids.get_site(session, demo.MAIN_SITE)
+    every_grid = grids.list_grids(session, main)
+    outdoor = [g for g in every_grid if g.level == 0]
+    plan(main, "网格日常巡查", PlanKind.ROUTINE, "RCXC", Recurrence.DAILY, dt.time(8, 30), 8 * 60, every_grid)
+    plan(main, "室外网格互检", PlanKind.CROSS_CHECK, "HJ", Recurrence.WEEKDAYS, dt.time(14, 0), 180, outdoor,
+         weekdays=[2])
+    plan(main, "月度安全大排查", PlanKind.SAFETY_SWEEP, "AQPC", Recurrence.MONTHLY, dt.time(9, 0), 7 * 60, every_grid,
          month_day=15)
+    annex = grids.get_site(session, demo.ANNEX_SITE)
+    plan(annex, "网格日常巡查", PlanKind.ROUTINE, "RCXC", Recurrence.WORKDAYS, dt.time(9, 0), 7 * 60,
+         grids.list_grids(session, annex))
     services.materialize(session, utcnow())
 
 
