@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User, UserRole, team_members
@@ -16,13 +16,14 @@ from gridpatrol.grids.models import AssignmentRole, GridAssignment
 
 
 def supervisors_of_site(session: Session, site_id: Optional[int]) -> list[int]:
-    """The supervisors (主管/督查) of a site.
-
-    Role assignments carry no site yet, so today this is every active user with the supervisor role, whatever
-    `site_id` is. This is the one place to narrow it to the site once role assignments carry one."""
+    """The supervisors (主管/督查) of a site: active users holding the supervisor role at that site or at all
+    sites (a role row without a site). Every notification "to the site's supervisors" asks here."""
+    site_rule = UserRole.site_id.is_(None) if site_id is None else or_(UserRole.site_id.is_(None),
+                                                                       UserRole.site_id == site_id)
     return list(session.scalars(
         select(User.id).join(UserRole, UserRole.user_id == User.id)
-        .where(UserRole.role == Role.SUPERVISOR.value, User.active.is_(True)).distinct().order_by(User.id)))
+        .where(UserRole.role == Role.SUPERVISOR.value, site_rule, User.active.is_(True)).distinct()
+        .order_by(User.id)))
 
 
 def grid_leaders(session: Session, grid_ids: Iterable[Optional[int]]) -> dict[int, int]:

@@ -22,7 +22,7 @@ from gridpatrol.points.models import PointsEntry
 from tests import helpers
 from tests.issues import builders as issue_builders
 from tests.issues.builders import at, jpeg, user
-from tests.notifications.builders import only, people, recipients, seen_by, unread
+from tests.notifications.builders import only, people, recipients, unread
 from tests.patrols import builders as patrol_builders
 
 TITLE = "三楼卫生间水龙头漏水"
@@ -228,3 +228,26 @@ def test_patrol_due_soon_reminds_its_leader_and_submitting_marks_it_done(app, pa
     assert unread(app, "patrol_due") == ["leader1"]  # done: A01's patrol is submitted
     with app.app_context(), job_transaction() as session:  # and a later run does not remind again
         assert patrols.remind(session, patrol_builders.at("2026-11-02 07:40")) == 0
+
+
+def test_the_sites_supervisors_are_those_holding_the_role_there_or_at_all_sites(app, world):
+    from gridpatrol.accounts import services as accounts
+    from gridpatrol.accounts.models import User
+    from gridpatrol.core.roles import Role
+    from gridpatrol.grids.models import Site
+    from gridpatrol.notifications import recipients as who
+    from tests.grids import builders as grid_builders
+
+    far_site = grid_builders.make_site(app, code="FAR")
+    with app.app_context(), job_transaction() as session:
+        here = session.scalar(sa.select(Site.id).where(Site.code == "TEST"))
+        for name, site_id in (("near", here), ("far", far_site)):
+            accounts.create_user(session, username=name, display_name=name, password=helpers.DEFAULT_PASSWORD,
+                                 roles=[(Role.SUPERVISOR, site_id)], locale=None)
+        names = {person.id: person.username for person in session.scalars(sa.select(User))}
+        assert sorted(names[i] for i in who.supervisors_of_site(session, here)) == ["boss", "boss2", "near"]
+        assert sorted(names[i] for i in who.supervisors_of_site(session, far_site)) == ["boss", "boss2", "far"]
+    issue_id, deadline = _due_issue(app)
+    with app.app_context(), job_transaction() as session:
+        issue_jobs.escalate_overdue(session, deadline + HOUR)
+    assert recipients(app, "issue_overdue") == ["boss", "boss2", "leader0", "near"]
