@@ -51,6 +51,9 @@ issue_accepted = signals.signal("issue-accepted")
 accepted_at (aware datetime), as stored on the issue; now."""
 issue_rejected = signals.signal("issue-rejected")
 """不予受理. Named arguments: issue; reason (a `RejectReason`); now."""
+issue_reported = signals.signal("issue-reported")
+"""A new issue, from a quick report (随手拍) or a failed checklist item, already flushed (it has its id).
+Named arguments: issue; source (an `IssueSource`); now."""
 
 NEARBY_METRES = 30.0
 DUPLICATE_WINDOW = dt.timedelta(days=30)
@@ -242,6 +245,7 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
     event.from_state = None
     _attach_photos(session, issue, event, "before", photos)
     session.flush()
+    issue_reported.send(session, issue=issue, source=IssueSource.REPORT, now=now)
     return issue
 
 
@@ -271,6 +275,8 @@ def issues_from_patrol(session: Session, *, patrol, failed_items, answers, now: 
                                    size_bytes=photo.size_bytes))
         created.append(issue)
     session.flush()
+    for issue in created:
+        issue_reported.send(session, issue=issue, source=IssueSource.PATROL, now=now)
     return created
 
 

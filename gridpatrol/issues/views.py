@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -13,11 +13,12 @@ from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
-from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
+from gridpatrol.grids.site_context import load
 from gridpatrol.issues import bp, queue, services
 from gridpatrol.issues.forms import BulkDispatchForm, DispatchForm, ReportForm, TimeLimitForm
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueState, Severity
@@ -41,15 +42,14 @@ def _filter_from_args(mine: bool = False) -> queue.QueueFilter:
             return None
 
     return queue.QueueFilter(
-        site_id=number("site"), grid_id=number("grid"), level=number("level"),
+        site_id=g.site.id, grid_id=number("grid"), level=number("level"),
         category=args.get("category") or None, severity=args.get("severity") or None, states=states,
         team_id=number("team"), overdue=args.get("overdue") == "1", reported_from=day("from"), reported_to=day("to"),
         mine=mine)
 
 
 def _tz():
-    sites = grids.list_sites(db.session)
-    return zoneinfo.ZoneInfo(sites[0].timezone if sites else "Asia/Shanghai")
+    return zoneinfo.ZoneInfo(g.site.timezone)
 
 
 def _issue_url_prefix() -> str:
@@ -59,7 +59,7 @@ def _issue_url_prefix() -> str:
     return url[:-1]
 
 
-@bp.get("/issues")
+@bp.get("/s/<site>/issues")
 @login_required
 def index():
     now = utcnow()
@@ -67,7 +67,7 @@ def index():
     page = max(request.args.get("page", 1, type=int), 1)
     view = queue.queue_page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
     teams = accounts.team_choices(db.session)
-    grid_options = grids.grid_choices(db.session)
+    grid_options = grids.grid_choices(db.session, g.site)
     return render_template("issues/queue.html", rows=view.rows, total=view.total, page=page, per_page=PER_PAGE,
                            counts=view.counts, f=f, now=now, teams=teams, grids=grid_options, categories=list(Category),
                            severities=list(Severity), states=list(IssueState), mine=False,
@@ -75,7 +75,7 @@ def index():
                            issue_url_prefix=_issue_url_prefix())
 
 
-@bp.get("/issues/mine")
+@bp.get("/s/<site>/issues/mine")
 @roles_required(Role.RECTIFIER)
 def mine():
     now = utcnow()
@@ -86,7 +86,7 @@ def mine():
                            can_bulk=False, issue_url_prefix=_issue_url_prefix())
 
 
-@bp.get("/issues/export.csv")
+@bp.get("/s/<site>/issues/export.csv")
 @login_required
 def export():
     body = queue.export_csv(db.session, current_user, _filter_from_args(), utcnow(), tz=_tz())
@@ -94,7 +94,7 @@ def export():
         "Content-Disposition": f'attachment; filename="issues-{utcnow():%Y%m%d-%H%M}.csv"'})
 
 
-@bp.post("/issues/bulk-dispatch")
+@bp.post("/s/<site>/issues/bulk-dispatch")
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def bulk_dispatch():
     form = BulkDispatchForm()
@@ -103,22 +103,22 @@ def bulk_dispatch():
     if not form.validate_on_submit() or not ids:
         flash(_("Choose issues and a team."), "error")
         return redirect(url_for("issues.index"))
-    issues = [db.session.get(Issue, i) for i in ids]
-    count = services.bulk_dispatch(db.session, [i for i in issues if i], current_user,
+    issues = [load(Issue, i) for i in ids]
+    count = services.bulk_dispatch(db.session, issues, current_user,
                                    team=db.session.get(Team, form.team_id.data), assignee=None, now=utcnow())
     flash(_("%(n)d issues dispatched.", n=count), "success")
     return redirect(url_for("issues.index"))
 
 
 def _issue_or_404(issue_id: int) -> Issue:
-    issue = db.get_or_404(Issue, issue_id)
-    if not services.can_view(db.session, current_user, issue):
-        deny("issue not visible to this user")
-    return issue
+    """An issue of this site that the user may see (403 otherwise)."""
+    return load(Issue, issue_id, may=lambda i: services.can_view(db.session, current_user, i),
+                refusal="issue not visible to this user")
 
 
 def _rectifier_choices():
-    return [(0, "—")] + [(u.id, accounts.person_label(u)) for u in accounts.users_with_role(db.session, Role.RECTIFIER)]
+    return [(0, "—")] + [(u.id, accounts.person_label(u))
+                         for u in accounts.users_with_role(db.session, Role.RECTIFIER, site_id=g.site.id)]
 
 
 def _forms(issue: Issue, transitions) -> dict:
@@ -148,7 +148,7 @@ def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200):
                            after=[p for p in issue.photos if p.kind == "after"]), status
 
 
-@bp.get("/issues/<int:issue_id>")
+@bp.get("/s/<site>/issues/<int:issue_id>")
 @login_required
 def show(issue_id: int):
     return _issue_page(_issue_or_404(issue_id))
@@ -164,7 +164,7 @@ def _files(field) -> dict[str, bytes]:
             if upload and upload.filename}
 
 
-@bp.post("/issues/<int:issue_id>/<action>")
+@bp.post("/s/<site>/issues/<int:issue_id>/<action>")
 @login_required
 def act(issue_id: int, action: str):
     """Any action of the workflow table: its form (the class the table names), then its service function."""
@@ -201,7 +201,7 @@ def _refuse(issue: Issue, message: str):
     return _issue_page(issue, refusal=message, status=INVALID)
 
 
-@bp.get("/issues/photos/<int:photo_id>")
+@bp.get("/s/<site>/issues/photos/<int:photo_id>")
 @login_required
 def photo(photo_id: int):
     record = db.get_or_404(IssuePhoto, photo_id)
@@ -209,11 +209,11 @@ def photo(photo_id: int):
     return photo_files.send_stored(record)
 
 
-@bp.route("/report", methods=["GET", "POST"])
+@bp.route("/s/<site>/report", methods=["GET", "POST"])
 @login_required
 def report():
     """随手拍: anyone files a problem with a photo, a point on the map and a few words."""
-    site = grids.get_site(db.session, request.args.get("site"))
+    site = g.site
     form = ReportForm()
     levels = grids.site_levels(db.session, site) or [0]
     maps = {level: map_svg.render(site, grids.list_grids(db.session, site, level=level), link_for=lambda g: "#",
@@ -243,10 +243,10 @@ def report():
     return page(), status
 
 
-@bp.route("/admin/time-limits", methods=["GET", "POST"])
+@bp.route("/s/<site>/admin/time-limits", methods=["GET", "POST"])
 @roles_required(Role.ADMIN, Role.SUPERVISOR)
 def time_limits():
-    site = grids.get_site(db.session, request.args.get("site"))
+    site = g.site
     form = TimeLimitForm()
     if form.validate_on_submit():
         reshow_on_refusal(lambda: render_template("issues/time_limits.html", site=site, form=form,
@@ -270,13 +270,13 @@ def _limit_table(site):
             for c in Category for s in Severity}
 
 
-@bp.get("/issues/metrics")
+@bp.get("/s/<site>/issues/metrics")
 @roles_required(Role.ADMIN, Role.SUPERVISOR)
 def metrics_page():
     """结案率, 按期结案率, 返工率 and 平均处置时长 for a month, overall and by grid, team or category."""
     from gridpatrol.issues import metrics
 
-    site = grids.get_site(db.session, request.args.get("site"))
+    site = g.site
     now = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone))
     try:
         year, month = (int(x) for x in request.args.get("month", f"{now:%Y-%m}").split("-"))

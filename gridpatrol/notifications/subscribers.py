@@ -142,11 +142,7 @@ def connect_signals() -> None:
     from gridpatrol.points import services as points
 
     issues.issue_transitioned.connect(on_issue_transitioned)
-    # A new report is no transition of the workflow table, and the issues domain announces none yet: until it
-    # declares `issue_reported` (named arguments issue, now), "issue reported" notifications are not sent.
-    reported = getattr(issues, "issue_reported", None)
-    if reported is not None:
-        reported.connect(on_issue_reported)
+    issues.issue_reported.connect(on_issue_reported)
     issue_jobs.issues_due_soon.connect(on_issues_due_soon)
     issue_jobs.issues_overdue.connect(on_issues_overdue)
     patrols.patrols_due_soon.connect(on_patrols_due_soon)

@@ -337,10 +337,11 @@ def connect_signals() -> None:
 
 
 # --- what a leader sees -----------------------------------------------------------------------------------
-def patrols_for_user_on(session: Session, user: User, day_start: dt.datetime, day_end: dt.datetime) -> list[Patrol]:
-    """Patrols assigned to the user whose window touches the day, plus any still open from before."""
+def patrols_for_user_on(session: Session, user: User, site: Site, day_start: dt.datetime,
+                        day_end: dt.datetime) -> list[Patrol]:
+    """Patrols at the site assigned to the user whose window touches the day, plus any still open from before."""
     return list(session.scalars(select(Patrol).where(
-        Patrol.assignee_id == user.id,
+        Patrol.assignee_id == user.id, Patrol.site_id == site.id,
         or_(and_(Patrol.window_start < day_end, Patrol.grace_until >= day_start),
             and_(Patrol.status.in_([PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value]),
                  Patrol.window_start < day_end)),
@@ -366,9 +367,10 @@ def can_fill(user: User, patrol: Patrol) -> bool:
 
 
 def can_view(session: Session, user: User, patrol: Patrol) -> bool:
-    if user.has_any_role(Role.SUPERVISOR, Role.ADMIN) or patrol.assignee_id == user.id:
+    if user.has_any_role(Role.SUPERVISOR, Role.ADMIN, site_id=patrol.site_id) or patrol.assignee_id == user.id:
         return True
-    return user.has_role(Role.GRID_LEADER) and grids.is_responsible_for(session, user, patrol.grid)
+    return user.has_role(Role.GRID_LEADER, site_id=patrol.site_id) and grids.is_responsible_for(session, user,
+                                                                                                 patrol.grid)
 
 
 def start(session: Session, patrol: Patrol, user: User, now: dt.datetime) -> None:

@@ -42,8 +42,6 @@ def _walk(app, issue_id: int, action, who: str, when="2026-11-18 11:00", **given
 
 # --- the rectification workflow ------------------------------------------------------------------------
 def test_report_in_a_grid_tells_its_leader_and_the_supervisors(app, world):
-    if getattr(issues, "issue_reported", None) is None:
-        pytest.skip("the issues domain sends no issue_reported signal yet (see notifications/subscribers.py)")
     people(app, leader0={"locale": "en"})
     issue_id = issue_builders.file_report(app)  # clerk, in A01
     assert recipients(app, "issue_reported") == ["boss", "boss2", "leader0"]

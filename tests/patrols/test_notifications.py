@@ -18,11 +18,11 @@ def test_reminder_shows_up_for_the_leader_and_can_be_marked_read(app):
         services.remind(session, at("2026-11-02 07:30"))
     client = app.test_client()
     helpers.login(client, helpers.Credentials(0, "leader0", helpers.DEFAULT_PASSWORD))
-    home = client.get("/").get_data(as_text=True)
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert 'class="notice-count"' in home
     assert "A01" in client.get("/notifications/").get_data(as_text=True)
     helpers.post_form(client, "/notifications/read", token_from="/notifications/")
-    assert 'class="notice-count"' not in client.get("/").get_data(as_text=True)
+    assert 'class="notice-count"' not in client.get("/", follow_redirects=True).get_data(as_text=True)
     other = app.test_client()
     helpers.login(other, helpers.Credentials(0, "leader1", helpers.DEFAULT_PASSWORD))
     assert "A01" not in other.get("/notifications/").get_data(as_text=True)
