@@ -46,6 +46,8 @@ class UserForm(FlaskForm):
     ])
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=80)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=32)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)],
+                        description=_l("Notifications are also sent here when the installation sends mail."))
     locale = SelectField(_l("Language"), choices=choices((("", _l("Site default (Chinese)")),) + LANGUAGES),
                          validators=[Optional()])
     roles = MultiCheckboxField(_l("Roles"), choices=choices((r.value, label) for r, label in ROLE_LABELS.items()),

@@ -113,6 +113,7 @@ def create_user(
     locale: Optional[str] = None,
     teams: Iterable[Team] = (),
     actor: Optional[User] = None,
+    email: Optional[str] = None,
 ) -> User:
     username = normalise_username(username)
     if not USERNAME_RE.match(username):
@@ -124,7 +125,7 @@ def create_user(
         raise DomainError(_("A user needs at least one role."))
     check_password_strength(password)
     user = User(
-        username=username, display_name=display_name.strip(), phone=(phone or None),
+        username=username, display_name=display_name.strip(), phone=(phone or None), email=_email(email),
         password_hash=hash_password(password), locale=locale or None, active=True,
     )
     user.role_rows = _role_rows(user, grants)
@@ -147,6 +148,7 @@ def update_user(
     roles: Iterable[RoleGrant],
     teams: Iterable[Team],
     actor: Optional[User],
+    email: Optional[str] = None,
 ) -> None:
     grants = _grants(roles)
     if not grants:
@@ -157,6 +159,7 @@ def update_user(
     before = _user_snapshot(user)
     user.display_name = display_name.strip()
     user.phone = phone or None
+    user.email = _email(email)
     user.locale = locale or None
     user.role_rows = _role_rows(user, grants)
     user.teams = list(teams)
@@ -167,9 +170,22 @@ def update_user(
         audit.record(session, "user.updated", actor=actor, target=user, detail={"changes": changes})
 
 
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(address: Optional[str]) -> Optional[str]:
+    """An address for notifications by mail, or None. Checked for its shape only: the mail server says the rest."""
+    address = (address or "").strip()
+    if not address:
+        return None
+    if len(address) > 254 or not EMAIL_RE.match(address):
+        raise DomainError(_("%(address)s is not an email address.", address=address))
+    return address
+
+
 def _user_snapshot(user: User) -> dict:
     return {
-        "display_name": user.display_name, "phone": user.phone, "locale": user.locale,
+        "display_name": user.display_name, "phone": user.phone, "email": user.email, "locale": user.locale,
         "roles": _role_names(user), "teams": sorted(t.name for t in user.teams),
     }
 

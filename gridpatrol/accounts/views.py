@@ -156,7 +156,7 @@ def admin_user_new():
             reshow_on_refusal(page, field=form.username)
             user = services.create_user(
                 db.session, username=form.username.data, display_name=form.display_name.data,
-                password=form.password.data, roles=_grants(form), phone=form.phone.data,
+                password=form.password.data, roles=_grants(form), phone=form.phone.data, email=form.email.data,
                 locale=form.locale.data, teams=[t for t in teams if t], actor=current_user,
             )
             flash(_("User %(name)s created.", name=user.username), "success")
@@ -188,7 +188,7 @@ def admin_user_edit(user_id: int):
         teams = [db.session.get(Team, i) for i in form.teams.data]
         reshow_on_refusal(page, field=form.roles)
         services.update_user(
-            db.session, user, display_name=form.display_name.data, phone=form.phone.data,
+            db.session, user, display_name=form.display_name.data, phone=form.phone.data, email=form.email.data,
             locale=form.locale.data, roles=_grants(form), teams=[t for t in teams if t],
             actor=current_user,
         )

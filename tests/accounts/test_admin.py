@@ -56,13 +56,14 @@ def test_admin_creates_a_user_with_roles_and_teams(app, client, admin):
     with app.app_context():
         team_id = db.session.scalar(sa.select(Team.id).where(Team.name == "维修班组"))
     response = helpers.post_form(client, "/admin/users/new", {
-        "username": "Zhang.Wei", "display_name": "张伟", "phone": "13800000000", "locale": "",
+        "username": "Zhang.Wei", "display_name": "张伟", "phone": "13800000000", "email": " zhang.wei@example.cn ",
+        "locale": "",
         "roles": ["rectifier", "staff"], "teams": [str(team_id)], "password": "start-2026",
     })
     assert response.status_code == 302
     user = _user(app, "zhang.wei")  # usernames are stored in lower case
-    assert user.display_name == "张伟"
-    assert {r.role for r in user.role_rows} == {"rectifier", "staff"}
+    assert user.display_name == "张伟" and user.email == "zhang.wei@example.cn"
+    assert {(r.role, r.site_id) for r in user.role_rows} == {("rectifier", None), ("staff", None)}
     assert [t.name for t in user.teams] == ["维修班组"]
     created = helpers.audit_actions(app, "user.created")
     assert created[-1].actor_name == "admin1" and created[-1].detail["roles"] == ["rectifier", "staff"]
@@ -78,6 +79,9 @@ def test_admin_creates_a_user_with_roles_and_teams(app, client, admin):
     ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": ""}, None),
     ({"username": "bad name!", "display_name": "N", "roles": ["staff"], "password": "start-2026"}, None),
     ({"username": "newbie", "display_name": "N", "roles": ["emperor"], "password": "start-2026"}, None),
+    ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "start-2026", "email": "not-mail"},
+     "not-mail"),
+    ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "start-2026", "site": "999"}, None),
 ])
 def test_refused_user_form_saves_nothing(app, client, admin, staff, form, error):
     helpers.login(client, admin)
