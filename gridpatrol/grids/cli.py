@@ -18,7 +18,7 @@ from gridpatrol.grids import geojson, services
 
 @click.group()
 def sites() -> None:
-    """Sites (院区)."""
+    """Sites (办公区)."""
 
 
 @sites.command("create")

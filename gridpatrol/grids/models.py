@@ -15,7 +15,7 @@ from gridpatrol.extensions import db
 
 
 class Site(db.Model):
-    """One compound (院区). Its boundary is optional; gaps and outside parts are reported against it."""
+    """One compound (办公区 / 大院). Its boundary is optional; gaps and outside parts are reported against it."""
 
     __tablename__ = "sites"
 
