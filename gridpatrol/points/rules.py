@@ -15,6 +15,8 @@ from typing import Optional
 
 from flask_babel import lazy_gettext as _l
 
+from gridpatrol.issues.models import IssueState
+
 DEFAULT_RULES: dict[str, int] = {
     "patrol_on_time": 2,
     "patrol_late": 1,
@@ -68,7 +70,7 @@ def issue_earnings(issue, *, accepted_severity: Optional[str], grid_leader_id: O
                    grid_deputy_id: Optional[int]) -> list[Earning]:
     """A valid (accepted) issue earns its finder points by the severity it was accepted with; the grid's
     leader loses a point when someone from outside the grid found it first. A rejected report earns 0."""
-    if issue.state == "rejected":
+    if IssueState(issue.state) is IssueState.REJECTED:
         return [Earning(issue.reporter_id, "report_rejected", "issue", issue.id, issue.reported_at,
                         f"issue {issue.id} rejected ({issue.reject_reason})")]
     if accepted_severity is None:

@@ -378,14 +378,15 @@ def expected_points(session: Session, site: Site, month: dt.date) -> dict[tuple[
 
 
 def _issues_of(site: Site, start: dt.datetime, end: dt.datetime):
-    """A month's issues with what their earnings need (events, grid history) loaded in a few queries."""
+    """A month's issues with what their earnings need (grid history) loaded in a few queries; the accepted
+    severity is a column of the issue, so no events are loaded."""
     from sqlalchemy.orm import selectinload
 
     from gridpatrol.grids.models import Grid
     from gridpatrol.issues.models import Issue
 
     return select(Issue).where(Issue.site_id == site.id, Issue.reported_at >= start, Issue.reported_at < end) \
-        .options(selectinload(Issue.events), selectinload(Issue.grid).selectinload(Grid.assignments))
+        .options(selectinload(Issue.grid).selectinload(Grid.assignments))
 
 
 def check_month(session: Session, site: Site, month: dt.date) -> list[Difference]:

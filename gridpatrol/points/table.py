@@ -11,7 +11,8 @@ points entries (site, month)):
   after the due time, as `Patrol.late`; missed = marked missed. Patrols still open are due but neither
   done nor missed. The average is over the submitted patrols that have a score.
 - **issues found (minor / major / critical)**: issues the person reported in the month that were accepted
-  (dispatched, not rejected), by the severity they were accepted with (the first dispatch), as points are.
+  (dispatched, not rejected), by the severity they were accepted with (`Issue.accepted_severity`, stored at the
+  first dispatch; a later re-dispatch does not change it), as points are.
 - **issues closed**: issues of a grid closed in the month, counted for whoever led that grid when it closed.
 - **points**: the sum of the ledger entries booked in the month (`PointsEntry.month`), so corrections booked
   into this month count here, and late events of a closed month count in the month they were booked into.
@@ -161,7 +162,7 @@ def _rank(rows: list[LeaderRow]) -> list[LeaderRow]:
 
 
 def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
-    from gridpatrol.issues.models import Issue, IssueEvent
+    from gridpatrol.issues.models import Issue, IssueState
     from gridpatrol.patrols.models import Patrol
 
     month = month_start(month)
@@ -206,15 +207,14 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
         (f["patrols_due"], f["patrols_done"], f["on_time"], f["late"], f["missed"], f["score_sum"],
          f["scored"]) = row[1:]
 
-    # --- valid issues they found, by the severity accepted at the first dispatch ----------------------------
-    severity = func.coalesce(IssueEvent.data["severity"].as_string(), Issue.severity).label("accepted")
+    # --- valid issues they found, by the severity stored on the issue at its acceptance (the first dispatch) ---
     for reporter_id, accepted, count in session.execute(
-            select(Issue.reporter_id, severity, func.count())
-            .join(IssueEvent, and_(IssueEvent.issue_id == Issue.id, IssueEvent.action == "dispatch"))
+            select(Issue.reporter_id, Issue.accepted_severity, func.count())
             .where(Issue.site_id == site.id, Issue.reported_at >= start, Issue.reported_at < end,
-                   Issue.state != "rejected", Issue.reporter_id.in_(sorted(held)),
-                   *([IssueEvent.at < closed_at] if closed_at is not None else []))
-            .group_by(Issue.reporter_id, severity)):
+                   Issue.state != IssueState.REJECTED.value, Issue.accepted_severity.is_not(None),
+                   Issue.reporter_id.in_(sorted(held)),
+                   *([Issue.accepted_at < closed_at] if closed_at is not None else []))
+            .group_by(Issue.reporter_id, Issue.accepted_severity)):
         if accepted in SEVERITIES:
             figures[reporter_id][f"found_{accepted}"] += count
 
@@ -226,7 +226,7 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
                                        GridAssignment.effective_from <= Issue.closed_at,
                                        or_(GridAssignment.effective_to.is_(None),
                                            GridAssignment.effective_to > Issue.closed_at)))
-            .where(Issue.site_id == site.id, Issue.state == "closed", Issue.closed_at >= start,
+            .where(Issue.site_id == site.id, Issue.state == IssueState.CLOSED.value, Issue.closed_at >= start,
                    Issue.closed_at < end)
             .group_by(GridAssignment.user_id)):
         if leader_id in held:
