@@ -297,6 +297,7 @@ def prepare_submissions(url: str, clients: int) -> SubmitData:
     return SubmitData(names, item_ids)
 
 
+SUBMIT_SITE = "S000"  # the one site prepare_submissions makes (make_sites numbers them S000, S001, …)
 _pool_counter = 0  # window starts already used: each pool's windows start before the previous pool's
 _pool_anchor: dt.datetime | None = None
 
@@ -380,7 +381,7 @@ def submission_factory(data: SubmitData, pools: list[list[int]], photo: bytes | 
             body, content_type = multipart({"payload": json.dumps(payload)}, files)
         else:
             body, content_type = json.dumps(payload).encode(), "application/json"
-        return harness.Request("POST", f"/patrols/{patrol_id}/submit",
+        return harness.Request("POST", f"/s/{SUBMIT_SITE}/patrols/{patrol_id}/submit",
                                {**ctx.state, "Content-Type": content_type, "Accept": "application/json"}, body)
 
     return setup, factory
@@ -451,13 +452,13 @@ def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[
             warm_pools = make_pools(url, args.clients, warm_per_client)
             pools = make_pools(url, args.clients, per_client)
             setup, factory = submission_factory(data, warm_pools, jpeg)
-            warm = harness.measure(server, "/patrols/<id>/submit", duration=args.warmup, warmup=0,
+            warm = harness.measure(server, "/s/<site>/patrols/<id>/submit", duration=args.warmup, warmup=0,
                                    clients=args.clients, max_requests=warm_per_client * args.clients,
                                    client_setup=setup, request_factory=factory, expect_status={200},
                                    timeout=SUBMIT_TIMEOUT_S, label=f"warm-up ({backend}, {name})")
             setup, factory = submission_factory(data, pools, jpeg)
             print(f"  [{backend}] measuring submissions, {name} ...", flush=True)
-            result = harness.measure(server, "/patrols/<id>/submit", duration=args.duration, warmup=0,
+            result = harness.measure(server, "/s/<site>/patrols/<id>/submit", duration=args.duration, warmup=0,
                                      clients=args.clients, max_requests=per_client * args.clients,
                                      client_setup=setup, request_factory=factory, expect_status={200},
                                      timeout=SUBMIT_TIMEOUT_S, label=f"submit 30 items, {name} ({backend})")

@@ -299,12 +299,12 @@ def bench_backend(url: str, backend: str, args, world_note: list[str]) -> tuple[
     with harness.gunicorn("wsgi:app", database_url=url, workers=4) as server:
         host, port = urllib.parse.urlsplit(server).hostname, urllib.parse.urlsplit(server).port
         boss_headers = harness.login(host, port, world.supervisors[0], PASSWORD)
-        page = check_page(server, boss_headers, "/issues", ["issue-queue"])
+        page = check_page(server, boss_headers, "/s/BENCH/issues", ["issue-queue"])
         shown = page.count('class="row-link"')
         if shown != min(50, open_count):
             raise RuntimeError(f"the supervisor's queue shows {shown} rows, not {min(50, open_count)}")
         leader_headers = harness.login(host, port, world.leaders[0], PASSWORD)
-        check_page(server, leader_headers, "/issues", ["issue-queue"])
+        check_page(server, leader_headers, "/s/BENCH/issues", ["issue-queue"])
 
         for clients in args.clients:
             for who, names in (("supervisor", world.supervisors), ("grid leader", world.leaders)):
@@ -312,12 +312,12 @@ def bench_backend(url: str, backend: str, args, world_note: list[str]) -> tuple[
                     return harness.login(ctx.host, ctx.port, names[ctx.index % len(names)], PASSWORD)
 
                 print(f"  [{backend}] measuring GET /issues as {who}, {clients} clients ...", flush=True)
-                results.append(harness.measure(server, "/issues", duration=args.duration, clients=clients,
+                results.append(harness.measure(server, "/s/BENCH/issues", duration=args.duration, clients=clients,
                                                warmup=args.warmup, client_setup=setup, expect_status={200},
                                                label=f"GET /issues {who} ({backend})"))
 
         print(f"  [{backend}] exporting the closed set as CSV ...", flush=True)
-        seconds, status, body = timed_get(server, boss_headers, "/issues/export.csv?state=closed")
+        seconds, status, body = timed_get(server, boss_headers, "/s/BENCH/issues/export.csv?state=closed")
         lines = body.decode("utf-8-sig").splitlines()
         exports.append(Export(f"GET /issues/export.csv?state=closed ({backend})", seconds, status,
                               max(len(lines) - 1, 0), len(body), world.counts["closed"]))
@@ -373,7 +373,7 @@ def python_breakdown(client, runs: int) -> list[str]:
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(runs):
-        client.get("/issues")
+        client.get("/s/BENCH/issues")
     profiler.disable()
     stats = pstats.Stats(profiler).stats
     out = ["    python (cProfile, ms per request, profiling overhead included):"]
@@ -404,7 +404,7 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
         if response.status_code != 302:
             raise RuntimeError(f"in-process login of {username} answered {response.status_code}")
         for _ in range(3):
-            client.get("/issues")  # warm caches (compiled statements, catalogs, templates)
+            client.get("/s/BENCH/issues")  # warm caches (compiled statements, catalogs, templates)
         per_run: list[list[tuple[str, object, float]]] = []
         totals: list[float] = []
         current: list[tuple[str, object, float]] = []
@@ -421,7 +421,7 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
             for _ in range(runs):
                 current = []
                 began = time.perf_counter()
-                response = client.get("/issues")
+                response = client.get("/s/BENCH/issues")
                 totals.append(time.perf_counter() - began)
                 if response.status_code != 200:
                     raise RuntimeError(f"in-process GET /issues answered {response.status_code}")

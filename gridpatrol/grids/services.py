@@ -59,7 +59,8 @@ def get_site(session: Session, code: Optional[str] = None) -> Site:
     sites = list_sites(session)
     if len(sites) != 1:
         raise DomainError(_("Say which site: there are %(n)d.", n=len(sites)))
-    return sites[0]
+    (only,) = sites
+    return only
 
 
 def create_site(

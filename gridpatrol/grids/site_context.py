@@ -71,7 +71,7 @@ def home_site() -> Optional[Site]:
     if current_user.is_authenticated:
         sites = sites_of(current_user)
         last = session.get(SESSION_KEY)
-        g.home_site = next((s for s in sites if s.code == last), sites[0] if sites else None)
+        g.home_site = next((s for s in sites if s.code == last), next(iter(sites), None))
     return g.home_site
 
 
