@@ -13,6 +13,7 @@ from gridpatrol.accounts.forms import (
 )
 from gridpatrol.accounts.models import Team, TeamKind, User
 from gridpatrol.audit import services as audit
+from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
@@ -167,7 +168,7 @@ def admin_user_new():
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def admin_user_edit(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = load(User, user_id)
     form = UserForm(obj=None if request.method == "POST" else user)
     form.teams.choices = _team_choices(db.session)
     _site_field(form, user)
@@ -200,7 +201,7 @@ def admin_user_edit(user_id: int):
 @bp.post("/admin/users/<int:user_id>/active")
 @roles_required(Role.ADMIN)
 def admin_user_set_active(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = load(User, user_id)
     form = ActivationForm()
     if not form.validate_on_submit():
         return redirect(url_for("accounts.admin_users"))
@@ -215,7 +216,7 @@ def admin_user_set_active(user_id: int):
 @bp.post("/admin/users/<int:user_id>/password")
 @roles_required(Role.ADMIN)
 def admin_user_password(user_id: int):
-    user = db.get_or_404(User, user_id)
+    user = load(User, user_id)
     form = AdminPasswordForm()
     if form.validate_on_submit():
         services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
@@ -235,7 +236,7 @@ def admin_teams():
 @bp.route("/admin/teams/<int:team_id>", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def admin_team_edit(team_id: int | None):
-    team = db.get_or_404(Team, team_id) if team_id is not None else None
+    team = load(Team, team_id) if team_id is not None else None
     form = TeamForm(obj=team if request.method == "GET" else None)
     def page():
         return render_template("accounts/admin_team_form.html", form=form, team=team)

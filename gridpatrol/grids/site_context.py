@@ -4,13 +4,13 @@ A URL rule with a `<site>` part is a site's page. Before its view runs, the site
 the user's right to enter it is checked (a role given for that site or for all sites; a refusal is a 403 in the
 audit log), and times are shown in the site's zone. `url_for` fills `site` in from `g.site`, so templates and
 views never pass it; on pages shared by all sites (users, standards, notifications) it is the user's current
-site: the last one they opened, else their first. Views load objects with `load`, which answers 404 for an
-object of another site and 403 (audited) when the user may not have it.
+site: the last one they opened, else their first. Views load objects with `core.access.load`, which answers
+404 for an object of another site and 403 (audited) when the user may not have it.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, TypeVar
+from typing import Optional
 
 from flask import Flask, abort, g, request, session
 from flask_login import current_user
@@ -20,7 +20,6 @@ from gridpatrol.core.errors import NotAllowed
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
 
-T = TypeVar("T")
 SESSION_KEY = "site"
 
 
@@ -103,22 +102,6 @@ def current_site() -> Site:
     if site is None:
         abort(404)
     return site
-
-
-def load(model: type[T], object_id: int, *, may: Optional[Callable[[T], bool]] = None,
-         refusal: str = "not allowed") -> T:
-    """The object with this id on this site's pages: 404 if it is missing or belongs to another site; 403
-    (audited, with `refusal` as the reason) when `may(object)` says this user may not have it."""
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        abort(404)
-    site = g.get("site")
-    site_id = getattr(obj, "site_id", None)
-    if site is not None and site_id is not None and site_id != site.id:
-        abort(404)
-    if may is not None and not may(obj):
-        raise NotAllowed(refusal)
-    return obj
 
 
 def site_page_url_for_endpoint(endpoint: str, site: Site) -> Optional[str]:

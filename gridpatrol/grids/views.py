@@ -8,12 +8,12 @@ from flask_login import current_user, login_required
 
 from gridpatrol.accounts.models import User
 from gridpatrol.accounts import services as accounts
+from gridpatrol.core.access import load
 from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
-from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
 from gridpatrol.grids import bp, map_svg, qr, services
-from gridpatrol.grids.site_context import load
 from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
 from gridpatrol.grids.models import AssignmentRole, Grid
 
@@ -152,9 +152,8 @@ def add_checkpoint(grid_id: int):
 @bp.get("/s/<site>/grids/<int:grid_id>/posters")
 @login_required
 def posters(grid_id: int):
-    grid = _grid_or_404(grid_id)
-    if not services.may_print_posters(db.session, current_user, grid):
-        deny("checkpoint posters of another grid")
+    grid = load(Grid, grid_id, may=lambda g: services.may_print_posters(db.session, current_user, g),
+                refusal="checkpoint posters of another grid")
     items = []
     for checkpoint in grid.checkpoints:
         if checkpoint.active:

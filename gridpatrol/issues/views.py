@@ -11,6 +11,7 @@ from gridpatrol.accounts.models import Team, User
 from gridpatrol.accounts import services as accounts
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
+from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
@@ -18,7 +19,6 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
-from gridpatrol.grids.site_context import load
 from gridpatrol.issues import bp, queue, services
 from gridpatrol.issues.forms import BulkDispatchForm, DispatchForm, ReportForm, TimeLimitForm
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueState, Severity
@@ -204,7 +204,7 @@ def _refuse(issue: Issue, message: str):
 @bp.get("/s/<site>/issues/photos/<int:photo_id>")
 @login_required
 def photo(photo_id: int):
-    record = db.get_or_404(IssuePhoto, photo_id)
+    record = load(IssuePhoto, photo_id)
     _issue_or_404(record.issue_id)
     return photo_files.send_stored(record)
 

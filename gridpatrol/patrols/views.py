@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
+from gridpatrol.core.access import load
 from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
@@ -17,7 +18,6 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
-from gridpatrol.grids.site_context import load
 from gridpatrol.patrols import bp, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
@@ -167,7 +167,7 @@ def resolve_checkpoint(patrol_id: int):
 @bp.get("/s/<site>/patrols/photos/<int:photo_id>")
 @login_required
 def photo(photo_id: int):
-    record = db.get_or_404(PatrolPhoto, photo_id)
+    record = load(PatrolPhoto, photo_id)
     _patrol_or_404(record.patrol_id)
     return photos.send_stored(record)
 

@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from gridpatrol.accounts.models import User
+from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
@@ -26,7 +27,6 @@ from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Site
-from gridpatrol.grids.site_context import load
 from gridpatrol.points import bp, services
 from gridpatrol.points import export as exporting
 from gridpatrol.points import table as tables
@@ -83,9 +83,7 @@ def me():
     person = current_user
     wanted = request.args.get("user", type=int)
     if wanted is not None and wanted != current_user.id:
-        if not _is_manager():
-            deny("points of another person")
-        person = db.get_or_404(User, wanted)
+        person = load(User, wanted, may=lambda _person: _is_manager(), refusal="points of another person")
     elif not current_user.has_any_role(Role.GRID_LEADER, *MANAGERS):
         deny("points are for grid leaders")
     return _me_page(person)
@@ -169,8 +167,8 @@ def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = No
 @bp.post("/appeals/<int:appeal_id>/decide")
 @roles_required(*MANAGERS)
 def decide(appeal_id: int):
-    appeal_row = db.get_or_404(Appeal, appeal_id)
-    load(PointsEntry, appeal_row.entry_id)  # an appeal of this site's ledger
+    appeal_row = load(Appeal, appeal_id)
+    load(PointsEntry, appeal_row.entry_id)  # an appeal of this site's ledger (404 for another site's)
     site = g.site
     month = _month(site, request.args.get("month") or None)
     form = DecideAppealForm(prefix=f"a{appeal_row.id}")

@@ -11,6 +11,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
@@ -23,7 +24,7 @@ READERS = (Role.ADMIN, Role.SUPERVISOR)
 
 
 def _template_or_404(template_id: int) -> ChecklistTemplate:
-    return db.get_or_404(ChecklistTemplate, template_id)
+    return load(ChecklistTemplate, template_id)
 
 
 def _draft_or_404(template: ChecklistTemplate) -> TemplateVersion:
@@ -33,7 +34,7 @@ def _draft_or_404(template: ChecklistTemplate) -> TemplateVersion:
 
 
 def _item_or_404(template: ChecklistTemplate, item_id: int) -> TemplateItem:
-    item = db.get_or_404(TemplateItem, item_id)
+    item = load(TemplateItem, item_id)
     if item.version.template_id != template.id:
         abort(404)
     return item

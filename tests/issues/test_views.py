@@ -196,7 +196,7 @@ def test_queue_page_labels_rows_in_the_viewers_language(app, world):
     page = client_for(app, "boss").get("/s/TEST/issues").get_data(as_text=True)
     row = page[page.index(f'href="/s/TEST/issues/{issue_id}"'):]
     row = row[:row.index("</tr>")]
-    assert "已派单" in row and "超期" in row and "一般" in row and "水电" in row and "A01" in row
+    assert "已派单" in row and "逾期" in row and "一般" in row and "水电" in row and "A01" in row
     assert "2026-01-05 17:30" in row  # the deadline in the site's time zone
     assert '<option value="in_progress" selected>整改中</option>' in page  # the state filter, translated too
 

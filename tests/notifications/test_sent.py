@@ -192,10 +192,10 @@ def test_overdue_issue_tells_the_supervisors_and_the_grid_leader(app, world):
         assert issue_jobs.escalate_overdue(session, deadline + HOUR) == 3
     assert recipients(app, "issue_overdue") == ["boss", "boss2", "leader0"]
     local = deadline.astimezone(issue_builders.SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    assert only(app, "boss", "超期").text == f"问题 #{issue_id} {TITLE}（网格 A01）已超期：整改时限为 {local}。"
+    assert only(app, "boss", "逾期").text == f"问题 #{issue_id} {TITLE}（网格 A01）已逾期：整改时限为 {local}。"
     assert only(app, "boss2", "overdue").text == (
         f"Issue #{issue_id} {TITLE} (grid A01) is overdue: its deadline was {local}.")
-    only(app, "leader0", "超期")
+    only(app, "leader0", "逾期")
 
 
 @pytest.fixture
