@@ -122,6 +122,15 @@ def staff(app):
 
 
 @pytest.fixture
+def two_sites(app):
+    """Two compounds, TEST and OTHER, each with its people, grids, plan, patrols and issues, and a provincial
+    supervisor and an admin for both (tests/sites/builders.py): {code: SiteObjects}."""
+    from tests.sites.builders import two_sites as build
+
+    return build(app)
+
+
+@pytest.fixture
 def gunicorn_server(database_url, tmp_path):
     """A 4-worker gunicorn on loopback over this test's database."""
     server = helpers.GunicornServer(database_url, tmp_path, workers=4)
