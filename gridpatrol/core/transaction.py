@@ -46,9 +46,14 @@ def roll_back_request() -> None:
 
 
 def init_app(app: Flask) -> None:
-    @app.before_request
-    def _declare_write_intent() -> None:
-        g._write_intent_token = set_write_intent(request.method not in SAFE_METHODS)
+    # Before anything reads the database: the URL's site is loaded by a URL value preprocessor (grids), which
+    # Flask runs before the before_request functions, and on SQLite a transaction that began as a read cannot
+    # become a write while another writer holds the lock ("database is locked"). This preprocessor is registered
+    # first (extensions before blueprints), so a writing request begins BEGIN IMMEDIATE from its first statement.
+    @app.url_value_preprocessor
+    def _declare_write_intent(_endpoint, _values) -> None:
+        if "_write_intent_token" not in g:
+            g._write_intent_token = set_write_intent(request.method not in SAFE_METHODS)
 
     @app.after_request
     def _commit_or_roll_back(response: Response) -> Response:

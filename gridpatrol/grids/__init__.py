@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     navigation.set_site_source(_navigation_site)
     app.jinja_env.globals["switchable_sites"] = site_context.switchable_sites
     app.jinja_env.globals["same_page_on_site"] = site_context.site_page_url_for_endpoint
+    app.jinja_env.globals["current_site"] = site_context.current_site_or_none
     navigation.register("grids.site_map", _l("Map"), order=10)
     navigation.register("grids.index", _l("Grids"), order=11)
 

@@ -150,12 +150,12 @@ def test_three_concurrent_posts_with_one_uuid_make_one_submission(app, live_patr
     token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
     opener.open(gunicorn_server.url + "/login", data=urllib.parse.urlencode({
         "csrf_token": token, "username": "leader0", "password": helpers.DEFAULT_PASSWORD}).encode())
-    page = opener.open(f"{gunicorn_server.url}/patrols/{live_patrol['id']}").read().decode()
+    page = opener.open(f"{gunicorn_server.url}/s/TEST/patrols/{live_patrol['id']}").read().decode()
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"payload": json.dumps(_payload(live_patrol))}).encode()
 
     def post(_):
-        request = urllib.request.Request(f"{gunicorn_server.url}/patrols/{live_patrol['id']}/submit", data=body,
+        request = urllib.request.Request(f"{gunicorn_server.url}/s/TEST/patrols/{live_patrol['id']}/submit", data=body,
                                          headers={"X-CSRFToken": token})
         with opener.open(request, timeout=30) as response:
             return response.status, json.loads(response.read())
