@@ -43,6 +43,15 @@ def _install_probe(app):
     app.add_url_rule("/_probe/<kind>", "probe", csrf.exempt(probe), methods=["POST"])
 
 
+@pytest.fixture
+def prober(app):
+    """A logged-in member of staff, with the probe view installed."""
+    _install_probe(app)
+    client = app.test_client()
+    helpers.login(client, helpers.make_user(app, "prober", roles=("staff",)))
+    return client
+
+
 def _teams(app) -> int:
     from gridpatrol.accounts.models import Team
 
@@ -51,11 +60,8 @@ def _teams(app) -> int:
 
 
 @pytest.mark.parametrize("kind,status", [("domain", 422), ("conflict", 409), ("denied", 403)])
-def test_json_requests_get_problem_json_and_nothing_is_kept(app, kind, status):
-    _install_probe(app)
-    user = helpers.make_user(app, "prober", roles=("staff",))
-    client = app.test_client()
-    helpers.login(client, user)
+def test_json_requests_get_problem_json_and_nothing_is_kept(app, prober, kind, status):
+    client = prober
     response = client.post(f"/_probe/{kind}", json={"name": "x"})
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
@@ -66,11 +72,8 @@ def test_json_requests_get_problem_json_and_nothing_is_kept(app, kind, status):
     assert _teams(app) == 0, "the write before the refusal was rolled back"
 
 
-def test_a_refused_form_is_shown_again_with_the_input_and_the_reason(app):
-    _install_probe(app)
-    user = helpers.make_user(app, "prober", roles=("staff",))
-    client = app.test_client()
-    helpers.login(client, user)
+def test_a_refused_form_is_shown_again_with_the_input_and_the_reason(app, prober):
+    client = prober
     beside = client.post("/_probe/domain?reshow=field", data={"name": "水泵房"})
     assert beside.status_code == 422
     html = beside.get_data(as_text=True)
@@ -83,11 +86,8 @@ def test_a_refused_form_is_shown_again_with_the_input_and_the_reason(app):
     assert _teams(app) == 0
 
 
-def test_a_denial_is_answered_403_and_audited_despite_the_rollback(app):
-    _install_probe(app)
-    user = helpers.make_user(app, "prober", roles=("staff",))
-    client = app.test_client()
-    helpers.login(client, user)
+def test_a_denial_is_answered_403_and_audited_despite_the_rollback(app, prober):
+    client = prober
     response = client.post("/_probe/denied", data={"name": "x"})
     assert response.status_code == 403
     denials = helpers.audit_actions(app, "permission.denied")
@@ -101,12 +101,9 @@ def test_http_errors_answer_json_to_json_callers(client):
     assert client.get("/no/such/page").mimetype == "text/html"
 
 
-def test_a_refused_csrf_token_has_its_own_problem_type(app):
+def test_a_refused_csrf_token_has_its_own_problem_type(app, prober):
     """The tablet's outbox tells a stale token (fetch a fresh one, send again) from a refused patrol by this type."""
     from gridpatrol.core.errors import CSRF_PROBLEM
 
-    user = helpers.make_user(app, "prober", roles=("staff",))
-    client = app.test_client()
-    helpers.login(client, user)
-    response = client.post("/notifications/read", headers={"Accept": "application/json", "X-CSRFToken": "stale"})
+    response = prober.post("/notifications/read", headers={"Accept": "application/json", "X-CSRFToken": "stale"})
     assert response.status_code == 400 and response.get_json()["type"] == CSRF_PROBLEM
