@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.audit.models import AuditEvent
-from gridpatrol.core.roles import permission_denied
+from gridpatrol.core.errors import permission_denied
 from gridpatrol.core.transaction import record_despite_rollback
 
 # Actions, so the list page and the tests use the same words.

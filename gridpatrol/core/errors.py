@@ -15,8 +15,15 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from blinker import Namespace
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+
+signals = Namespace()
+permission_denied = signals.signal("permission-denied")
+"""Sent for every refused request, before the 403 is answered. Named arguments: user (or None), endpoint,
+path, method, reason. The audit log keeps each, despite the request's rollback."""
 
 
 class DomainError(Exception):
@@ -100,8 +107,6 @@ def _answer_refusal(exc: DomainError):
 
 def _answer_denial(exc: NotAllowed):
     from flask_login import current_user
-
-    from gridpatrol.core.roles import permission_denied
 
     _roll_back()
     permission_denied.send(

@@ -1,6 +1,6 @@
 """Roles, and the checks views use to refuse what a user may not do.
 
-Every refusal raises `NotAllowed` (`deny` does so for views); the error adapter (core/errors.py) sends the
+Every refusal raises `NotAllowed` (`deny` does so for views); the error adapter (core/errors.py) sends its
 `permission_denied` signal (the audit log listens) and answers 403, so no denial goes unrecorded.
 """
 
@@ -10,12 +10,10 @@ import enum
 import functools
 from typing import Callable, TypeVar
 
-from blinker import Namespace
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-signals = Namespace()
-permission_denied = signals.signal("permission-denied")
+from gridpatrol.core.errors import NotAllowed
 
 F = TypeVar("F", bound=Callable)
 
@@ -56,8 +54,6 @@ def current_site_id() -> int | None:
 
 def deny(reason: str):
     """Refuse: the error adapter records the denial (via the signal) and answers 403."""
-    from gridpatrol.core.errors import NotAllowed
-
     raise NotAllowed(reason)
 
 
