@@ -330,6 +330,8 @@ def bench_backend(url: str, backend: str, args, world_note: list[str]) -> tuple[
 
 def _name(statement: str) -> str:
     s = " ".join(statement.split())
+    if "user_sessions" in s:  # the user loader's one statement: the user and what comes with them
+        return "other: users (+ roles, site, unread count)"
     if "FROM issues" not in s:
         table = re.search(r"\bFROM (\w+)", s)
         return f"other: {table.group(1) if table else s[:40]}"

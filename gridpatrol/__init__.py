@@ -29,6 +29,9 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
     )
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"], settings)
     app.config["PERMANENT_SESSION_LIFETIME"] = settings["SESSION_LIFETIME_HOURS"] * 3600
+    # The login's server-side record expires SESSION_LIFETIME_HOURS after the login, however busy the user is, and so
+    # does the cookie then: it is signed and sent again only when its content changes, not re-signed on every answer.
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
     app.config["BABEL_DEFAULT_LOCALE"] = settings["DEFAULT_LOCALE"]
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings["DEFAULT_TIMEZONE"]
     app.config["WTF_CSRF_TIME_LIMIT"] = settings["SESSION_LIFETIME_HOURS"] * 3600
@@ -42,7 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True)
 def _engine_options(url: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": settings["SQLITE_BUSY_TIMEOUT_MS"] / 1000}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # No pool_pre_ping: it costs a round trip on every checkout; core.db pings only connections left idle a while.
+    return {"pool_size": 5, "max_overflow": 5}
 
 
 def _init_extensions(app: Flask) -> None:

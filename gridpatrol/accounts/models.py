@@ -5,7 +5,7 @@ import enum
 from typing import Any, ClassVar, Optional
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table, text
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Index, String, Table, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridpatrol.core.roles import CURRENT_SITE, Role, current_site_id
@@ -60,6 +60,9 @@ class User(db.Model):
 
     # Set on the instance that represents the logged-in request; Flask-Login stores it in the cookie.
     session_token: ClassVar[Optional[str]] = None
+    # Also set there: the (role, site id) pairs the user loader read in the user's own row, so the logged-in user's
+    # role checks need no UserRole objects. Once `role_rows` is loaded (an admin editing them), it is what counts.
+    loaded_grants: ClassVar[Optional[tuple[tuple[Role, Optional[int]], ...]]] = None
 
     # Flask-Login protocol
     @property
@@ -77,14 +80,20 @@ class User(db.Model):
     def get_id(self) -> Optional[str]:
         return self.session_token
 
+    def _grants(self) -> tuple[tuple[Role, Optional[int]], ...]:
+        loaded = self.__dict__.get("loaded_grants")
+        if loaded is not None and "role_rows" not in self.__dict__:
+            return loaded
+        return tuple((Role(r.role), r.site_id) for r in self.role_rows)
+
     @property
     def roles(self) -> set[Role]:
         """Every role this user holds, at any site (see `roles_at` for one site)."""
-        return {Role(r.role) for r in self.role_rows}
+        return {role for role, _ in self._grants()}
 
     def roles_at(self, site_id: Optional[int]) -> set[Role]:
         """The roles this user holds at the site: those given for it and those given for all sites."""
-        return {Role(r.role) for r in self.role_rows if r.site_id is None or r.site_id == site_id}
+        return {role for role, site in self._grants() if site is None or site == site_id}
 
     def has_role(self, role: Role, site_id: Any = CURRENT_SITE) -> bool:
         return role in self._roles_for(site_id)
@@ -101,13 +110,14 @@ class User(db.Model):
 
     def roles_granted(self) -> list[tuple[Role, Optional[int]]]:
         """(role, site id or None for all sites) of every role row."""
-        return [(Role(r.role), r.site_id) for r in self.role_rows]
+        return list(self._grants())
 
     def site_ids(self) -> Optional[set[int]]:
         """The sites this user works at; None for all sites (a provincial supervisor, the admin)."""
-        if any(r.site_id is None for r in self.role_rows):
+        grants = self._grants()
+        if any(site is None for _, site in grants):
             return None
-        return {r.site_id for r in self.role_rows}
+        return {site for _, site in grants}
 
     def may_enter_site(self, site_id: int) -> bool:
         ids = self.site_ids()
@@ -115,6 +125,13 @@ class User(db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+@event.listens_for(User, "expire")
+def _forget_loaded_grants(user: User, attrs) -> None:
+    """Expiring the roles (or the whole user) means: read them again, from the rows."""
+    if user is not None and (attrs is None or "role_rows" in attrs):  # None: the object is already gone
+        user.__dict__.pop("loaded_grants", None)
 
 
 class UserRole(db.Model):

@@ -8,15 +8,15 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, g
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
-from sqlalchemy import bindparam, column, func, or_, select, table, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy import Select, String, bindparam, cast, column, func, or_, select, table, update
+from sqlalchemy.orm import Session, selectinload
 
 from gridpatrol.accounts.models import LoginAttempt, Team, TeamKind, User, UserRole, UserSession
 from gridpatrol.audit import services as audit
@@ -387,20 +387,71 @@ def revoke_all_sessions(session: Session, user: User) -> None:
 
 
 # Built once: the loader runs on every request, and building the statement cost about as much as running it.
-# One statement: the user with their roles joined in. Teams load on first use (only rectifiers' pages need them).
+# One statement, one row: the user, with their roles as text ("role:site id" joined by commas; no site id for all
+# sites), which costs less than joining the role rows in and building a UserRole object for each. Teams load on
+# first use (only rectifiers' pages need them).
+_ROLES_AS_TEXT = select(func.aggregate_strings(
+    UserRole.role + ":" + func.coalesce(cast(UserRole.site_id, String), ""), ",")
+).where(UserRole.user_id == User.id).scalar_subquery()
 _LIVE_SESSION_USER = (
-    select(User).join(UserSession, UserSession.user_id == User.id)
-    .options(joinedload(User.role_rows))
+    select(User, _ROLES_AS_TEXT).join(UserSession, UserSession.user_id == User.id)
     .where(UserSession.token_hash == bindparam("token_hash"), UserSession.revoked_at.is_(None),
            UserSession.expires_at > bindparam("now", type_=UserSession.expires_at.type), User.active.is_(True))
 )
 
 
+def _grants_from_text(text: Optional[str]) -> tuple[tuple[Role, Optional[int]], ...]:
+    pairs = (grant.split(":") for grant in text.split(",")) if text else ()
+    return tuple((Role(role), int(site) if site else None) for role, site in pairs)
+
+
+# --- what the loader brings along -------------------------------------------------------------------------------
+# Most pages need a few things besides the user that packages above this one own: the site named in the URL, the
+# unread count in the header. They register them here as one more column of the loader's statement (a correlated
+# scalar subquery, or an entity with its outer join), asked for only by the requests that need them, so a page gets
+# them in the user's one statement instead of one statement each. A request without a live session (or before the
+# loader ran) finds nothing here and asks the database itself.
+@dataclass(frozen=True)
+class LoadedWithUser:
+    name: str
+    add: Callable[[Select], Select]  # the loader's statement with this one's column (and join) appended
+    wanted: Callable[[], Optional[dict]]  # this request's bind parameters, or None when it does not need it
+
+
+NOT_LOADED = object()
+_loaded_with_user: list[LoadedWithUser] = []
+_loader_statements: dict[tuple[str, ...], Select] = {}
+
+
+def load_with_user(extra: LoadedWithUser) -> None:
+    """Register a column the user loader selects with the user (once per name; init_app may run once per app)."""
+    _loaded_with_user[:] = [e for e in _loaded_with_user if e.name != extra.name] + [extra]
+    _loader_statements.clear()
+
+
+def loaded_with_user(name: str):
+    """What the user loader brought along under `name` in this request, or NOT_LOADED."""
+    return g.get("_loaded_with_user", {}).get(name, NOT_LOADED)
+
+
 def user_for_session_token(token: str) -> Optional[User]:
     """Flask-Login's user loader: the cookie's token must name a live session of an active user."""
-    user = db.session.execute(_LIVE_SESSION_USER, {"token_hash": _token_hash(token), "now": utcnow()}
-                              ).unique().scalar_one_or_none()
-    if user is None:
+    wanted = [(extra, params) for extra in _loaded_with_user if (params := extra.wanted()) is not None]
+    names = tuple(extra.name for extra, _ in wanted)
+    statement = _loader_statements.get(names)
+    if statement is None:
+        statement = _LIVE_SESSION_USER
+        for extra, _ in wanted:
+            statement = extra.add(statement)
+        _loader_statements[names] = statement
+    params = {"token_hash": _token_hash(token), "now": utcnow()}
+    for _, more in wanted:
+        params.update(more)
+    row = db.session.execute(statement, params).one_or_none()
+    if row is None:
         return None
+    user, roles, *extras = row
     user.session_token = token
+    user.loaded_grants = _grants_from_text(roles)
+    g._loaded_with_user = dict(zip(names, extras))
     return user

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Flask, abort, g, request, session
+from flask import Flask, abort, g, has_request_context, request, session
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 
+from gridpatrol.accounts import services as accounts
 from gridpatrol.core.errors import NotAllowed
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
@@ -26,13 +27,31 @@ SESSION_KEY = "site"
 def init_app(app: Flask) -> None:
     app.url_value_preprocessor(_enter_site)
     app.url_defaults(_fill_site)
+    # The site of the URL comes with the logged-in user, in the user loader's statement; and on pages (GET), how many
+    # sites there are: with only one, a user of all sites gets no switcher and no query for the list of sites.
+    accounts.load_with_user(accounts.LoadedWithUser(
+        "site", add=lambda statement: statement.add_columns(Site).outerjoin(Site, Site.code == bindparam("site_code")),
+        wanted=lambda: {"site_code": g.site_code_in_url} if "site_code_in_url" in g else None))
+    accounts.load_with_user(accounts.LoadedWithUser(
+        "site_count", add=lambda statement: statement.add_columns(_SITE_COUNT), wanted=_on_a_page))
+
+
+_SITE_COUNT = select(func.count()).select_from(Site).scalar_subquery()
+
+
+def _on_a_page() -> Optional[dict]:
+    """A GET renders a page (its header shows the site switcher); other methods redirect or answer JSON."""
+    return {} if has_request_context() and request.method in ("GET", "HEAD") else None
 
 
 def _enter_site(endpoint: Optional[str], values: Optional[dict]) -> None:
     if not values or "site" not in values:
         return
     code = values.pop("site")
-    site = db.session.scalar(select(Site).where(Site.code == code))
+    g.site_code_in_url = code  # read by the user loader, which fetches the site in the user's statement
+    site = accounts.loaded_with_user("site") if current_user.is_authenticated else accounts.NOT_LOADED
+    if site is accounts.NOT_LOADED:  # no one logged in, or the user was loaded before this (no site with them)
+        site = db.session.scalar(select(Site).where(Site.code == code))
     if site is None:
         abort(404)
     if current_user.is_authenticated and not current_user.may_enter_site(site.id):
@@ -88,8 +107,16 @@ def switchable_sites() -> list[Site]:
     if not current_user.is_authenticated:
         return []
     if "switchable_sites" not in g:
-        g.switchable_sites = sites_of(current_user)
+        g.switchable_sites = sites_of(current_user) if _may_have_several_sites(current_user) else []
     return g.switchable_sites if len(g.switchable_sites) > 1 else []
+
+
+def _may_have_several_sites(user) -> bool:
+    ids = user.site_ids()
+    if ids is not None:
+        return len(ids) > 1
+    count = accounts.loaded_with_user("site_count")  # a user of all sites: are there several?
+    return count is accounts.NOT_LOADED or count > 1
 
 
 def current_site_or_none() -> Optional[Site]:

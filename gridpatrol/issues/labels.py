@@ -1,4 +1,4 @@
-"""Translated names of issue states, severities, actions and events, looked up once per request.
+"""Translated names of issue states, severities, actions and events, translated once per language.
 
 A queue page shows a state, a severity and a category on each of its rows; translating each one there cost
 more than the page's queries. Templates call `issue_labels()` and index the plain dicts it returns. The words
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import g
+from flask import current_app
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -39,15 +39,17 @@ class IssueLabels:
 
 
 def issue_labels() -> IssueLabels:
-    """The labels in the current request's language (computed on first use, then kept on `g`)."""
+    """The labels in the current request's language: translated once per language and app (the catalogues do not
+    change while the app runs), then shared by every request in that language. Read them, never change them."""
     locale = str(get_locale())
-    cached = g.get("issue_labels")
-    if cached is None or cached[0] != locale:
-        cached = g.issue_labels = (locale, IssueLabels(
+    cache = current_app.extensions.setdefault("gridpatrol.issue_labels", {})
+    labels = cache.get(locale)
+    if labels is None:
+        labels = cache[locale] = IssueLabels(
             state={state.value: str(label) for state, label in STATE_LABELS.items()},
             severity={severity.value: str(label) for severity, label in SEVERITY_LABELS.items()},
             category={category.value: category.label for category in Category},
             overdue=str(OVERDUE_LABEL),
             action={action.value: str(label) for action, label in ACTION_LABELS.items()},
-            event={event: str(label) for event, label in workflow.EVENT_LABELS.items()}))
-    return cached[1]
+            event={event: str(label) for event, label in workflow.EVENT_LABELS.items()})
+    return labels

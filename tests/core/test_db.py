@@ -238,3 +238,47 @@ def test_a_gate_held_past_the_busy_timeout_fails_like_a_locked_database(tmp_path
     with write_intent(), engine.begin() as conn:  # and once it is free, writing works again
         conn.exec_driver_sql("INSERT INTO t VALUES (1)")
     engine.dispose()
+
+
+def _backend_pid(conn) -> int:
+    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def test_postgres_replaces_a_pooled_connection_the_server_closed_while_it_was_idle(app, monkeypatch):
+    """Idle longer than PING_AFTER_IDLE_S, a pooled connection is pinged before use: one the server has closed (a
+    restart, an idle timeout) is replaced and the request never sees it."""
+    from gridpatrol.core import db as core_db
+
+    if _is_sqlite(app):
+        pytest.skip("PostgreSQL connections")
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as conn:
+            old_pid = _backend_pid(conn)
+        killer = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+        with killer.begin() as conn:
+            assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({old_pid})").scalar()
+        killer.dispose()
+        monkeypatch.setattr(core_db, "PING_AFTER_IDLE_S", 0.0)
+        with engine.connect() as conn:  # the connection that was killed, pinged, found dead, replaced
+            assert _backend_pid(conn) not in (old_pid, None)
+
+
+def test_postgres_pings_only_connections_that_sat_idle(app, monkeypatch):
+    from gridpatrol.core import db as core_db
+
+    if _is_sqlite(app):
+        pytest.skip("PostgreSQL connections")
+    pings = []
+    with app.app_context():
+        engine = db.engine
+        real_ping = engine.dialect.do_ping
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(1) or real_ping(c))
+        for _ in range(3):  # in steady use: no round trip before each use
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        assert pings == []
+        monkeypatch.setattr(core_db, "PING_AFTER_IDLE_S", 0.0)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        assert pings == [1]

@@ -108,3 +108,19 @@ def test_queue_page_agrees_with_its_parts_for_every_role_and_filter(app):
                 rows, total = queue.page(db.session, viewer, f, NOW, per_page=3)
                 assert (view.rows, view.total) == (rows, total), (username, f)
                 assert view.counts == queue.counts_by_state(db.session, viewer, f, NOW), (username, f)
+
+
+def test_labels_are_translated_once_per_language_and_kept_apart_by_language(app):
+    from flask_babel import force_locale
+
+    from gridpatrol.issues.labels import issue_labels
+
+    with app.test_request_context("/"):
+        with force_locale("zh"):
+            zh = issue_labels()
+            assert issue_labels() is zh and zh.state["reported"] == "待受理"
+        with force_locale("en"):
+            en = issue_labels()
+            assert en is not zh and en.state["reported"] == "To accept"
+    with app.test_request_context("/"), force_locale("zh"):
+        assert issue_labels() is zh  # the next request in that language: nothing translated again
