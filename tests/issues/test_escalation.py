@@ -30,7 +30,10 @@ HOUR = dt.timedelta(hours=1)
 @pytest.fixture
 def registered(monkeypatch):
     """The issue jobs registered on a copy of the scheduler's job table, restored after the test."""
+    from gridpatrol.patrols import jobs as patrol_jobs
+
     monkeypatch.setattr(jobs, "JOBS", dict(jobs.JOBS))
+    patrol_jobs.register_jobs()  # also when no app was built before this test (run alone)
     issue_jobs.register_jobs()
     return jobs.JOBS
 
