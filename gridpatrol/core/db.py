@@ -250,9 +250,10 @@ def chunked(values, size: int = IN_CHUNK):
 
 
 # --- bulk writes ---------------------------------------------------------------------------------------
-def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflict_columns: list[str]) -> list:
+def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflict_columns: list[str], *,
+                              returning: list | None = None) -> list:
     """INSERT rows, skipping any that would break the unique key on conflict_columns; returns the primary
-    keys of the rows actually inserted.
+    keys of the rows actually inserted (or, with `returning`, those columns of them, as tuples).
 
     Lets idempotent jobs (materialising patrols, sending reminders) run twice, or side by side, safely.
     """
@@ -264,6 +265,7 @@ def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflic
     else:
         from sqlalchemy.dialects.sqlite import insert
     # RETURNING counts what was really inserted; executemany's rowcount is unreliable across drivers.
-    key = list(table.primary_key.columns)[0]
-    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(key)
-    return [row[0] for row in session.execute(statement, rows).all()]
+    columns = returning or [list(table.primary_key.columns)[0]]
+    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(*columns)
+    result = session.execute(statement, rows).all()
+    return [tuple(row) for row in result] if returning else [row[0] for row in result]

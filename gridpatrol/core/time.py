@@ -53,6 +53,12 @@ def local_day(when: dt.datetime, tz: dt.tzinfo | str) -> dt.date:
     return when.astimezone(zone(tz)).date()
 
 
+def day_bounds(day: dt.date, tz: dt.tzinfo | str) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of a day on the wall calendar of `tz`: 00:00 to the next day's 00:00, as aware datetimes."""
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=zone(tz))
+    return start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone(tz))
+
+
 def month_start(day: dt.date) -> dt.date:
     """The month a date falls in: its first day."""
     return dt.date(day.year, day.month, 1)

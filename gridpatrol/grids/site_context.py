@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import Flask, abort, g, has_request_context, request, session
+from flask import Flask, abort, current_app, g, has_request_context, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import bindparam, func, select
 
@@ -66,14 +66,12 @@ def _enter_site(endpoint: Optional[str], values: Optional[dict]) -> None:
 def _fill_site(endpoint: str, values: dict) -> None:
     if "site" in values or not _expects_site(endpoint):
         return
-    site = g.get("site") or home_site()
+    site = current_site_or_none()
     if site is not None:
         values["site"] = site.code
 
 
 def _expects_site(endpoint: str) -> bool:
-    from flask import current_app
-
     cache = current_app.extensions.setdefault("gridpatrol.site_endpoints", {})
     expects = cache.get(endpoint)
     if expects is None:
@@ -120,21 +118,12 @@ def _may_have_several_sites(user) -> bool:
 
 
 def current_site_or_none() -> Optional[Site]:
+    """The site of this request (a site's page), or the user's current site on a shared page; None without one."""
     return g.get("site") or home_site()
-
-
-def current_site() -> Site:
-    """The site of this request (a site's page), or the user's current site on a shared page."""
-    site = g.get("site") or home_site()
-    if site is None:
-        abort(404)
-    return site
 
 
 def site_page_url_for_endpoint(endpoint: str, site: Site) -> Optional[str]:
     """The same page on another site, for the switcher; None when the page is not a site's page."""
-    from flask import url_for
-
     if not endpoint or not _expects_site(endpoint) or request.view_args is None:
         return None
     if any(k != "site" for k in request.view_args):  # a page of one object: go to the other site's home

@@ -15,7 +15,7 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import month_of, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
@@ -277,9 +277,9 @@ def metrics_page():
     from gridpatrol.issues import metrics
 
     site = g.site
-    now = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone))
+    this_month = month_of(utcnow(), site.timezone)
     try:
-        year, month = (int(x) for x in request.args.get("month", f"{now:%Y-%m}").split("-"))
+        year, month = (int(x) for x in request.args.get("month", f"{this_month:%Y-%m}").split("-"))
         start, end = metrics.month_period(site, year, month)
     except (ValueError, TypeError):
         abort(400)

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
+from gridpatrol.core.db import insert_ignoring_conflicts
 from gridpatrol.grids.models import Site
 from gridpatrol.notifications import kinds, mail
 from gridpatrol.notifications.models import Notification
@@ -69,14 +70,9 @@ def notify_many(session: Session, notes: Iterable[Note], now: dt.datetime) -> in
 
 def _insert_new(session: Session, rows: list[dict]) -> list[tuple[int, str]]:
     """INSERT, skipping (user, key) pairs that exist; returns the (user, key) pairs actually inserted."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = Notification.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=["user_id", "key"]) \
-        .returning(table.c.user_id, table.c.key)
-    return [(row[0], row[1]) for row in session.execute(statement, rows).all()]
+    return insert_ignoring_conflicts(session, table, rows, ["user_id", "key"],
+                                     returning=[table.c.user_id, table.c.key])
 
 
 def mark_done(session: Session, target_type: str, target_id: int, kinds_done: Iterable[str],

@@ -14,7 +14,7 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import day_bounds, local_day, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
@@ -28,18 +28,11 @@ INVALID = 422
 MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
 
 
-def _site_day(site_tz: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    tz = zoneinfo.ZoneInfo(site_tz)
-    local = now.astimezone(tz)
-    start = dt.datetime.combine(local.date(), dt.time(0), tzinfo=tz)
-    return start, start + dt.timedelta(days=1)
-
-
 @bp.get("/s/<site>/today")
 @roles_required(Role.GRID_LEADER)
 def today():
     now = utcnow()
-    start, end = _site_day(g.site.timezone, now)
+    start, end = day_bounds(local_day(now, g.site.timezone), g.site.timezone)
     patrols = services.patrols_for_user_on(db.session, current_user, g.site, start, end)
     rows = [(p, services.display_state(p, now)) for p in patrols]
     order = {"late": 0, "in_progress": 1, "due": 2, "upcoming": 3, "missed": 4, "done_late": 5, "done": 6}
@@ -182,7 +175,7 @@ def _plan_form(plan: PatrolPlan | None, site) -> PlanForm:
         form.grids.data = [pg.grid_id for pg in plan.plan_grids]
         form.weekdays.data = list(plan.weekdays or [])
     if request.method == "GET" and plan is None:
-        form.starts_on.data = utcnow().astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
+        form.starts_on.data = local_day(utcnow(), site.timezone)
         form.window_start.data = dt.time(9, 0)
     return form
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import zoneinfo
 from typing import Optional
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
@@ -23,7 +22,7 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import month_of, next_month, previous_month, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Site
@@ -31,7 +30,6 @@ from gridpatrol.points import bp, services
 from gridpatrol.points import export as exporting
 from gridpatrol.points import table as tables
 from gridpatrol.points.forms import AppealForm, CloseMonthForm, DecideAppealForm, rules_form
-from gridpatrol.points.jobs import previous_month
 from gridpatrol.points.models import Appeal, AppealState, MonthClose, PointsEntry, RuleSet
 from gridpatrol.points.rules import CORRECTION_RULES, DEFAULT_RULES, RULE_LABELS
 
@@ -45,7 +43,7 @@ def _is_manager() -> bool:
 
 
 def _current_month(site: Site) -> dt.date:
-    return services.month_of(utcnow(), zoneinfo.ZoneInfo(site.timezone))
+    return month_of(utcnow(), site.timezone)
 
 
 def _month(site: Site, text: Optional[str] = None) -> dt.date:
@@ -73,7 +71,7 @@ def _source_url(entry: PointsEntry) -> Optional[str]:
 
 
 def _month_nav(month: dt.date) -> dict:
-    return {"previous": f"{previous_month(month):%Y-%m}", "next": f"{services.next_month(month):%Y-%m}"}
+    return {"previous": f"{previous_month(month):%Y-%m}", "next": f"{next_month(month):%Y-%m}"}
 
 
 # --- a leader's own points ----------------------------------------------------------------------------
@@ -255,7 +253,7 @@ def _rules_choices(site: Site, closed: set[dt.date]) -> list[dt.date]:
     """The months a new rule set may start from: this month and the next twelve, unless closed."""
     candidates = [_current_month(site)]
     for _i in range(12):
-        candidates.append(services.next_month(candidates[-1]))
+        candidates.append(next_month(candidates[-1]))
     return [m for m in candidates if m not in closed]
 
 
@@ -300,14 +298,14 @@ def _rules_page(site: Site, closed: set[dt.date], form):
     for _i in range(11):
         month = previous_month(month)
     for _i in range(3):
-        end = services.next_month(end)
+        end = next_month(end)
     end = max([end] + [r.effective_from for r in rule_sets])
     timeline = []
     while month <= end:
         version, values = _in_force(rule_sets, month)
         timeline.append({"month": month, "version": version, "rules": values, "closed": month in closed,
                          "current": month == current})
-        month = services.next_month(month)
+        month = next_month(month)
     return render_template("points/rules.html", site=site, form=form,
                            rule_sets=rule_sets, timeline=timeline, codes=list(DEFAULT_RULES),
                            rule_label=_rule_label)
