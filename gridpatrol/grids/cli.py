@@ -53,7 +53,24 @@ def _read_boundary(stream) -> shapely.Geometry:
 @with_appcontext
 def list_sites() -> None:
     for site in services.list_sites(db.session):
-        click.echo(f"{site.code}\t{site.name}\t{site.timezone}\t{len(site.grids)} grids")
+        click.echo(f"{site.code}\t{site.name}\t{site.timezone}\t{len(site.grids)} grids\t"
+                   f"uncovered after {site.uncovered_after_days} days")
+
+
+@sites.command("set")
+@click.argument("code")
+@click.option("--uncovered-after-days", type=int, required=True,
+              help="The map shows a grid grey (uncovered) after this many days without a patrol (1 to 365).")
+@with_appcontext
+def set_site(code: str, uncovered_after_days: int) -> None:
+    """Change a site's settings."""
+    try:
+        with job_transaction() as session:
+            site = services.get_site(session, code)
+            services.set_uncovered_after_days(session, site, uncovered_after_days, actor=None)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"site {site.code}: grids are uncovered after {uncovered_after_days} days without a patrol")
 
 
 @click.group()

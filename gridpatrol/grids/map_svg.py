@@ -2,21 +2,41 @@
 
 Drawn in the site's local metric plane (so shapes are not stretched by longitude), y flipped for SVG.
 Strokes do not scale, so outlines stay crisp at any zoom; every grid is an <a>, so a tap opens it.
+
+Labels: a grid's code is never cut. Each label is measured in the same metric plane as the shapes (an estimate
+of the text's width from its characters: CJK characters are about one em wide, Latin letters and digits about
+0.62 em) and put at the grid's pole of inaccessibility when the box fits inside the polygon, with the grid's name
+on a second line when that fits too. A grid too small for its code gets the code outside, next to it, joined
+by a leader line; outside labels are placed where they overlap no other label when such a place exists, and the
+map grows to hold them.
 """
 
 from __future__ import annotations
 
+import math
+import unicodedata
+from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
 import shapely
 from markupsafe import Markup, escape
+from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import polylabel
 
 from gridpatrol.core.geometry import LocalProjection
 from gridpatrol.grids.models import Grid, Site
+from gridpatrol.grids.status import MapStatus
 
-# Statuses a caller may give a grid; each is a CSS class `status-<name>` in app.css.
-STATUSES = ("ok", "due", "late", "missed", "open", "overdue", "none")
+# Statuses a caller may give a grid; each is a CSS class `status-<name>` in app.css. "none": no status known
+# (e.g. the quick report's map, where a grid is a place to tap, not a state).
+STATUSES = (*(s.value for s in MapStatus), "none")
+
+FONT_DIVISOR = 55  # a code label's height is the map's larger side ÷ this
+NAME_SCALE = 0.8  # the name line, relative to the code
+MIN_INSIDE_SCALE = 0.8  # a code may shrink this much to stay inside its grid, then it goes outside
+LATIN_EM = 0.62
+PAD_EM = 0.3  # breathing room around a label's box
 
 
 def _path(geometry: BaseGeometry) -> str:
@@ -34,6 +54,136 @@ def projection_for(site: Site, grids: Sequence[Grid]) -> LocalProjection:
     return LocalProjection.around(shapely.union_all([g.geometry for g in grids]))
 
 
+def text_width(text: str, font: float) -> float:
+    """Estimated advance width of `text` at font size `font` (same unit)."""
+    return font * sum(1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else LATIN_EM for ch in text)
+
+
+Rect = tuple[float, float, float, float]  # minx, miny, maxx, maxy in metres (y up)
+
+
+def _rect(cx: float, cy: float, w: float, h: float) -> Rect:
+    return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def _overlap(a: Rect, b: Rect) -> float:
+    dx = min(a[2], b[2]) - max(a[0], b[0])
+    dy = min(a[3], b[3]) - max(a[1], b[1])
+    return dx * dy if dx > 0 and dy > 0 else 0.0
+
+
+@dataclass
+class Label:
+    """Where a grid's label goes (metres, y up): the code's centre and size, the name's if shown, and for an
+    outside label the anchor inside the grid the leader line starts from."""
+
+    code_x: float
+    code_y: float
+    code_font: float
+    box: Rect
+    name_y: Optional[float] = None
+    name_font: Optional[float] = None
+    anchor: Optional[tuple[float, float]] = None  # set for an outside label
+
+    @property
+    def outside(self) -> bool:
+        return self.anchor is not None
+
+
+def _largest_polygon(shape: BaseGeometry) -> Polygon:
+    parts = list(getattr(shape, "geoms", [shape]))
+    return max(parts, key=lambda p: p.area)
+
+
+def _inside_label(code: str, name: str, shape: BaseGeometry, font: float) -> tuple[Optional[Label], tuple[float, float]]:
+    """The label inside the grid when its code fits there (with the name below when that fits too), else None;
+    and the grid's pole of inaccessibility (the anchor of an outside label)."""
+    part = _largest_polygon(shape)
+    pole = polylabel(part, tolerance=max(part.length / 400, 1e-6))
+    px, py = pole.x, pole.y
+    for scale in (1.0, MIN_INSIDE_SCALE):
+        f = font * scale
+        code_w, code_h = text_width(code, f) + PAD_EM * f, f * (1 + PAD_EM)
+        if name:
+            nf = f * NAME_SCALE
+            name_w, name_h = text_width(name, nf) + PAD_EM * nf, nf * (1 + PAD_EM)
+            both_w, both_h = max(code_w, name_w), code_h + name_h
+            if shape.contains(box(*_rect(px, py, both_w, both_h))):
+                top = py + both_h / 2
+                return Label(px, top - code_h / 2, f, _rect(px, py, both_w, both_h),
+                             name_y=top - code_h - name_h / 2, name_font=nf), (px, py)
+        if shape.contains(box(*_rect(px, py, code_w, code_h))):
+            return Label(px, py, f, _rect(px, py, code_w, code_h)), (px, py)
+    return None, (px, py)
+
+
+# Compass directions tried for an outside label, nearest ring first: right, up, left, down, then the diagonals.
+_DIRECTIONS = tuple(math.radians(a) for a in (0, 90, 180, 270, 45, 135, 225, 315))
+
+
+def _outside_label(code: str, shape: BaseGeometry, anchor: tuple[float, float], font: float,
+                   taken: list[Rect]) -> Label:
+    """The code next to the grid, on the first ring and direction where it overlaps no label already placed
+    (else where it overlaps least), joined to `anchor` by a leader line."""
+    w, h = text_width(code, font) + PAD_EM * font, font * (1 + PAD_EM)
+    minx, miny, maxx, maxy = shape.bounds
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    radius = math.hypot(maxx - minx, maxy - miny) / 2
+    best: Optional[tuple[float, Rect, float, float]] = None
+    for ring in range(4):
+        gap = font * (0.6 + 1.2 * ring)
+        for angle in _DIRECTIONS:
+            ux, uy = math.cos(angle), math.sin(angle)
+            reach = radius + gap + abs(ux) * w / 2 + abs(uy) * h / 2
+            x, y = cx + ux * reach, cy + uy * reach
+            rect = _rect(x, y, w, h)
+            clash = sum(_overlap(rect, other) for other in taken)
+            if best is None or clash < best[0]:
+                best = (clash, rect, x, y)
+            if clash == 0:
+                return Label(x, y, font, rect, anchor=anchor)
+    _clash, rect, x, y = best
+    return Label(x, y, font, rect, anchor=anchor)
+
+
+def place_labels(items: Sequence[tuple[str, str, BaseGeometry]], font: float) -> list[Label]:
+    """Labels for (code, name, shape in metres), in the same order: inside ones first, then outside ones around
+    them, so an outside label avoids every inside label and the outside labels placed before it."""
+    labels: list[Optional[Label]] = []
+    anchors = []
+    for code, name, shape in items:
+        label, anchor = _inside_label(code, name, shape, font)
+        labels.append(label)
+        anchors.append(anchor)
+    taken = [label.box for label in labels if label is not None]
+    for i, (code, _name, shape) in enumerate(items):
+        if labels[i] is None:
+            labels[i] = _outside_label(code, shape, anchors[i], font, taken)
+            taken.append(labels[i].box)
+    return labels  # type: ignore[return-value]
+
+
+def _text(css: str, x: float, y: float, font: float, text: str) -> str:
+    return (f'<text class="{css}" x="{x:.2f}" y="{-y:.2f}" font-size="{font:.2f}" text-anchor="middle" '
+            f'dominant-baseline="central">{escape(text)}</text>')
+
+
+def _label_svg(grid: Grid, label: Label) -> str:
+    out = []
+    if label.outside:
+        ax, ay = label.anchor
+        x0, y0, x1, y1 = label.box
+        ex, ey = min(max(ax, x0), x1), min(max(ay, y0), y1)  # the label box's point nearest the anchor
+        out.append(f'<line class="leader-line" x1="{ax:.2f}" y1="{-ay:.2f}" x2="{ex:.2f}" y2="{-ey:.2f}"/>'
+                   f'<circle class="leader-dot" cx="{ax:.2f}" cy="{-ay:.2f}" r="{label.code_font * 0.15:.2f}"/>')
+        out.append(_text("grid-label grid-code outside", label.code_x, label.code_y, label.code_font, grid.code))
+    else:
+        out.append(_text("grid-label grid-code", label.code_x, label.code_y, label.code_font, grid.code))
+        if label.name_y is not None:
+            out.append(_text("grid-label grid-name", label.code_x, label.name_y, label.name_font, grid.name))
+    return "".join(out)
+
+
 def render(
     site: Site,
     grids: Sequence[Grid],
@@ -45,8 +195,10 @@ def render(
     title: str = "",
     links: bool = True,
     css_class: str = "grid-map",
+    describe: Optional[Mapping[str, str]] = None,
 ) -> Markup:
-    """SVG for `grids` (one level). `context` grids are drawn faintly underneath (e.g. ground floor)."""
+    """SVG for `grids` (one level). `context` grids are drawn faintly underneath (e.g. ground floor).
+    `describe` (status → words) adds the status in words to each grid's tooltip and accessible name."""
     status_by_code = status_by_code or {}
     projection = projection_for(site, list(grids) + list(context))
     shapes = [projection.to_metres(g.geometry) for g in grids]
@@ -56,9 +208,13 @@ def render(
     if not everything:
         return Markup("")
     minx, miny, maxx, maxy = shapely.total_bounds(everything)
+    font = max(maxx - minx, maxy - miny) / FONT_DIVISOR
+    labels = place_labels([(g.code, g.name, s) for g, s in zip(grids, shapes)], font)
+    for label in labels:  # the map grows to hold the outside labels
+        minx, miny = min(minx, label.box[0]), min(miny, label.box[1])
+        maxx, maxy = max(maxx, label.box[2]), max(maxy, label.box[3])
     pad = max(maxx - minx, maxy - miny) * 0.02
     width, height = maxx - minx + 2 * pad, maxy - miny + 2 * pad
-    font = max(width, height) / 55
 
     kx, ky = projection.metres_per_degree
     # The projection rides along so a script can turn a tap back into lon/lat (x = (lon-lon0)·kx, y = -(lat-lat0)·ky).
@@ -72,7 +228,8 @@ def render(
         out.append(f'<path class="site-boundary" d="{_path(boundary)}"/>')
     for shape in backdrop:
         out.append(f'<path class="grid-context" d="{_path(shape)}"/>')
-    for grid, shape in zip(grids, shapes):
+    shapes_svg, labels_svg = [], []
+    for grid, shape, label in zip(grids, shapes, labels):
         status = status_by_code.get(grid.code, "none")
         if status not in STATUSES:
             raise ValueError(f"unknown map status {status!r}")
@@ -81,15 +238,25 @@ def render(
             classes.append("no-leader")
         if grid.code == selected:
             classes.append("selected")
-        label = shape.point_on_surface()
         name = f"{grid.code} {grid.name}"
+        if describe and status in describe:
+            name += f" · {describe[status]}"
         body = (f'<title>{escape(name)}</title>'
-                f'<path class="{" ".join(classes)}" d="{_path(shape)}" fill-rule="evenodd"/>'
-                f'<text class="grid-label" x="{label.x:.2f}" y="{-label.y:.2f}" font-size="{font:.2f}" '
-                f'text-anchor="middle" dominant-baseline="central">{escape(grid.code)}</text>')
+                f'<path class="{" ".join(classes)}" d="{_path(shape)}" fill-rule="evenodd"/>')
+        text = _label_svg(grid, label)
+        # Shapes first, labels after all shapes: a label (an outside one especially) is never hidden under a
+        # neighbour's fill. An inside label lets taps through to its grid; an outside one is a link to it.
+        attrs = f'data-code="{escape(grid.code)}" data-status="{escape(status)}"'
         if links:
-            out.append(f'<a class="grid-link" href="{escape(link_for(grid))}" data-code="{escape(grid.code)}">{body}</a>')
+            shapes_svg.append(f'<a class="grid-link" href="{escape(link_for(grid))}" {attrs}>{body}</a>')
         else:
-            out.append(f'<g class="grid-shape" data-code="{escape(grid.code)}">{body}</g>')
+            shapes_svg.append(f'<g class="grid-shape" {attrs}>{body}</g>')
+        if links and label.outside:
+            labels_svg.append(f'<a class="grid-label-link" href="{escape(link_for(grid))}" '
+                              f'data-label-for="{escape(grid.code)}" aria-hidden="true" tabindex="-1">{text}</a>')
+        else:
+            labels_svg.append(f'<g class="grid-labels" data-label-for="{escape(grid.code)}">{text}</g>')
+    out.extend(shapes_svg)
+    out.extend(labels_svg)
     out.append("</svg>")
     return Markup("".join(out))

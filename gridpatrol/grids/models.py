@@ -26,6 +26,8 @@ class Site(db.Model):
     boundary: Mapped[Optional[BaseGeometry]] = mapped_column(GeometryType)
     # Bumped by every change to the site's grids; lets each process rebuild its cached locator.
     grids_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The map shows a grid grey (uncovered) when no patrol of it was done in this many days (1 to 365).
+    uncovered_after_days: Mapped[int] = mapped_column(Integer, default=7, server_default=db.text("7"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     grids: Mapped[list["Grid"]] = relationship(back_populates="site", order_by="Grid.code")

@@ -85,6 +85,23 @@ def create_site(
     return site
 
 
+MAX_UNCOVERED_AFTER_DAYS = 365
+
+
+def set_uncovered_after_days(session: Session, site: Site, days: int, *, actor: Optional[User]) -> None:
+    """After how many days without a patrol the map shows a grid of the site as uncovered (grey)."""
+    if not isinstance(days, int) or not 1 <= days <= MAX_UNCOVERED_AFTER_DAYS:
+        raise DomainError(_("A grid counts as uncovered after 1 to %(max)d days without a patrol.",
+                            max=MAX_UNCOVERED_AFTER_DAYS))
+    if site.uncovered_after_days == days:
+        return
+    before = site.uncovered_after_days
+    site.uncovered_after_days = days
+    session.flush()
+    audit.record(session, "site.uncovered_after_days", actor=actor, target=site,
+                 detail={"before": before, "after": days})
+
+
 def _check_boundary(boundary: BaseGeometry) -> None:
     if boundary.geom_type not in ("Polygon", "MultiPolygon") or not boundary.is_valid or boundary.is_empty:
         raise DomainError(_("The site boundary must be a valid polygon."))
@@ -290,6 +307,13 @@ def end_deputy(session: Session, grid: Grid, *, actor: Optional[User], at: Optio
     session.flush()
     audit.record(session, "grid.deputy_removed", actor=actor, target=grid,
                  detail={"grid": grid.code, "user": current.user.username})
+
+
+def assignment_history(grid: Grid) -> list[GridAssignment]:
+    """Who held the grid's posts: the current leader and deputy first, then earlier holders, latest first."""
+    return sorted(grid.assignments, key=lambda a: (
+        a.effective_to is not None, a.effective_to is None and a.role != AssignmentRole.LEADER.value,
+        -a.effective_from.timestamp()))
 
 
 def responsible_at(grid: Grid, role: AssignmentRole, at: dt.datetime) -> Optional[User]:

@@ -13,7 +13,8 @@ from gridpatrol.core.errors import problem, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
-from gridpatrol.grids import bp, map_svg, qr, services
+from gridpatrol.core.time import utcnow
+from gridpatrol.grids import bp, map_svg, qr, sections, services, status
 from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
 from gridpatrol.grids.models import AssignmentRole, Grid
 
@@ -44,6 +45,16 @@ def index():
                            missing_leaders=sum(1 for g in grids if g.leader is None))
 
 
+def _status_map(site, grids: list[Grid], now) -> dict[str, str]:
+    """grid code → its map status (grids/status.py), for the grids of one level."""
+    by_id = status.statuses(db.session, site, [grid.id for grid in grids], now)
+    return {grid.code: by_id[grid.id].value for grid in grids}
+
+
+def _status_words(site) -> dict[str, str]:
+    return dict(status.legend(site))
+
+
 @bp.get("/s/<site>/map")
 @login_required
 def site_map():
@@ -55,11 +66,14 @@ def site_map():
     grids = services.list_grids(db.session, site, level=level)
     # Faint backdrop for orientation: the outdoor ground under a floor, the buildings' ground floors outdoors.
     context = services.list_grids(db.session, site, level=1 if level == 0 else 0)
-    # Until patrols and issues exist, a grid is "ok" with a leader; grids without one are flagged.
-    status = {g.code: ("ok" if g.leader else "none") for g in grids}
-    svg = map_svg.render(site, grids, link_for=_grid_url, status_by_code=status, context=context,
+    statuses = _status_map(site, grids, utcnow())
+    svg = map_svg.render(site, grids, link_for=_grid_url, status_by_code=statuses, context=context,
+                         describe=_status_words(site),
                          title=_("Map of %(site)s, level %(level)s", site=site.name, level=level))
-    return render_template("grids/map.html", site=site, svg=svg, levels=levels, level=level, grids=grids)
+    counts = {s: sum(1 for v in statuses.values() if v == s) for s, _words in status.legend(site)}
+    return render_template("grids/map.html", site=site, svg=svg, levels=levels, level=level, grids=grids,
+                           legend=status.legend(site), counts=counts,
+                           missing_leaders=sum(1 for grid in grids if grid.leader is None))
 
 
 @bp.get("/s/<site>/grids/<int:grid_id>")
@@ -76,15 +90,18 @@ def _detail_page(grid: Grid, *, assign_form: AssignForm | None = None,
         assign_form = AssignForm(formdata=None)
         assign_form.user_id.choices = _leader_choices()
     categories_form = CategoriesForm(formdata=None, data={"categories": grid.categories or []})
-    svg = map_svg.render(grid.site, services.list_grids(db.session, grid.site, level=grid.level),
-                         link_for=_grid_url, selected=grid.code,
-                         status_by_code={grid.code: "ok" if grid.leader else "none"},
-                         title=_("Location of grid %(code)s", code=grid.code))
+    now = utcnow()
+    level_grids = services.list_grids(db.session, grid.site, level=grid.level)
+    statuses = _status_map(grid.site, level_grids, now)
+    svg = map_svg.render(grid.site, level_grids, link_for=_grid_url, selected=grid.code, status_by_code=statuses,
+                         describe=_status_words(grid.site), title=_("Location of grid %(code)s", code=grid.code))
     return render_template(
         "grids/detail.html", grid=grid, svg=svg, can_manage=can_manage,
         can_print=services.may_print_posters(db.session, current_user, grid), assign_form=assign_form, categories_form=categories_form,
         checkpoint_form=checkpoint_form or CheckpointForm(formdata=None), remove_deputy_form=RemoveDeputyForm(),
-        history=sorted(grid.assignments, key=lambda a: a.effective_from, reverse=True),
+        history=services.assignment_history(grid), now=now, status=statuses.get(grid.code),
+        status_words=_status_words(grid.site),
+        sections=sections.render_sections(db.session, current_user, grid, now),
     )
 
 

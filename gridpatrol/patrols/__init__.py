@@ -9,10 +9,12 @@ bp = Blueprint("patrols", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
-    from gridpatrol.patrols import demo, jobs, models, services, views  # noqa: F401
+    from gridpatrol.patrols import demo, grid_page, jobs, models, services, views  # noqa: F401
 
     app.register_blueprint(bp)
     services.connect_signals()
     jobs.register_jobs()
     navigation.register("patrols.today", _l("Today"), (Role.GRID_LEADER,), order=1)
     navigation.register("patrols.plans", _l("Patrol plans"), (Role.SUPERVISOR, Role.ADMIN), order=30)
+    navigation.register("patrols.board", _l("Patrol board"), (Role.SUPERVISOR, Role.ADMIN), order=12)
+    grid_page.register()  # the map's facts and the grid page's section of patrols (grids/status.py, sections.py)

@@ -18,6 +18,8 @@ from gridpatrol.core.time import day_bounds, local_day, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
+from gridpatrol.accounts import services as accounts
+from gridpatrol.patrols import board as boards
 from gridpatrol.patrols import bp, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
@@ -163,6 +165,24 @@ def photo(photo_id: int):
     record = load(PatrolPhoto, photo_id)
     _patrol_or_404(record.patrol_id)
     return photos.send_stored(record)
+
+
+# --- the board (supervisors) --------------------------------------------------------------------------
+@bp.get("/s/<site>/patrols/board")
+@roles_required(Role.SUPERVISOR, Role.ADMIN)
+def board():
+    """Every patrol of the site on a day or days, filtered (patrols/board.py documents the address)."""
+    now = utcnow()
+    try:
+        f = boards.parse_filter(request.args, g.site, now)
+    except boards.BadFilter as refused:
+        return _answer(False, 400, _("The board cannot show this: %(reason)s.", reason=str(refused)))
+    view = boards.board(db.session, g.site, f, now)
+    return render_template(
+        "patrols/board.html", board=view, f=f, now=now, states=boards.STATES, labels=boards.STATE_LABELS,
+        today=local_day(now, g.site.timezone), levels=grids.site_levels(db.session, g.site),
+        plans=services.list_plans(db.session, g.site),
+        leaders=accounts.users_with_role(db.session, Role.GRID_LEADER, site_id=g.site.id))
 
 
 # --- plans (supervisors) ----------------------------------------------------------------------------

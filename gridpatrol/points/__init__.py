@@ -9,9 +9,10 @@ bp = Blueprint("points", __name__, template_folder="templates", url_prefix="/s/<
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
-    from gridpatrol.points import jobs, models, services, views  # noqa: F401  (models for Alembic, routes)
+    from gridpatrol.points import grid_page, jobs, models, services, views  # noqa: F401  (models for Alembic, routes)
 
     services.connect_signals()
+    grid_page.register()  # the grid page's section of the leader's points (grids/sections.py)
     app.register_blueprint(bp)
     jobs.register_jobs()
     navigation.register("points.me", _l("My points"), (Role.GRID_LEADER,), order=7)
