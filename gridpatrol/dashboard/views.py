@@ -1,13 +1,166 @@
+"""The supervisor's screens: a site's dashboard (page and JSON, from one read model) and the sites overview.
+
+Who sees what: a site's dashboard is for the supervisors and admins of that site (a role there or at all sites;
+`site_context` refuses other sites with 403 before the view, `roles_required` refuses other roles at this
+site). The overview lists only the sites where the user is a supervisor or admin.
+"""
+
 from __future__ import annotations
 
-from flask import g, render_template
+from flask import g, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.routing import BuildError
 
-from gridpatrol.core.roles import Role, roles_required
+from gridpatrol.core.roles import Role, deny, roles_required
+from gridpatrol.core.time import utcnow
 from gridpatrol.dashboard import bp
+from gridpatrol.dashboard import read_model as model
+from gridpatrol.extensions import db
+from gridpatrol.grids.models import Site
+from gridpatrol.home.views import oversees_several_sites
+from gridpatrol.issues.labels import issue_labels
+from gridpatrol.issues.stats import FOUND_STATES
+
+MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+CLOSE_STATES = ("dispatched", "in_progress", "awaiting_verification", "closed")  # metrics' "due": dispatched
 
 
 @bp.get("/s/<site>/dashboard")
-@roles_required(Role.SUPERVISOR, Role.ADMIN)
+@roles_required(*MANAGERS)
 def site():
-    """The site's dashboard (placeholder until the read model lands)."""
-    return render_template("dashboard/site.html", site=g.site)
+    dashboard = model.site_dashboard(db.session, g.site, utcnow())
+    return render_template("dashboard/site.html", d=dashboard, links=Links(dashboard.cal), data=_json(dashboard),
+                           rate=model.rate_text, hours=model.hours_text, labels=issue_labels(),
+                           patrol_labels=patrol_state_labels(), show_overview_link=oversees_several_sites())
+
+
+@bp.get("/s/<site>/dashboard.json")
+@roles_required(*MANAGERS)
+def site_json():
+    return jsonify(_json(model.site_dashboard(db.session, g.site, utcnow())))
+
+
+@bp.get("/dashboard")
+@login_required
+def sites():
+    """The sites overview: one row per site the user supervises or administers, sortable by any column."""
+    visible = managed_sites()
+    if not visible:
+        deny("the sites overview is for supervisors and admins")
+    sort = request.args.get("sort", "code")
+    sort = sort if sort in model.SORT_KEYS else "code"
+    descending = request.args.get("dir") == "desc"
+    rows = model.sites_overview(db.session, visible, utcnow(), sort=sort, descending=descending)
+    return render_template("dashboard/sites.html", rows=rows, sort=sort, descending=descending,
+                           rate=model.rate_text)
+
+
+def managed_sites() -> list[Site]:
+    """The sites where the current user is a supervisor or an admin (every site for such a role at all sites)."""
+    grants = [(role, site_id) for role, site_id in current_user.roles_granted() if role in MANAGERS]
+    if not grants:
+        return []
+    query = select(Site).order_by(Site.code)
+    if all(site_id is not None for _, site_id in grants):
+        query = query.where(Site.id.in_(sorted({site_id for _, site_id in grants})))
+    return list(db.session.scalars(query))
+
+
+def patrol_state_labels() -> dict[str, str]:
+    """The words of patrols/_state.html, for the dashboard's figures."""
+    return {"upcoming": _("Upcoming"), "due": _("Due now"), "in_progress": _("In progress"), "late": _("Late"),
+            "missed": _("Missed"), "done": _("Done"), "done_late": _("Done late")}
+
+
+class Links:
+    """The list behind each figure: the queue (issues.index), the patrol board (patrols.board, when the app has
+    it) and the points table, with the filters that give that figure's rows."""
+
+    def __init__(self, cal: model.Calendar) -> None:
+        self.cal = cal
+
+    @staticmethod
+    def queue(**params) -> str:
+        return url_for("issues.index", **params)
+
+    def board(self, period: model.Period, *states: str) -> str | None:
+        params: dict = {"state": list(states)} if states else {}
+        if period.name == "today":
+            params["day"] = period.first.isoformat()
+        else:
+            params.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
+        try:
+            return url_for("patrols.board", **params)
+        except BuildError:  # the board is not part of this app (yet): the figure is shown without a link
+            return None
+
+    def points(self) -> str:
+        return url_for("points.index", month=f"{self.cal.month_date:%Y-%m}")
+
+    # --- issues of a period -----------------------------------------------------------------------------
+    def found(self, period: model.Period, **params) -> str:
+        return self.queue(state=list(FOUND_STATES), **{"from": period.first.isoformat(),
+                                                        "to": period.end_day.isoformat()}, **params)
+
+    def due_to_close(self, period: model.Period, **params) -> str:
+        return self.queue(state=list(CLOSE_STATES), due_from=period.first.isoformat(),
+                          due_to=period.end_day.isoformat(), **params)
+
+    def closed_of_due(self, period: model.Period, **params) -> str:
+        return self.queue(state="closed", due_from=period.first.isoformat(), due_to=period.end_day.isoformat(),
+                          **params)
+
+    def closed_in(self, period: model.Period, **params) -> str:
+        return self.queue(state="closed", closed_from=period.first.isoformat(),
+                          closed_to=period.end_day.isoformat(), **params)
+
+
+def _json(d: model.SiteDashboard) -> dict:
+    """What the charts draw and what the page shows, as plain JSON (rates as fractions, None when undefined)."""
+    labels = issue_labels()
+    cal = d.cal
+
+    def patrols(counts):
+        return {"total": counts.total, **{s: getattr(counts, s) for s in model.patrol_stats.STATES},
+                "decided": counts.decided, "completion_rate": counts.completion_rate,
+                "on_time_rate": counts.on_time_rate, "missed_rate": counts.missed_rate}
+
+    def closing(f):
+        return {"due": f.due, "closed": f.closed, "closed_on_time": f.closed_on_time,
+                "closed_in_period": f.closed_in_period, "reworked": f.reworked, "close_rate": f.close_rate,
+                "on_time_rate": f.on_time_rate, "rework_rate": f.rework_rate, "mean_hours": f.mean_hours}
+
+    total = d.issues.total
+    weeks = d.week_patrols()
+    return {
+        "site": {"code": d.site.code, "name": d.site.name},
+        "now": d.cal.now.isoformat(),
+        "today": {"day": cal.today.first.isoformat(), "patrols": patrols(d.patrols["today"]),
+                  "past_due": [{"grid": p.grid_code, "grid_name": p.grid_name, "leader": p.leader,
+                                "due_at": p.due_at.isoformat(), "state": p.state} for p in d.past_due]},
+        "to_act": {"reported": total.reported, "awaiting_verification": total.awaiting_verification,
+                   "overdue": total.overdue, "due_today": total.due_today, "open": total.open},
+        "periods": {p.name: {"first": p.first.isoformat(), "last": p.last.isoformat(),
+                             "patrols": patrols(d.patrols[p.name]), "closing": closing(d.closing[p.name]),
+                             "found": total.found[p.name]}
+                    for p in (cal.month, cal.last_month, cal.year)},
+        "open_by_severity": {s: d.severity_counts(s).open for s in d.severities},
+        "open_by_category": {c: d.category_counts(c).open for c in d.categories},
+        "top_grids": [{"grid_id": g.grid_id, "code": g.code, "name": g.name, "found": g.found} for g in d.top_grids],
+        "ranking": [{"user_id": r.user_id, "name": r.name, "points": r.points, "rank": r.rank} for r in d.ranking],
+        "charts": {
+            "weeks": [w.first.isoformat() for w in cal.weeks],
+            "week_labels": [f"{w.first:%m-%d}" for w in cal.weeks],
+            "found_by_category": [{"code": c, "name": labels.category.get(c, c), "values": d.week_found(c)}
+                                  for c in d.categories],
+            "patrols_completed": [w.completed for w in weeks],
+            "patrols_decided": [w.decided for w in weeks],
+            "patrol_completion": [None if w.completion_rate is None else round(w.completion_rate * 100, 2)
+                                  for w in weeks],
+            "closed": d.week_closed(),
+            "names": {"found": _("Issues found"), "completion": _("Patrol completion (%)"),
+                      "closed": _("Issues closed")},
+        },
+    }

@@ -3,16 +3,30 @@ from __future__ import annotations
 from flask import g, jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from gridpatrol.accounts import services as accounts
+from gridpatrol.core.roles import Role
 from gridpatrol.core.time import display_timezone, utcnow
 from gridpatrol.extensions import csrf, db, talisman
 from gridpatrol.grids import site_context
 from gridpatrol.home import bp, services
 
 
+def oversees_several_sites() -> bool:
+    """A supervisor or admin of all sites or of several (a provincial supervisor, the admin): their first page is
+    the sites overview. No SQL: the roles came with the user."""
+    sites = {site_id for role, site_id in current_user.roles_granted() if role in (Role.SUPERVISOR, Role.ADMIN)}
+    if None in sites:  # at all sites: are there several? (counted in the user loader's statement on a page)
+        count = accounts.loaded_with_user("site_count")
+        return count is accounts.NOT_LOADED or count > 1
+    return len(sites) > 1
+
+
 @bp.get("/")
 @login_required
 def root():
     """The user's current site's home page; without any site (a fresh installation) the page without one."""
+    if oversees_several_sites():  # a provincial supervisor, an admin of several sites: the sites overview first
+        return redirect(url_for("dashboard.sites"))
     site = site_context.home_site()
     if site is not None:
         return redirect(url_for("home.index", site=site.code))
@@ -22,6 +36,8 @@ def root():
 @bp.get("/s/<site>/")
 @login_required
 def index():
+    if current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN):  # at this site: their home is the site's dashboard
+        return redirect(url_for("dashboard.site"))
     return render_template("home/index.html", now=utcnow(), timezone=display_timezone(),
                            roles=current_user.roles_at(g.site.id))
 

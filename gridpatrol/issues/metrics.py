@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, Optional, Union
+from typing import Literal, Mapping, Optional, Sequence, Union
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, extract, func, null, or_, select
@@ -55,8 +55,33 @@ GroupBy = Optional[Literal["grid", "team", "category"]]
 GROUPINGS = (None, "grid", "team", "category")
 
 
+class _Rates:
+    """The three rates, from the counts beside them (None rather than 0 ÷ 0)."""
+
+    due: int
+    closed: int
+    closed_on_time: int
+    closed_in_period: int
+    reworked: int
+
+    @property
+    def close_rate(self) -> Optional[float]:
+        """结案率 = closed ÷ due."""
+        return self.closed / self.due if self.due else None
+
+    @property
+    def on_time_rate(self) -> Optional[float]:
+        """按期结案率 = closed on time ÷ due."""
+        return self.closed_on_time / self.due if self.due else None
+
+    @property
+    def rework_rate(self) -> Optional[float]:
+        """返工率 = issues reworked at least once ÷ issues closed in the period."""
+        return self.reworked / self.closed_in_period if self.closed_in_period else None
+
+
 @dataclass(frozen=True)
-class MetricRow:
+class MetricRow(_Rates):
     """The figures of one group. `key` is the grid id, team id or category code (None: no grid / no team,
     or the overall row); `label` is what a page shows."""
 
@@ -75,20 +100,20 @@ class MetricRow:
     mean_hours: Optional[float]
     median_hours: Optional[float]
 
-    @property
-    def close_rate(self) -> Optional[float]:
-        """结案率 = closed ÷ due."""
-        return self.closed / self.due if self.due else None
 
-    @property
-    def on_time_rate(self) -> Optional[float]:
-        """按期结案率 = closed on time ÷ due."""
-        return self.closed_on_time / self.due if self.due else None
+@dataclass(frozen=True)
+class PeriodFigures(_Rates):
+    """The closing figures of one site and period (`period_figures`): 应结案, 结案, 按期结案, closed in the period,
+    reworked and the mean handling time, defined as in the module docstring; no counts as of, no median."""
 
-    @property
-    def rework_rate(self) -> Optional[float]:
-        """返工率 = issues reworked at least once ÷ issues closed in the period."""
-        return self.reworked / self.closed_in_period if self.closed_in_period else None
+    site_id: int
+    period: str
+    due: int = 0
+    closed: int = 0
+    closed_on_time: int = 0
+    closed_in_period: int = 0
+    reworked: int = 0
+    mean_hours: Optional[float] = None
 
 
 def month_period(site: Site, year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
@@ -101,6 +126,26 @@ def _hours(session: Session, later, earlier):
     if session.get_bind().dialect.name == "postgresql":
         return extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
+
+
+class _Conditions:
+    """The module docstring's definitions for one period [start, end) as of `as_of`, as SQL conditions: the one
+    place they are written, read by `metrics` and `period_figures`."""
+
+    def __init__(self, start: dt.datetime, end: dt.datetime, as_of: dt.datetime) -> None:
+        def within(column):
+            return and_(column >= start, column < end, column <= as_of)
+
+        self.due = and_(Issue.dispatched_at.is_not(None), Issue.dispatched_at <= as_of, Issue.deadline.is_not(None),
+                        Issue.deadline >= start, Issue.deadline < end,
+                        Issue.state != IssueState.REJECTED.value, Issue.rejected_at.is_(None))
+        self.closed = and_(self.due, Issue.closed_at.is_not(None), Issue.closed_at <= as_of)
+        self.closed_on_time = and_(self.closed, Issue.closed_at <= Issue.deadline)
+        self.closed_in_period = and_(Issue.state != IssueState.REJECTED.value, Issue.dispatched_at.is_not(None),
+                                     within(Issue.closed_at))
+        self.reworked = and_(self.closed_in_period, Issue.rework_count > 0)
+        self.reported = within(Issue.reported_at)
+        self.rejected = within(Issue.rejected_at)
 
 
 def _flag(condition):
@@ -125,19 +170,9 @@ def metrics(session: Session, site: Site, start: dt.datetime, end: dt.datetime, 
     if not start < end:
         raise ValueError("the period must end after it starts")
     as_of = as_of or utcnow()
-
-    def _within(column):
-        return and_(column >= start, column < end, column <= as_of)
-
-    due = and_(Issue.dispatched_at.is_not(None), Issue.dispatched_at <= as_of, Issue.deadline.is_not(None),
-               Issue.deadline >= start, Issue.deadline < end,
-               Issue.state != IssueState.REJECTED.value, Issue.rejected_at.is_(None))
-    closed = and_(due, Issue.closed_at.is_not(None), Issue.closed_at <= as_of)
-    closed_on_time = and_(closed, Issue.closed_at <= Issue.deadline)
-    closed_in_period = and_(Issue.state != IssueState.REJECTED.value, Issue.dispatched_at.is_not(None),
-                            _within(Issue.closed_at))
-    reported = _within(Issue.reported_at)
-    rejected = _within(Issue.rejected_at)
+    c = _Conditions(start, end, as_of)
+    reported, rejected, due, closed, closed_on_time = c.reported, c.rejected, c.due, c.closed, c.closed_on_time
+    closed_in_period = c.closed_in_period
     open_ = and_(Issue.reported_at <= as_of, or_(Issue.closed_at.is_(None), Issue.closed_at > as_of),
                  or_(Issue.rejected_at.is_(None), Issue.rejected_at > as_of))
     overdue = and_(open_, Issue.deadline.is_not(None), Issue.deadline < as_of)
@@ -149,7 +184,7 @@ def metrics(session: Session, site: Site, start: dt.datetime, end: dt.datetime, 
                         _flag(due).label("due"), _flag(closed).label("closed"),
                         _flag(closed_on_time).label("closed_on_time"),
                         _flag(closed_in_period).label("closed_in_period"),
-                        _flag(and_(closed_in_period, Issue.rework_count > 0)).label("reworked"),
+                        _flag(c.reworked).label("reworked"),
                         _flag(open_).label("open"), _flag(overdue).label("overdue"),
                         func.avg(case((closed_in_period, hours), else_=None)).label("mean_hours"))
                  .where(Issue.site_id == site.id, or_(reported, rejected, due, closed_in_period, open_)))
@@ -214,3 +249,42 @@ def _order(group_by: GroupBy):
         position = {c.value: i for i, c in enumerate(Category)}
         return lambda row: (row.key is None, position.get(row.key, len(position)), str(row.key))
     return lambda row: (row.key is None, row.label)  # a grid's label starts with its code
+
+
+def period_figures(session: Session, site_ids: Sequence[int],
+                   periods: Mapping[str, tuple[dt.datetime, dt.datetime]], *,
+                   as_of: dt.datetime) -> dict[tuple[int, str], PeriodFigures]:
+    """The closing figures of several sites and periods (name → [start, end)) in one statement, as of `as_of`,
+    by the same definitions as `metrics` (a dashboard puts this month beside the last and the year; the sites
+    overview puts every site's month side by side). Keyed (site id, period name); every pair is present.
+
+    Only the issues due or closed within one of the periods are read (by deadline and closed_at ranges), never
+    the site's whole history."""
+    if as_of.tzinfo is None or any(v.tzinfo is None for bounds in periods.values() for v in bounds):
+        raise ValueError("naive datetime: say which zone the period is in")
+    if not site_ids or not periods:
+        return {}
+    hours = _hours(session, Issue.closed_at, Issue.dispatched_at)
+    columns, wanted = [], []
+    for name, (start, end) in periods.items():
+        if not start < end:
+            raise ValueError("the period must end after it starts")
+        c = _Conditions(start, end, as_of)
+        columns += [_flag(c.due), _flag(c.closed), _flag(c.closed_on_time), _flag(c.closed_in_period),
+                    _flag(c.reworked), func.avg(case((c.closed_in_period, hours), else_=None))]
+        wanted.append(or_(c.due, c.closed_in_period))
+    site_condition = Issue.site_id == site_ids[0] if len(site_ids) == 1 else Issue.site_id.in_(sorted(site_ids))
+    rows = {row[0]: row[1:] for row in session.execute(
+        select(Issue.site_id, *columns).where(site_condition, or_(*wanted)).group_by(Issue.site_id))}
+    figures = {}
+    for site_id in site_ids:
+        row = rows.get(site_id)
+        for index, name in enumerate(periods):
+            if row is None:
+                figures[site_id, name] = PeriodFigures(site_id=site_id, period=name)
+                continue
+            due, closed, on_time, closed_in_period, reworked, mean = row[index * 6:index * 6 + 6]
+            figures[site_id, name] = PeriodFigures(
+                site_id=site_id, period=name, due=int(due), closed=int(closed), closed_on_time=int(on_time),
+                closed_in_period=int(closed_in_period), reworked=int(reworked), mean_hours=_round(mean))
+    return figures

@@ -34,6 +34,12 @@ class QueueFilter:
     overdue: bool = False
     reported_from: Optional[dt.datetime] = None
     reported_to: Optional[dt.datetime] = None
+    deadline_from: Optional[dt.datetime] = None  # deadline in [from, to)
+    deadline_to: Optional[dt.datetime] = None
+    closed_from: Optional[dt.datetime] = None  # closed in [from, to)
+    closed_to: Optional[dt.datetime] = None
+    on_time: bool = False  # closed no later than the deadline (按期结案)
+    reworked: bool = False  # sent back for rework at least once (返工)
     mine: bool = False  # "my work": dispatched to me or my teams
 
 
@@ -84,6 +90,16 @@ def _query(user: User, f: QueueFilter, now: dt.datetime, session: Session | None
         query = query.where(Issue.reported_at >= f.reported_from)
     if f.reported_to is not None:
         query = query.where(Issue.reported_at < f.reported_to)
+    for column, start, end in ((Issue.deadline, f.deadline_from, f.deadline_to),
+                               (Issue.closed_at, f.closed_from, f.closed_to)):
+        if start is not None:
+            query = query.where(column >= start)
+        if end is not None:
+            query = query.where(column < end)
+    if f.on_time:
+        query = query.where(Issue.closed_at.is_not(None), Issue.deadline.is_not(None), Issue.closed_at <= Issue.deadline)
+    if f.reworked:
+        query = query.where(Issue.rework_count > 0)
     return query
 
 

@@ -15,7 +15,7 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.core.time import month_of, utcnow
+from gridpatrol.core.time import day_bounds, local_day, month_of, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
@@ -41,10 +41,17 @@ def _filter_from_args(mine: bool = False) -> queue.QueueFilter:
         except ValueError:
             return None
 
+    # Deadline and closing ranges take local dates like from/to: [first day 00:00, "to" day 00:00).
+    # due=today: the deadline falls within today (the site's day).
+    deadline_from, deadline_to = day("due_from"), day("due_to")
+    if args.get("due") == "today":
+        deadline_from, deadline_to = day_bounds(local_day(utcnow(), g.site.timezone), g.site.timezone)
     return queue.QueueFilter(
         site_id=g.site.id, grid_id=number("grid"), level=number("level"),
         category=args.get("category") or None, severity=args.get("severity") or None, states=states,
         team_id=number("team"), overdue=args.get("overdue") == "1", reported_from=day("from"), reported_to=day("to"),
+        deadline_from=deadline_from, deadline_to=deadline_to, closed_from=day("closed_from"),
+        closed_to=day("closed_to"), on_time=args.get("on_time") == "1", reworked=args.get("reworked") == "1",
         mine=mine)
 
 
