@@ -13,16 +13,15 @@ map grows to hold them.
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
+import numpy as np
 import shapely
 from markupsafe import Markup, escape
-from shapely.geometry import Polygon, box
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import polylabel
 
 from gridpatrol.core.geometry import LocalProjection
 from gridpatrol.grids.models import Grid, Site
@@ -95,71 +94,89 @@ def _largest_polygon(shape: BaseGeometry) -> Polygon:
     return max(parts, key=lambda p: p.area)
 
 
-def _inside_label(code: str, name: str, shape: BaseGeometry, font: float) -> tuple[Optional[Label], tuple[float, float]]:
-    """The label inside the grid when its code fits there (with the name below when that fits too), else None;
-    and the grid's pole of inaccessibility (the anchor of an outside label)."""
-    part = _largest_polygon(shape)
-    pole = polylabel(part, tolerance=max(part.length / 400, 1e-6))
-    px, py = pole.x, pole.y
+def _inside_label(code: str, name: str, shape: BaseGeometry, pole: tuple[float, float], radius: float,
+                  font: float) -> Optional[Label]:
+    """The label inside the grid at its pole of inaccessibility when the code fits there (with the name below
+    when that fits too; the code may shrink to MIN_INSIDE_SCALE first), else None."""
+    px, py = pole
+    if 2 * radius < font * MIN_INSIDE_SCALE:  # not even the height of the smallest code fits
+        return None
+    options = []
     for scale in (1.0, MIN_INSIDE_SCALE):
         f = font * scale
         code_w, code_h = text_width(code, f) + PAD_EM * f, f * (1 + PAD_EM)
-        if name:
+        if name and scale == 1.0:
             nf = f * NAME_SCALE
             name_w, name_h = text_width(name, nf) + PAD_EM * nf, nf * (1 + PAD_EM)
             both_w, both_h = max(code_w, name_w), code_h + name_h
-            if shape.contains(box(*_rect(px, py, both_w, both_h))):
-                top = py + both_h / 2
-                return Label(px, top - code_h / 2, f, _rect(px, py, both_w, both_h),
-                             name_y=top - code_h - name_h / 2, name_font=nf), (px, py)
-        if shape.contains(box(*_rect(px, py, code_w, code_h))):
-            return Label(px, py, f, _rect(px, py, code_w, code_h)), (px, py)
-    return None, (px, py)
+            top = py + both_h / 2
+            options.append(Label(px, top - code_h / 2, f, _rect(px, py, both_w, both_h),
+                                 name_y=top - code_h - name_h / 2, name_font=nf))
+        options.append(Label(px, py, f, _rect(px, py, code_w, code_h)))
+    fits = shapely.contains(shape, shapely.box(*np.array([o.box for o in options]).T))
+    return next((option for option, ok in zip(options, fits) if ok), None)
 
 
-# Compass directions tried for an outside label, nearest ring first: right, up, left, down, then the diagonals.
-_DIRECTIONS = tuple(math.radians(a) for a in (0, 90, 180, 270, 45, 135, 225, 315))
+# Directions tried for an outside label: right, up, left, down first, then every 30° between.
+_ANGLES = np.radians([0, 90, 180, 270, 30, 60, 120, 150, 210, 240, 300, 330])
+_RINGS = 5
+# What an outside label's place costs (the cheapest wins): overlapping another label is worst, then covering
+# another small grid (it would be hard to tap), then sticking out of the drawing (the map shrinks), then distance.
+_LABEL_CLASH, _SMALL_GRID, _OUT_OF_MAP, _DISTANCE = 1000.0, 50.0, 5.0, 1.0
 
 
-def _outside_label(code: str, shape: BaseGeometry, anchor: tuple[float, float], font: float,
-                   taken: list[Rect]) -> Label:
-    """The code next to the grid, on the first ring and direction where it overlaps no label already placed
-    (else where it overlaps least), joined to `anchor` by a leader line."""
+def _outside_label(code: str, shape: BaseGeometry, pole: tuple[float, float], radius: float, font: float,
+                   taken: np.ndarray, small: Optional[BaseGeometry], extent: Rect) -> Label:
+    """The code next to the grid, around its pole, on the cheapest of a few rings of places (see the costs
+    above); never on the grid itself when any place is free of it. Joined to the pole by a leader line."""
     w, h = text_width(code, font) + PAD_EM * font, font * (1 + PAD_EM)
-    minx, miny, maxx, maxy = shape.bounds
-    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
-    radius = math.hypot(maxx - minx, maxy - miny) / 2
-    best: Optional[tuple[float, Rect, float, float]] = None
-    for ring in range(4):
-        gap = font * (0.6 + 1.2 * ring)
-        for angle in _DIRECTIONS:
-            ux, uy = math.cos(angle), math.sin(angle)
-            reach = radius + gap + abs(ux) * w / 2 + abs(uy) * h / 2
-            x, y = cx + ux * reach, cy + uy * reach
-            rect = _rect(x, y, w, h)
-            clash = sum(_overlap(rect, other) for other in taken)
-            if best is None or clash < best[0]:
-                best = (clash, rect, x, y)
-            if clash == 0:
-                return Label(x, y, font, rect, anchor=anchor)
-    _clash, rect, x, y = best
-    return Label(x, y, font, rect, anchor=anchor)
+    px, py = pole
+    ux, uy = np.cos(_ANGLES), np.sin(_ANGLES)
+    rings = np.arange(_RINGS)[:, None]
+    reach = radius + font * (0.5 + 1.1 * rings) + np.abs(ux) * w / 2 + np.abs(uy) * h / 2
+    cx, cy = (px + ux * reach).ravel(), (py + uy * reach).ravel()
+    rects = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    boxes = shapely.box(*rects.T)
+    unit = font * font
+    cost = _DISTANCE * reach.ravel() / font
+    cost += 1e6 * shapely.intersects(shape, boxes)
+    if len(taken):
+        dx = np.minimum(rects[:, None, 2], taken[None, :, 2]) - np.maximum(rects[:, None, 0], taken[None, :, 0])
+        dy = np.minimum(rects[:, None, 3], taken[None, :, 3]) - np.maximum(rects[:, None, 1], taken[None, :, 1])
+        cost += _LABEL_CLASH * (np.clip(dx, 0, None) * np.clip(dy, 0, None)).sum(axis=1) / unit
+    if small is not None:
+        cost += _SMALL_GRID * shapely.intersects(small, boxes)
+    inside_w = np.clip(np.minimum(rects[:, 2], extent[2]) - np.maximum(rects[:, 0], extent[0]), 0, None)
+    inside_h = np.clip(np.minimum(rects[:, 3], extent[3]) - np.maximum(rects[:, 1], extent[1]), 0, None)
+    cost += _OUT_OF_MAP * (w * h - inside_w * inside_h) / unit
+    best = int(np.argmin(cost))
+    return Label(float(cx[best]), float(cy[best]), font, tuple(float(v) for v in rects[best]), anchor=pole)
 
 
-def place_labels(items: Sequence[tuple[str, str, BaseGeometry]], font: float) -> list[Label]:
+def place_labels(items: Sequence[tuple[str, str, BaseGeometry]], font: float,
+                 extent: Optional[Rect] = None) -> list[Label]:
     """Labels for (code, name, shape in metres), in the same order: inside ones first, then outside ones around
-    them, so an outside label avoids every inside label and the outside labels placed before it."""
-    labels: list[Optional[Label]] = []
-    anchors = []
-    for code, name, shape in items:
-        label, anchor = _inside_label(code, name, shape, font)
-        labels.append(label)
-        anchors.append(anchor)
-    taken = [label.box for label in labels if label is not None]
-    for i, (code, _name, shape) in enumerate(items):
-        if labels[i] is None:
-            labels[i] = _outside_label(code, shape, anchors[i], font, taken)
-            taken.append(labels[i].box)
+    them, so an outside label avoids every inside label and the outside labels placed before it. `extent`: the
+    drawing's bounds (default: the shapes'), which outside labels prefer to stay within."""
+    if not items:
+        return []
+    shapes = [shape for _c, _n, shape in items]
+    extent = extent or tuple(shapely.total_bounds(shapes))
+    circles = shapely.maximum_inscribed_circle([_largest_polygon(s) for s in shapes], tolerance=font / 10)
+    poles = shapely.get_coordinates(shapely.get_point(circles, 0))
+    radii = shapely.length(circles)
+    labels: list[Optional[Label]] = [
+        _inside_label(code, name, shape, (float(pole[0]), float(pole[1])), float(radius), font)
+        for (code, name, shape), pole, radius in zip(items, poles, radii)]
+    outside = [i for i, label in enumerate(labels) if label is None]
+    small = shapely.union_all([shapes[i] for i in outside]) if outside else None
+    taken = np.array([label.box for label in labels if label is not None]).reshape(-1, 4)
+    for i in outside:
+        code, _name, shape = items[i]
+        others = None if small is None else small.difference(shape)
+        labels[i] = _outside_label(code, shape, (float(poles[i][0]), float(poles[i][1])), float(radii[i]), font,
+                                   taken, None if others is None or others.is_empty else others, extent)
+        taken = np.vstack([taken, labels[i].box])
     return labels  # type: ignore[return-value]
 
 
@@ -209,7 +226,8 @@ def render(
         return Markup("")
     minx, miny, maxx, maxy = shapely.total_bounds(everything)
     font = max(maxx - minx, maxy - miny) / FONT_DIVISOR
-    labels = place_labels([(g.code, g.name, s) for g, s in zip(grids, shapes)], font)
+    labels = place_labels([(g.code, g.name, s) for g, s in zip(grids, shapes)], font,
+                          extent=(minx, miny, maxx, maxy))
     for label in labels:  # the map grows to hold the outside labels
         minx, miny = min(minx, label.box[0]), min(miny, label.box[1])
         maxx, maxy = max(maxx, label.box[2]), max(maxy, label.box[3])
