@@ -3,7 +3,7 @@ state a leader sees (`services.display_state`), for several periods in one state
 still open past their due time.
 
 A patrol belongs to the period its window starts in. Its state is taken at `now`, as `display_state` would
-give it (`display_state_sql` is that function in SQL):
+give it (`board.state_expression`, the one SQL copy of that function, which the patrol board filters by):
 
 - done (on time) / done_late: submitted, finished (device time, else arrival) no later / later than due;
 - missed: marked missed, or not submitted when its grace period ended;
@@ -20,29 +20,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
 from gridpatrol.grids.models import Grid, Site
+from gridpatrol.patrols.board import state_expression
 from gridpatrol.patrols.models import Patrol, PatrolStatus
 
 STATES = ("upcoming", "due", "in_progress", "late", "missed", "done", "done_late")
 DONE_STATES = ("done", "done_late")
 DECIDED_STATES = ("done", "done_late", "missed")
 OPEN_PAST_DUE_STATES = ("late", "missed")  # not submitted, due time passed
-
-
-def display_state_sql(now: dt.datetime):
-    """`services.display_state(patrol, now)` as a SQL expression (a CASE giving the same words)."""
-    finished = func.coalesce(Patrol.completed_at, Patrol.submitted_at)
-    return case(
-        (Patrol.status == PatrolStatus.SUBMITTED.value, case((finished > Patrol.due_at, "done_late"), else_="done")),
-        (or_(Patrol.status == PatrolStatus.MISSED.value, Patrol.grace_until <= now), "missed"),
-        (Patrol.window_start > now, "upcoming"),
-        (Patrol.due_at <= now, "late"),
-        (Patrol.status == PatrolStatus.IN_PROGRESS.value, "in_progress"),
-        else_="due")
 
 
 @dataclass(frozen=True)
@@ -104,7 +93,7 @@ def counts_by_site_and_period(session: Session, site_ids: Sequence[int],
     first = min(start for start, _ in periods.values())
     last = max(end for _, end in periods.values())
     inner = (select(Patrol.site_id.label("site_id"), Patrol.window_start.label("window_start"),
-                    display_state_sql(now).label("state"))
+                    state_expression(now).label("state"))
              .where(Patrol.site_id == site_ids[0] if len(site_ids) == 1 else Patrol.site_id.in_(sorted(site_ids)),
                     Patrol.window_start >= first, Patrol.window_start < last)
              .subquery())
@@ -138,7 +127,7 @@ def open_past_due(session: Session, site: Site, start: dt.datetime, end: dt.date
                   limit: int = 10) -> list[OpenPastDue]:
     """The patrols whose window starts in [start, end) (a day) that are still not submitted past their due time,
     earliest due first, at most `limit`, with the grid and the leader's name."""
-    state = display_state_sql(now)
+    state = state_expression(now)
     rows = session.execute(
         select(Patrol.id, Grid.id, Grid.code, Grid.name, User.display_name, Patrol.due_at, state)
         .join(Grid, Grid.id == Patrol.grid_id).outerjoin(User, User.id == Patrol.assignee_id)
