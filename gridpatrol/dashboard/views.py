@@ -11,6 +11,7 @@ from flask import g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from werkzeug.routing import BuildError
 
 from gridpatrol.core.roles import Role, deny, roles_required
@@ -62,7 +63,7 @@ def managed_sites() -> list[Site]:
     grants = [(role, site_id) for role, site_id in current_user.roles_granted() if role in MANAGERS]
     if not grants:
         return []
-    query = select(Site).order_by(Site.code)
+    query = select(Site).options(defer(Site.boundary)).order_by(Site.code)  # the outline is not shown here
     if all(site_id is not None for _, site_id in grants):
         query = query.where(Site.id.in_(sorted({site_id for _, site_id in grants})))
     return list(db.session.scalars(query))

@@ -106,13 +106,13 @@ def test_a_user_of_all_sites_sees_the_switcher_only_when_there_are_several(app):
     grid_builders.make_site(app, "TEST")
     helpers.make_user(app, "province", roles=("supervisor",))  # all sites
     client = _client(app, "province")
-    with _statements(app) as statements:
-        page = client.get("/s/TEST/").get_data(as_text=True)
+    with _statements(app) as statements:  # a supervisor's home is the site's dashboard
+        page = client.get("/s/TEST/", follow_redirects=True).get_data(as_text=True)
     assert 'class="site-switch"' not in page
     assert not [s for s in statements if "FROM sites" in s and "user_sessions" not in s]  # counted with the user
     grid_builders.make_site(app, "OTHER")
-    page = client.get("/s/TEST/").get_data(as_text=True)
-    assert 'class="site-switch"' in page and 'href="/s/OTHER/"' in page
+    page = client.get("/s/TEST/", follow_redirects=True).get_data(as_text=True)
+    assert 'class="site-switch"' in page and 'href="/s/OTHER/dashboard"' in page
 
 
 def test_the_site_of_the_url_is_found_with_or_without_a_live_session(app, two_sites):

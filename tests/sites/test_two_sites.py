@@ -37,14 +37,14 @@ def _sites_of(username: str) -> list[str]:
 def test_every_page_in_the_navigation_answers_on_each_site_of_each_role(app, two_sites, username):
     client = _client(app, username)
     for code in _sites_of(username):
-        home = client.get(f"/s/{code}/")
+        home = client.get(f"/s/{code}/", follow_redirects=True)  # supervisors and admins land on the dashboard
         assert home.status_code == 200, f"{username} on {code}: home {home.status_code}"
         links = _nav_links(home.get_data(as_text=True))
         assert links, f"{username} sees no navigation on {code}"
         for link in links:
             if link.startswith("/s/"):
                 assert link.startswith(f"/s/{code}/"), f"{username} on {code}: a link leads to another site: {link}"
-            response = client.get(link)
+            response = client.get(link, follow_redirects=True)
             assert response.status_code == 200, f"{username} on {code}: {link} answered {response.status_code}"
 
 

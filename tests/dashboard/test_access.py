@@ -1,0 +1,104 @@
+"""Who sees which dashboard, where each role lands, the sites overview, bad input, and what a page costs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.dashboard.conftest import client_of
+from tests.sites.test_request_statements import _statements
+
+PAGES = ("/s/{site}/dashboard", "/s/{site}/dashboard.json")
+
+
+@pytest.mark.parametrize("username, allowed", [
+    ("boss_t", {"TEST"}), ("boss_o", {"OTHER"}), ("root_t", {"TEST"}), ("province", {"TEST", "OTHER"}),
+    ("root", {"TEST", "OTHER"}), ("leader0", set()), ("fixer", set()), ("clerk", set()),
+])
+def test_a_dashboard_is_for_the_supervisors_and_admins_of_its_site(app, short_history, username, allowed):
+    client = client_of(app, username)
+    for site in ("TEST", "OTHER"):
+        for page in PAGES:
+            response = client.get(page.format(site=site))
+            assert response.status_code == (200 if site in allowed else 403), (username, site, page)
+    assert client.get("/s/NOPE/dashboard").status_code == 404
+
+
+def test_a_supervisor_of_one_site_never_sees_another_sites_figures(app, short_history):
+    page = client_of(app, "boss_t").get("/s/TEST/dashboard").get_data(as_text=True)
+    assert "/s/OTHER/" not in page
+    refused = client_of(app, "boss_t").get("/s/OTHER/dashboard.json")
+    assert refused.status_code == 403 and b'"site"' not in refused.data
+
+
+def _overview_sites(page: str) -> list[str]:
+    return re.findall(r'<tr data-site="([^"]+)">', page)
+
+
+def test_the_overview_lists_only_the_users_sites(app, short_history):
+    assert _overview_sites(client_of(app, "province").get("/dashboard").get_data(as_text=True)) == ["OTHER", "TEST"]
+    assert _overview_sites(client_of(app, "root").get("/dashboard").get_data(as_text=True)) == ["OTHER", "TEST"]
+    assert _overview_sites(client_of(app, "boss_t").get("/dashboard").get_data(as_text=True)) == ["TEST"]
+    assert _overview_sites(client_of(app, "boss_o").get("/dashboard").get_data(as_text=True)) == ["OTHER"]
+    for username in ("leader0", "fixer", "clerk"):
+        assert client_of(app, username).get("/dashboard").status_code == 403
+
+
+def test_the_overview_rows_agree_with_the_sites_dashboards_and_sort(app, history):
+    client = client_of(app, "province")
+    page = client.get("/dashboard").get_data(as_text=True)
+    for code in ("TEST", "OTHER"):
+        data = client.get(f"/s/{code}/dashboard.json").get_json()
+        row = page.split(f'<tr data-site="{code}">')[1].split("</tr>")[0]
+        cells = [re.sub(r"<[^>]+>", " ", c).split() for c in row.split("<td>")[1:]]
+        today, month = data["today"]["patrols"], data["periods"]["month"]["closing"]
+        assert f"/s/{code}/dashboard" in row
+        assert cells[2] == [_rate(today["completion_rate"]), f"{today['done'] + today['done_late']}/{today['decided']}"]
+        assert cells[3] == [str(data["to_act"]["overdue"])]
+        assert cells[4] == [_rate(month["close_rate"]), f"{month['closed']}/{month['due']}"]
+        assert cells[5] == [_rate(month["on_time_rate"]), f"{month['closed_on_time']}/{month['due']}"]
+    overdue = {code: client.get(f"/s/{code}/dashboard.json").get_json()["to_act"]["overdue"] for code in ("TEST", "OTHER")}
+    assert overdue["TEST"] != overdue["OTHER"]
+    most_first = sorted(overdue, key=lambda c: -overdue[c])
+    assert _overview_sites(client.get("/dashboard?sort=overdue&dir=desc").get_data(as_text=True)) == most_first
+    assert _overview_sites(client.get("/dashboard?sort=overdue").get_data(as_text=True)) == most_first[::-1]
+    assert _overview_sites(client.get("/dashboard?sort=name&dir=sideways").get_data(as_text=True))
+    assert client.get("/dashboard?sort=%3Cscript%3E").status_code == 200  # unknown: by code
+
+
+def _rate(value) -> str:
+    return "—" if value is None else f"{value * 100:.2f}%"
+
+
+def test_where_each_role_lands(app, short_history):
+    assert client_of(app, "province").get("/").headers["Location"] == "/dashboard"
+    assert client_of(app, "root").get("/").headers["Location"] == "/dashboard"
+    boss = client_of(app, "boss_t")
+    assert boss.get("/").headers["Location"] == "/s/TEST/"
+    assert boss.get("/s/TEST/").headers["Location"] == "/s/TEST/dashboard"
+    assert client_of(app, "root_t").get("/s/TEST/").headers["Location"] == "/s/TEST/dashboard"
+    # the provincial supervisor opening one site's home gets that site's dashboard
+    assert client_of(app, "province").get("/s/OTHER/").headers["Location"] == "/s/OTHER/dashboard"
+    for username in ("leader0", "fixer", "clerk"):
+        home = client_of(app, username).get("/s/TEST/")
+        assert home.status_code == 200, username
+
+
+def test_the_dashboard_page_costs_at_most_15_statements(app, history):
+    client = client_of(app, "province")  # all sites: the switcher's list of sites comes too
+    client.get("/s/TEST/dashboard")
+    with _statements(app) as statements:
+        page = client.get("/s/TEST/dashboard")
+    assert page.status_code == 200
+    assert len(statements) <= 15, "\n".join(statements)
+    # no statement reads ORM rows of the history: every read of patrols or issues aggregates or is limited
+    for statement in statements:
+        if "FROM patrols" in statement or "FROM issues" in statement:
+            assert "sum(" in statement.lower() or "count(" in statement.lower() or "LIMIT" in statement, statement
+    with _statements(app) as statements:
+        assert client.get("/s/TEST/dashboard.json").status_code == 200
+    assert len(statements) <= 15
+    with _statements(app) as statements:
+        assert client.get("/dashboard").status_code == 200
+    assert len(statements) <= 8, "\n".join(statements)
