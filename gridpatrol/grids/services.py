@@ -351,10 +351,12 @@ class _LocatorCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int], tuple[int, GridLocator]] = {}
+        self._entries: dict[tuple, tuple[int, GridLocator]] = {}
 
     def get(self, session: Session, site: Site) -> GridLocator:
-        key = (str(session.get_bind().url), site.id)
+        # The creation time too: a database emptied and filled again (tests, a restored backup) may give a new site
+        # an old id and grids_version, whose cached grids must not be taken for its own.
+        key = (str(session.get_bind().url), site.id, site.created_at)
         cached = self._entries.get(key)
         if cached is not None and cached[0] == site.grids_version:
             return cached[1]

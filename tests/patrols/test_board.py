@@ -33,7 +33,6 @@ def test_the_sql_state_agrees_with_display_state_for_every_state(app):
     each state's filter finds exactly the patrols display_state puts in it."""
     helpers.make_user(app, "leader0", roles=("grid_leader",))
     grid_builders.make_site(app, grids=grid_builders.two_by_two(A01={"leader": "leader0"}))
-    plan_id = None
     with app.app_context(), job_transaction() as session:
         make_template(session)
     plan_id = make_plan(app, grids=("A01",))
