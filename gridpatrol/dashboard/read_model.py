@@ -28,8 +28,8 @@ from gridpatrol.patrols import stats as patrol_stats
 from gridpatrol.points import ranking as points_ranking
 
 WEEKS = 12
-TOP_GRIDS = 10
-LATE_LIST = 10
+TOP_GRIDS = 8
+LATE_LIST = 6
 
 
 @dataclass(frozen=True)
