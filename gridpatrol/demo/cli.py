@@ -25,20 +25,46 @@ def _demo_secret(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _load_quickly(engine) -> None:
+    """For this load only, on the demo's own SQLite file: no fsync per commit (a crash mid-load means --reset and
+    load again) and a larger page cache. The served demo (gunicorn, the scheduler) opens its own connections with
+    the usual durable settings."""
+    from sqlalchemy import event
+
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_fsync(dbapi_connection, _record) -> None:  # runs after core.db's own settings
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous = OFF")
+        cursor.execute("PRAGMA cache_size = -200000")
+        cursor.close()
+
+    engine.dispose()
+
+
 @click.command("demo")
 @click.option("--host", default=None, help="Address to serve on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port to serve on (default 8000).")
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--reset", is_flag=True, help="Delete the demo database first.")
 @click.option("--no-serve", is_flag=True, help="Prepare the database and exit.")
+@click.option("--history", "history_span", default="1y", show_default=True, type=click.Choice(["0", "1y", "5y"]),
+              help="How much past to play into a new demo: none, a year or five years (ending now).")
+@click.option("--seed", default=2026, show_default=True, type=int, help="The history's random seed (same seed, "
+              "same history).")
 @with_appcontext
-def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve: bool) -> None:
-    """Create the demo SQLite database, load the demo compound and serve it with gunicorn."""
+def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve: bool, history_span: str,
+         seed: int) -> None:
+    """Create the demo SQLite database, load the demo compound (with a history) and serve it with gunicorn."""
     from flask_migrate import upgrade
 
     from gridpatrol import create_app
+    from gridpatrol.core.time import utcnow
     from gridpatrol.core.transaction import job_transaction
     from gridpatrol.demo import services
+    from gridpatrol.history import services as history
 
     instance = current_app.instance_path
     db_file = Path(instance) / "gridpatrol-demo.sqlite"
@@ -51,13 +77,26 @@ def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve
 
     app = create_app({"DATABASE_URL": database_url}, serving=False)
     with app.app_context():
+        from gridpatrol.extensions import db
+
         upgrade()
+        _load_quickly(db.engine)
+        started = time.monotonic()
         with job_transaction() as session:
             if services.demo_loaded(session):
                 click.echo(f"demo data already in {db_file} (use --reset to start over)")
             else:
-                loaded = services.load_demo(session)
+                now = utcnow()
+                months = history.SPANS[history_span]
+                start = history.history_start(now, months, current_app.config["DEFAULT_TIMEZONE"]) if months else None
+                loaded = services.load_demo(session, history_start=start)
                 click.echo(f"loaded demo data into {db_file}: {', '.join(loaded)}")
+                if start is not None:
+                    session.commit()
+                    click.echo(f"playing the history from {start:%Y-%m-%d} to now (seed {seed}):")
+                    history.play(session, start=start, end=now, seed=seed, progress=click.echo)
+        db.engine.dispose()
+        click.echo(f"ready in {time.monotonic() - started:.0f} s")
 
     click.echo("")
     click.echo("Demo logins (password for all: %s):" % services.DEMO_PASSWORD)

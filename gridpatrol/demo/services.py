@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 from gridpatrol.accounts import services as accounts
 from gridpatrol.accounts.models import TeamKind, User
 from gridpatrol.core.roles import Role
+from gridpatrol.core.time import utcnow
 
 DEMO_PASSWORD = "demo2026"
 
@@ -89,8 +92,30 @@ def load_accounts(session: Session) -> None:
 register_loader("accounts", load_accounts)
 
 
-def load_demo(session: Session) -> list[str]:
-    """Run every registered loader; returns their names. The caller owns the transaction."""
-    for _name, loader in LOADERS:
-        loader(session)
+# When the demo's past begins (set by `load_demo` for its loaders): grids get their leaders from then on and the
+# plans start then, so that a history (gridpatrol.history) can be played from that day. None: the demo starts now.
+_history_start: contextvars.ContextVar[Optional[dt.datetime]] = contextvars.ContextVar("demo_history_start",
+                                                                                       default=None)
+
+
+def starts_at() -> dt.datetime:
+    """The instant the demo world begins: the start of its history, or now when it has none."""
+    return _history_start.get() or utcnow()
+
+
+def has_history() -> bool:
+    return _history_start.get() is not None
+
+
+def load_demo(session: Session, *, history_start: Optional[dt.datetime] = None) -> list[str]:
+    """Run every registered loader; returns their names. The caller owns the transaction.
+
+    `history_start`: the world begins then (leaders assigned, plans starting), and no patrol is made yet: the
+    caller plays the history from there (gridpatrol.history). Without it the world begins now."""
+    token = _history_start.set(history_start)
+    try:
+        for _name, loader in LOADERS:
+            loader(session)
+    finally:
+        _history_start.reset(token)
     return [name for name, _ in LOADERS]

@@ -46,7 +46,7 @@ def load_compound(session: Session) -> None:
             if feature["properties"].get(key) == stand_in:
                 feature["properties"][key] = DEMO_LEADER_LOGIN
 
-    services.import_grids(session, site, json.dumps(collection, ensure_ascii=False))
+    services.import_grids(session, site, json.dumps(collection, ensure_ascii=False), at=demo.starts_at())
     grids = {g.code: g for g in services.list_grids(session, site)}
     for cp in json.loads((DATA / "checkpoints.json").read_text(encoding="utf-8")):
         services.add_checkpoint(session, grids[cp["grid"]], code=cp["code"], name=cp["name"],
@@ -88,7 +88,7 @@ def _annex_collection() -> dict:
 
 def load_annex(session: Session) -> None:
     site = services.get_site(session, demo.ANNEX_SITE)
-    services.import_grids(session, site, json.dumps(_annex_collection(), ensure_ascii=False))
+    services.import_grids(session, site, json.dumps(_annex_collection(), ensure_ascii=False), at=demo.starts_at())
     grids = {g.code: g for g in services.list_grids(session, site)}
     for grid, code, name, lon, lat in ANNEX_CHECKPOINTS:
         services.add_checkpoint(session, grids[grid], code=code, name=name, lon=lon, lat=lat, actor=None)

@@ -75,13 +75,21 @@ def _insert_new(session: Session, rows: list[dict]) -> list[tuple[int, str]]:
                                      returning=[table.c.user_id, table.c.key])
 
 
+# Run on every patrol submission: built once, a Core statement on the table (the ORM synchronised nothing here
+# anyway: notification objects already loaded in the session keep their old read_at).
+_MARK_DONE = update(Notification.__table__).where(
+    Notification.__table__.c.target_type == bindparam("done_type"),
+    Notification.__table__.c.target_id == bindparam("done_id"),
+    Notification.__table__.c.kind.in_(bindparam("done_kinds", expanding=True)),
+    Notification.__table__.c.read_at.is_(None),
+).values(read_at=bindparam("done_at", type_=Notification.__table__.c.read_at.type))
+
+
 def mark_done(session: Session, target_type: str, target_id: int, kinds_done: Iterable[str],
               now: dt.datetime) -> None:
     """Mark the unread notifications of these kinds about this object read: what they asked for is done."""
-    session.execute(update(Notification).where(
-        Notification.target_type == target_type, Notification.target_id == target_id,
-        Notification.kind.in_(list(kinds_done)), Notification.read_at.is_(None)).values(read_at=now)
-        .execution_options(synchronize_session=False))
+    session.execute(_MARK_DONE, {"done_type": target_type, "done_id": target_id, "done_kinds": list(kinds_done),
+                                 "done_at": now})
 
 
 # --- reading ---------------------------------------------------------------------------------------------

@@ -55,9 +55,16 @@ def is_closed(session: Session, site_id: int, month: dt.date) -> bool:
     return session.get(MonthClose, (site_id, month)) is not None
 
 
+# Both run on every booking (every patrol submission): built once, columns only.
+_CLOSED_FROM = select(MonthClose.month).where(MonthClose.site_id == bindparam("site_id"),
+                                             MonthClose.month >= bindparam("month"))
+_RULES_IN_FORCE = select(RuleSet.version, RuleSet.rules).where(
+    RuleSet.site_id == bindparam("site_id"), RuleSet.effective_from <= bindparam("month")) \
+    .order_by(RuleSet.effective_from.desc()).limit(1)
+
+
 def open_month_from(session: Session, site_id: int, month: dt.date) -> dt.date:
-    closed = set(session.scalars(select(MonthClose.month).where(MonthClose.site_id == site_id,
-                                                                MonthClose.month >= month)))
+    closed = set(session.scalars(_CLOSED_FROM, {"site_id": site_id, "month": month}))
     while month in closed:
         month = next_month(month)
     return month
@@ -85,8 +92,7 @@ def close_month(session: Session, site: Site, month: dt.date, *, actor: Optional
 # --- rules ----------------------------------------------------------------------------------------------
 def rules_for(session: Session, site_id: int, month: dt.date) -> tuple[int, dict[str, int]]:
     """The rule set in force in a month: (version, rules). Version 1 is the default set."""
-    row = session.scalar(select(RuleSet).where(RuleSet.site_id == site_id, RuleSet.effective_from <= month)
-                         .order_by(RuleSet.effective_from.desc()).limit(1))
+    row = session.execute(_RULES_IN_FORCE, {"site_id": site_id, "month": month}).first()
     if row is None:
         return 1, dict(earning_rules.DEFAULT_RULES)
     return row.version, {**earning_rules.DEFAULT_RULES, **row.rules}
@@ -285,7 +291,8 @@ def _ledger_is_append_only(session: Session, _context, _instances) -> None:
 
 
 # --- appeals --------------------------------------------------------------------------------------------
-def file_appeal(session: Session, entry: PointsEntry, user: User, reason: str) -> Appeal:
+def file_appeal(session: Session, entry: PointsEntry, user: User, reason: str, *,
+                now: Optional[dt.datetime] = None) -> Appeal:
     if entry.user_id != user.id:
         raise DomainError(_("You can only appeal your own entries."))
     if entry.rule_code in earning_rules.CORRECTION_RULES:
@@ -294,7 +301,8 @@ def file_appeal(session: Session, entry: PointsEntry, user: User, reason: str) -
         raise DomainError(_("This entry has been appealed already."))
     if not (reason or "").strip():
         raise DomainError(_("Say why the entry is wrong."))
-    appeal = Appeal(entry=entry, user_id=user.id, reason=reason.strip()[:2000], state=AppealState.OPEN.value)
+    appeal = Appeal(entry=entry, user_id=user.id, reason=reason.strip()[:2000], state=AppealState.OPEN.value,
+                    created_at=now or utcnow())
     session.add(appeal)
     session.flush()
     audit.record(session, "points.appeal_filed", actor=user, target=appeal, detail={"entry": entry.id})
