@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import defer
-from werkzeug.routing import BuildError
 
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
@@ -76,8 +75,8 @@ def patrol_state_labels() -> dict[str, str]:
 
 
 class Links:
-    """The list behind each figure: the queue (issues.index), the patrol board (patrols.board, when the app has
-    it) and the points table, with the filters that give that figure's rows."""
+    """The list behind each figure: the queue (issues.index), the patrol board (patrols.board) and the points
+    table, with the filters that give that figure's rows."""
 
     def __init__(self, cal: model.Calendar) -> None:
         self.cal = cal
@@ -86,16 +85,14 @@ class Links:
     def queue(**params) -> str:
         return url_for("issues.index", **params)
 
-    def board(self, period: model.Period, *states: str) -> str | None:
+    def board(self, period: model.Period, *states: str) -> str:
+        """The patrol board over the period's days (patrols/board.py documents its address)."""
         params: dict = {"state": list(states)} if states else {}
         if period.name == "today":
             params["day"] = period.first.isoformat()
         else:
             params.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
-        try:
-            return url_for("patrols.board", **params)
-        except BuildError:  # the board is not part of this app (yet): the figure is shown without a link
-            return None
+        return url_for("patrols.board", **params)
 
     def points(self) -> str:
         return url_for("points.index", month=f"{self.cal.month_date:%Y-%m}")

@@ -1,13 +1,11 @@
 """Each figure of the dashboard is a link to the list behind it, and that list has as many rows as the figure says:
-the queue's total (its data-total), the patrol board's total (once patrols.board exists), the points table."""
+the queue's total and the patrol board's total (their data-total), the points table."""
 
 from __future__ import annotations
 
 import html
 import re
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from tests.dashboard.conftest import client_of
 
@@ -47,8 +45,6 @@ def test_every_issue_figure_opens_a_queue_with_that_many_rows(app, history):
 
 
 def test_every_patrol_figure_opens_the_board_with_that_many_patrols(app, history):
-    if "patrols.board" not in app.view_functions:
-        pytest.skip("the patrol board (patrols.board) is not in this app yet")
     client = client_of(app, "boss_t")
     figures = _figures(client.get("/s/TEST/dashboard").get_data(as_text=True))
     board = [(href, text) for href, text in figures if urlsplit(href).path == "/s/TEST/patrols/board"]
@@ -67,11 +63,3 @@ def test_the_ranking_opens_the_points_table_of_the_month(app, history):
     for row in data["ranking"]:
         assert row["name"] in table
 
-
-def test_without_the_board_patrol_figures_are_shown_unlinked(app, history):
-    """Until the app has a patrol board, the patrol figures are plain numbers (no link to a missing page)."""
-    page = client_of(app, "boss_t").get("/s/TEST/dashboard").get_data(as_text=True)
-    if "patrols.board" in app.view_functions:
-        assert "/patrols/board?" in page
-    else:
-        assert "/patrols/board" not in page and '<span class="figure-link stat-value">' in page
