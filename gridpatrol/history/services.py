@@ -22,7 +22,6 @@ PostgreSQL. The caller owns the transaction boundary: `commit` is called after e
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import heapq
 import itertools
@@ -80,7 +79,8 @@ QUICK_REPORTS_PER_WORKDAY = 0.0165  # per grid of the site (the compound: about 
 QUICK_REPORTS_PER_REST_DAY = 0.0035
 REPORT_INVALID, REPORT_NOT_OURS, REPORT_DUPLICATE = 0.05, 0.03, 0.05
 PATROL_FINDING_INVALID = 0.015  # "already fixed on the spot": rejected as invalid
-STUCK = 0.012  # waits weeks for parts or a budget
+STUCK = 0.02  # waits weeks for parts or a budget
+STUCK_ASSETS = 0.06  # building repairs (资产基建) more often wait for a budget to be approved
 SLOW = 0.09  # takes a few times longer than usual
 VERIFY_FAILS = 0.09  # the first verification finds it not fixed (返工)
 VERIFY_FAILS_AGAIN = 0.03
@@ -462,8 +462,10 @@ class _Player:
         low, high = {Severity.MINOR: (1.0, 16.0), Severity.MAJOR: (0.5, 5.5), Severity.CRITICAL: (0.3, 2.0)}[severity]
         fix = self.rng.uniform(low, high)
         draw = self.rng.random()
-        if draw < STUCK:
-            fix = self.rng.uniform(90, 450)  # weeks: parts on order, a budget to approve
+        if issue.category == Category.ASSETS.value and self.rng.random() < STUCK_ASSETS:
+            fix = self.rng.uniform(300, 900)  # months: a repair budget to approve, a contractor to hire
+        elif draw < STUCK:
+            fix = self.rng.uniform(90, 600)  # weeks: parts on order
         elif draw < STUCK + SLOW:
             fix *= self.rng.uniform(1.8, 3.5)
         reworks = 0
@@ -614,7 +616,3 @@ def play(session: Session, *, start: dt.datetime, end: dt.datetime, seed: int = 
         return player.run()
     finally:
         target.expire_on_commit = expire_on_commit
-
-
-def figures(report: HistoryReport) -> dict[str, Any]:
-    return {**dataclasses.asdict(report), "patrols": report.patrols, "problems": report.problems}
