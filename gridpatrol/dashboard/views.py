@@ -7,6 +7,8 @@ site). The overview lists only the sites where the user is a supervisor or admin
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -80,10 +82,12 @@ class Links:
 
     def __init__(self, cal: model.Calendar) -> None:
         self.cal = cal
+        # Each address built once; a page has some 200 figures, and url_for for each cost more than the queries.
+        self._queue = url_for("issues.index")
+        self._board = url_for("patrols.board")
 
-    @staticmethod
-    def queue(**params) -> str:
-        return url_for("issues.index", **params)
+    def queue(self, **params) -> str:
+        return _with_query(self._queue, params)
 
     def board(self, period: model.Period, *states: str) -> str:
         """The patrol board over the period's days (patrols/board.py documents its address)."""
@@ -92,7 +96,7 @@ class Links:
             params["day"] = period.first.isoformat()
         else:
             params.update({"from": period.first.isoformat(), "to": period.last.isoformat()})
-        return url_for("patrols.board", **params)
+        return _with_query(self._board, params)
 
     def points(self) -> str:
         return url_for("points.index", month=f"{self.cal.month_date:%Y-%m}")
@@ -113,6 +117,11 @@ class Links:
     def closed_in(self, period: model.Period, **params) -> str:
         return self.queue(state="closed", closed_from=period.first.isoformat(),
                           closed_to=period.end_day.isoformat(), **params)
+
+
+def _with_query(path: str, params: dict) -> str:
+    """`path` with `params` as its query (a list is a repeated parameter), as url_for would write them."""
+    return f"{path}?{urlencode(params, doseq=True)}" if params else path
 
 
 def _json(d: model.SiteDashboard) -> dict:

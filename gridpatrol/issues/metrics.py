@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Literal, Mapping, Optional, Sequence, Union
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, extract, func, null, or_, select
+from sqlalchemy import and_, bindparam, case, extract, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import Team
@@ -264,18 +264,18 @@ def period_figures(session: Session, site_ids: Sequence[int],
         raise ValueError("naive datetime: say which zone the period is in")
     if not site_ids or not periods:
         return {}
-    hours = _hours(session, Issue.closed_at, Issue.dispatched_at)
-    columns, wanted = [], []
-    for name, (start, end) in periods.items():
+    for start, end in periods.values():
         if not start < end:
             raise ValueError("the period must end after it starts")
-        c = _Conditions(start, end, as_of)
-        columns += [_flag(c.due), _flag(c.closed), _flag(c.closed_on_time), _flag(c.closed_in_period),
-                    _flag(c.reworked), func.avg(case((c.closed_in_period, hours), else_=None))]
-        wanted.append(or_(c.due, c.closed_in_period))
-    site_condition = Issue.site_id == site_ids[0] if len(site_ids) == 1 else Issue.site_id.in_(sorted(site_ids))
-    rows = {row[0]: row[1:] for row in session.execute(
-        select(Issue.site_id, *columns).where(site_condition, or_(*wanted)).group_by(Issue.site_id))}
+    params: dict = {"as_of": as_of}
+    for index, (start, end) in enumerate(periods.values()):
+        params[f"start_{index}"], params[f"end_{index}"] = start, end
+    if len(site_ids) == 1:
+        params["site_id"] = site_ids[0]
+    else:
+        params["site_ids"] = sorted(site_ids)
+    statement = _period_statement(session, len(periods), len(site_ids) > 1)
+    rows = {row[0]: row[1:] for row in session.execute(statement, params)}
     figures = {}
     for site_id in site_ids:
         row = rows.get(site_id)
@@ -288,3 +288,28 @@ def period_figures(session: Session, site_ids: Sequence[int],
                 site_id=site_id, period=name, due=int(due), closed=int(closed), closed_on_time=int(on_time),
                 closed_in_period=int(closed_in_period), reworked=int(reworked), mean_hours=_round(mean))
     return figures
+
+
+_PERIOD_STATEMENTS: dict[tuple[str, int, bool], object] = {}
+
+
+def _period_statement(session: Session, periods: int, several_sites: bool):
+    """`period_figures`' statement for a number of periods, built once (per dialect) with its instants as bound
+    parameters: building the conditions anew on every dashboard view cost more than running them."""
+    key = (session.get_bind().dialect.name, periods, several_sites)
+    statement = _PERIOD_STATEMENTS.get(key)
+    if statement is None:
+        instant = Issue.__table__.c.deadline.type
+        as_of = bindparam("as_of", type_=instant)
+        hours = _hours(session, Issue.closed_at, Issue.dispatched_at)
+        columns, wanted = [], []
+        for index in range(periods):
+            c = _Conditions(bindparam(f"start_{index}", type_=instant), bindparam(f"end_{index}", type_=instant), as_of)
+            columns += [_flag(c.due), _flag(c.closed), _flag(c.closed_on_time), _flag(c.closed_in_period),
+                        _flag(c.reworked), func.avg(case((c.closed_in_period, hours), else_=None))]
+            wanted.append(or_(c.due, c.closed_in_period))
+        site = (Issue.site_id.in_(bindparam("site_ids", expanding=True)) if several_sites
+                else Issue.site_id == bindparam("site_id"))
+        statement = _PERIOD_STATEMENTS[key] = (select(Issue.site_id, *columns).where(site, or_(*wanted))
+                                               .group_by(Issue.site_id))
+    return statement

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.grids.models import Grid, Site
@@ -52,45 +52,83 @@ class IssueSummary:
     by_severity: dict[str, IssueCounts]
 
 
-def _count(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _segment(column, cuts: list):
+    """Which of the segments [cuts[i], cuts[i + 1]) `column` falls in, as a SQL CASE; -1 outside them all
+    (or NULL)."""
+    whens = [(column < cuts[0], literal_column("-1"))]
+    whens += [(column < cut, literal_column(str(index))) for index, cut in enumerate(cuts[1:])]
+    return case(*whens, else_=literal_column("-1"))
+
+
+def _segments(periods: Mapping[str, tuple[dt.datetime, dt.datetime]]):
+    """The periods' bounds in order, and for each period the segments it covers."""
+    bounds = sorted({instant for period in periods.values() for instant in period})
+    return bounds, {name: range(bounds.index(start), bounds.index(end)) for name, (start, end) in periods.items()}
 
 
 def summary(session: Session, site: Site, now: dt.datetime, today: tuple[dt.datetime, dt.datetime],
             found_periods: Mapping[str, tuple[dt.datetime, dt.datetime]],
             closed_periods: Mapping[str, tuple[dt.datetime, dt.datetime]]) -> IssueSummary:
-    """The site's issue counts (module docstring) in one statement grouped by category and severity, summed here
-    into per-category, per-severity and overall counts. Reads the open issues and those reported or closed since
-    the earliest period's start, not the whole history."""
-    is_open = Issue.state.in_(OPEN_STATES)
-    columns = [_count(is_open), _count(Issue.state == IssueState.REPORTED.value),
-               _count(Issue.state == IssueState.AWAITING_VERIFICATION.value),
-               _count(and_(is_open, Issue.deadline < now)),
-               _count(and_(is_open, Issue.deadline >= today[0], Issue.deadline < today[1]))]
-    found = Issue.state != IssueState.REJECTED.value
-    columns += [_count(and_(found, Issue.reported_at >= start, Issue.reported_at < end))
-                for start, end in found_periods.values()]
-    columns += [_count(and_(Issue.state == IssueState.CLOSED.value, Issue.closed_at >= start, Issue.closed_at < end))
-                for start, end in closed_periods.values()]
-    wanted = [is_open]
-    if found_periods:
-        wanted.append(Issue.reported_at >= min(start for start, _ in found_periods.values()))
-    if closed_periods:
-        wanted.append(Issue.closed_at >= min(start for start, _ in closed_periods.values()))
+    """The site's issue counts (module docstring), summed here into per-category, per-severity and overall
+    counts from one statement. The database counts the issues per category, severity, state, overdue or not,
+    due today or not, and the segments of the periods' time line their report and close fall in (one count per
+    group); each period adds up its segments. Reads the open issues and those reported or closed since the
+    earliest period's start, not the whole history."""
+    found_bounds, found_covers = _segments(found_periods)
+    closed_bounds, closed_covers = _segments(closed_periods)
+    params = {"site_id": site.id, "now": now, "today_start": today[0], "today_end": today[1],
+              **{f"f{i}": bound for i, bound in enumerate(found_bounds)},
+              **{f"c{i}": bound for i, bound in enumerate(closed_bounds)}}
     total = IssueCounts(found={name: 0 for name in found_periods}, closed={name: 0 for name in closed_periods})
     by_category: dict[str, IssueCounts] = defaultdict(IssueCounts)
     by_severity: dict[str, IssueCounts] = defaultdict(IssueCounts)
-    for category, severity, *values in session.execute(
-            select(Issue.category, Issue.severity, *columns).where(Issue.site_id == site.id, or_(*wanted))
-            .group_by(Issue.category, Issue.severity)):
-        values = [int(v) for v in values]
-        n = len(found_periods)
-        counts = IssueCounts(*values[:5], found=dict(zip(found_periods, values[5:5 + n])),
-                             closed=dict(zip(closed_periods, values[5 + n:])))
-        total.add(counts)
-        by_category[category].add(counts)
-        by_severity[severity].add(counts)
+    statement = _summary_statement(len(found_bounds), len(closed_bounds))
+    for row in session.execute(statement, params).mappings():
+        n = int(row["n"])
+        counts = IssueCounts(
+            open=n if row["state"] in OPEN_STATES else 0,
+            reported=n if row["state"] == IssueState.REPORTED.value else 0,
+            awaiting_verification=n if row["state"] == IssueState.AWAITING_VERIFICATION.value else 0,
+            overdue=n * int(row["overdue"]), due_today=n * int(row["due_today"]),
+            found={name: n if int(row["found"]) in covers else 0 for name, covers in found_covers.items()},
+            closed={name: n if int(row["closed"]) in covers else 0 for name, covers in closed_covers.items()})
+        for target in (total, by_category[row["category"]], by_severity[row["severity"]]):
+            target.add(counts)
     return IssueSummary(total, dict(by_category), dict(by_severity))
+
+
+_SUMMARY_STATEMENTS: dict[tuple[int, int], object] = {}
+
+
+def _summary_statement(found_bounds: int, closed_bounds: int):
+    """`summary`'s statement for so many bounds (bound parameters f0…, c0…, with the site, now and today), built
+    once: building its CASEs anew on every dashboard view cost more than running it."""
+    key = (found_bounds, closed_bounds)
+    statement = _SUMMARY_STATEMENTS.get(key)
+    if statement is not None:
+        return statement
+    instant = Issue.__table__.c.reported_at.type
+    now, today_start, today_end = (bindparam(name, type_=instant) for name in ("now", "today_start", "today_end"))
+    found_cuts = [bindparam(f"f{i}", type_=instant) for i in range(found_bounds)]
+    closed_cuts = [bindparam(f"c{i}", type_=instant) for i in range(closed_bounds)]
+    is_open = Issue.state.in_(OPEN_STATES)
+    flag = lambda condition: case((condition, literal_column("1")), else_=literal_column("0"))  # noqa: E731
+    none = literal_column("-1")
+    columns = [Issue.category.label("category"), Issue.severity.label("severity"), Issue.state.label("state"),
+               flag(and_(is_open, Issue.deadline < now)).label("overdue"),
+               flag(and_(is_open, Issue.deadline >= today_start, Issue.deadline < today_end)).label("due_today"),
+               (case((Issue.state == IssueState.REJECTED.value, none), else_=_segment(Issue.reported_at, found_cuts))
+                if found_cuts else none).label("found"),
+               (case((Issue.state == IssueState.CLOSED.value, _segment(Issue.closed_at, closed_cuts)), else_=none)
+                if closed_cuts else none).label("closed")]
+    wanted = [is_open]
+    if found_cuts:
+        wanted.append(Issue.reported_at >= found_cuts[0])
+    if closed_cuts:
+        wanted.append(Issue.closed_at >= closed_cuts[0])
+    inner = select(*columns).where(Issue.site_id == bindparam("site_id"), or_(*wanted)).subquery()
+    statement = _SUMMARY_STATEMENTS[key] = select(*inner.c, func.count().label("n")).group_by(*inner.c)
+    return statement
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
@@ -87,27 +87,61 @@ def counts_by_period(session: Session, site: Site, periods: Mapping[str, tuple[d
 def counts_by_site_and_period(session: Session, site_ids: Sequence[int],
                               periods: Mapping[str, tuple[dt.datetime, dt.datetime]],
                               now: dt.datetime) -> dict[int, dict[str, PatrolCounts]]:
-    """`counts_by_period` for several sites at once (the periods are the same instants for all of them)."""
+    """`counts_by_period` for several sites at once (the periods are the same instants for all of them).
+
+    The periods' bounds cut the time line into disjoint segments; the database counts the patrols per site,
+    state and segment (one count per group, not one sum per period and row), and each period adds up its
+    segments here."""
     if not site_ids or not periods:
         return {site_id: {name: PatrolCounts() for name in periods} for site_id in site_ids}
-    first = min(start for start, _ in periods.values())
-    last = max(end for _, end in periods.values())
-    inner = (select(Patrol.site_id.label("site_id"), Patrol.window_start.label("window_start"),
-                    state_expression(now).label("state"))
-             .where(Patrol.site_id == site_ids[0] if len(site_ids) == 1 else Patrol.site_id.in_(sorted(site_ids)),
-                    Patrol.window_start >= first, Patrol.window_start < last)
-             .subquery())
-    sums = [func.coalesce(func.sum(case((and_(inner.c.window_start >= start, inner.c.window_start < end), 1),
-                                        else_=0)), 0)
-            for start, end in periods.values()]
-    found: dict[int, dict[str, dict[str, int]]] = {}
-    for site_id, state, *values in session.execute(
-            select(inner.c.site_id, inner.c.state, *sums).group_by(inner.c.site_id, inner.c.state)):
-        by_period = found.setdefault(site_id, {})
-        for name, value in zip(periods, values):
-            by_period.setdefault(name, {})[state] = int(value)
-    return {site_id: {name: PatrolCounts(**found.get(site_id, {}).get(name, {})) for name in periods}
-            for site_id in site_ids}
+    bounds = sorted({instant for period in periods.values() for instant in period})
+    params: dict = {"now": now, **{f"b{index}": bound for index, bound in enumerate(bounds)}}
+    if len(site_ids) == 1:
+        params["site_id"] = site_ids[0]
+    else:
+        params["site_ids"] = sorted(site_ids)
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    for site_id, state, index, count in session.execute(
+            _counts_statement(len(bounds), len(site_ids) > 1), params):
+        counts.setdefault((site_id, int(index)), {})[state] = int(count)
+    # segment i is [bounds[i], bounds[i + 1]); a period covers the segments between its bounds
+    covers = {name: range(bounds.index(start), bounds.index(end)) for name, (start, end) in periods.items()}
+    result: dict[int, dict[str, PatrolCounts]] = {}
+    for site_id in site_ids:
+        result[site_id] = {}
+        for name, segments in covers.items():
+            total: dict[str, int] = {}
+            for index in segments:
+                for state, count in counts.get((site_id, index), {}).items():
+                    total[state] = total.get(state, 0) + count
+            result[site_id][name] = PatrolCounts(**total)
+    return result
+
+
+_COUNT_STATEMENTS: dict[tuple[int, bool], object] = {}
+
+
+def _counts_statement(bounds: int, several_sites: bool):
+    """The counting statement for `bounds` instants b0 < b1 < … (bound parameters, with `now` and the site or
+    sites), built once: building its CASEs anew on every dashboard view cost more than running it."""
+    key = (bounds, several_sites)
+    statement = _COUNT_STATEMENTS.get(key)
+    if statement is None:
+        instant = Patrol.__table__.c.window_start.type
+        cuts = [bindparam(f"b{index}", type_=instant) for index in range(bounds)]
+        inner_cuts = cuts[1:-1]
+        segment = case(*((Patrol.window_start < cut, literal_column(str(index)))
+                         for index, cut in enumerate(inner_cuts)),
+                       else_=literal_column(str(len(inner_cuts)))) if inner_cuts else literal_column("0")
+        site = (Patrol.site_id.in_(bindparam("site_ids", expanding=True)) if several_sites
+                else Patrol.site_id == bindparam("site_id"))
+        inner = (select(Patrol.site_id.label("site_id"),
+                        state_expression(bindparam("now", type_=instant)).label("state"), segment.label("segment"))
+                 .where(site, Patrol.window_start >= cuts[0], Patrol.window_start < cuts[-1])
+                 .subquery())
+        statement = _COUNT_STATEMENTS[key] = (select(inner.c.site_id, inner.c.state, inner.c.segment, func.count())
+                                              .group_by(inner.c.site_id, inner.c.state, inner.c.segment))
+    return statement
 
 
 @dataclass(frozen=True)
