@@ -108,6 +108,10 @@ class Issue(db.Model):
         Index("ix_issues_team_id_state", "team_id", "state"),
         Index("ix_issues_assignee_id_state", "assignee_id", "state"),
         Index("ix_issues_reported_at", "reported_at"),
+        # The dashboard's ranges: a site's issues reported, due or closed within its periods.
+        Index("ix_issues_site_id_reported_at", "site_id", "reported_at"),
+        Index("ix_issues_site_id_deadline", "site_id", "deadline"),
+        Index("ix_issues_site_id_closed_at", "site_id", "closed_at"),
         CheckConstraint("severity IN ('minor', 'major', 'critical')", name="severity_known"),
         CheckConstraint("state IN ('reported', 'dispatched', 'in_progress', 'awaiting_verification', 'closed', "
                         "'rejected')", name="state_known"),
