@@ -234,8 +234,9 @@ def serialize_writers(session: Session, name: str) -> None:
     else:
         if not _write_intent.get():
             raise RuntimeError("serialize_writers on SQLite outside a write-intent transaction")
-        # The transaction (and with it the write lock) only begins at the first statement.
-        session.execute(text("SELECT 1"))
+        # Begin the transaction now if it has not begun: checking out the connection runs the "begin" event
+        # above (BEGIN IMMEDIATE, which takes the write lock). No statement of its own.
+        session.connection()
 
 
 # --- bulk reads and writes ---
