@@ -24,7 +24,7 @@ from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
 from gridpatrol.core.categories import Category
 from gridpatrol.core.errors import DomainError
-from gridpatrol.core.locator import GridLocator
+from gridpatrol.core.locator import GridLocator, Location
 from gridpatrol.core.roles import Role
 from gridpatrol.core.time import utcnow
 from gridpatrol.grids import geojson
@@ -371,10 +371,16 @@ class _LocatorCache:
 locators = _LocatorCache()
 
 
-def locate(session: Session, site: Site, lon: float, lat: float, level: int = 0) -> LocateAnswer:
+def where_is(session: Session, site: Site, lon: float, lat: float, level: int = 0) -> Optional[Location]:
+    """`locate` without loading the grid: the code of the grid covering the point (`inside`) or of the nearest
+    one, and the distance; None when the level has no grid. No statement once the site's locator is built."""
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise DomainError(_("Coordinates out of range: longitude %(lon)s, latitude %(lat)s.", lon=lon, lat=lat))
-    location = locators.get(session, site).locate_or_nearest(lon, lat, level)
+    return locators.get(session, site).locate_or_nearest(lon, lat, level)
+
+
+def locate(session: Session, site: Site, lon: float, lat: float, level: int = 0) -> LocateAnswer:
+    location = where_is(session, site, lon, lat, level)
     if location is None:
         return LocateAnswer(None, None, float("inf"))
     grid = session.scalar(select(Grid).where(Grid.site_id == site.id, Grid.code == location.key))
