@@ -167,15 +167,51 @@ def lock_months(session: Session, site_id: int) -> zoneinfo.ZoneInfo:
     return _site_tz(session, site_id)
 
 
+# What a booking reads, in one statement (run on every patrol submission and issue decision): the site's zone, the
+# rule set in force in `month` (as `_RULES_IN_FORCE` picks it) and whether `month` is closed.
+_RULE_SET_IN_FORCE = select(RuleSet.id).where(
+    RuleSet.site_id == bindparam("site_id"), RuleSet.effective_from <= bindparam("month")) \
+    .order_by(RuleSet.effective_from.desc()).limit(1).scalar_subquery()
+_BOOKING_FACTS = select(
+    Site.timezone, RuleSet.version, RuleSet.rules,
+    select(MonthClose.month).where(MonthClose.site_id == bindparam("site_id"),
+                                   MonthClose.month == bindparam("month")).exists().label("closed"),
+).select_from(Site).outerjoin(RuleSet, RuleSet.id == _RULE_SET_IN_FORCE).where(Site.id == bindparam("site_id"))
+
+# Each site's zone as last read, to guess the month of an event before reading the zone in the same statement as
+# the month's facts. Only a guess: a wrong one (a site whose zone changed, ids of another database) is seen and read
+# again, so it can never book into a wrong month.
+_zone_seen: dict[int, str] = {}
+
+
+def _booking_facts(session: Session, site_id: int, when: dt.datetime, event_month: Optional[dt.date],
+                   zone: Optional[zoneinfo.ZoneInfo]):
+    """(event month, rule-set version, rules, target month) for an earning at `when` (or in `event_month`)."""
+    month = event_month or month_of(when, zone or _zone_seen.get(site_id, "UTC"))
+    facts = session.execute(_BOOKING_FACTS, {"site_id": site_id, "month": month}).one()
+    _zone_seen[site_id] = facts.timezone
+    if event_month is None and month_of(when, facts.timezone) != month:  # guessed with another zone: read again
+        month = month_of(when, facts.timezone)
+        facts = session.execute(_BOOKING_FACTS, {"site_id": site_id, "month": month}).one()
+    if facts.version is None:
+        version, rules = 1, dict(earning_rules.DEFAULT_RULES)
+    else:
+        version, rules = facts.version, {**earning_rules.DEFAULT_RULES, **facts.rules}
+    target = open_month_from(session, site_id, month) if facts.closed else month
+    return month, version, rules, target
+
+
 def book(session: Session, site_id: int, earning: earning_rules.Earning, *, points: Optional[int] = None,
          corrects: Optional[PointsEntry] = None, event_month: Optional[dt.date] = None) -> Optional[int]:
     """Insert one entry unless this (rule, source, person) was booked already. Returns the new entry's id or None
-    (the id, not the row: most callers only count, and loading the row back is another query)."""
-    tz = lock_months(session, site_id)
-    event_month = event_month or month_of(earning.when, tz)
-    version, rules = rules_for(session, site_id, event_month)
+    (the id, not the row: most callers only count, and loading the row back is another query).
+
+    Two statements when the month is open: what the booking needs to know (`_BOOKING_FACTS`) and the INSERT; on
+    PostgreSQL the months lock is taken by a statement of its own first (a statement's snapshot is taken when it
+    starts: the months must be read by a statement that starts once the lock is held)."""
+    zone = lock_months(session, site_id) if session.get_bind().dialect.name == "postgresql" else None
+    event_month, version, rules, target = _booking_facts(session, site_id, earning.when, event_month, zone)
     value = points if points is not None else rules[earning.rule_code]
-    target = open_month_from(session, site_id, event_month)
     reason = earning.reason
     if target != event_month:
         reason += f"; booked in {target:%Y-%m} because {event_month:%Y-%m} is closed"
