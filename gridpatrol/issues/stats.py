@@ -11,7 +11,6 @@ in the period. The rates of the 通报 (结案率, 按期结案率, 返工率, �
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -36,13 +35,6 @@ class IssueCounts:
     due_today: int = 0
     found: dict[str, int] = field(default_factory=dict)
     closed: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: "IssueCounts") -> None:
-        for name in ("open", "reported", "awaiting_verification", "overdue", "due_today"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for mine, theirs in ((self.found, other.found), (self.closed, other.closed)):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
 
 
 @dataclass
@@ -80,20 +72,34 @@ def summary(session: Session, site: Site, now: dt.datetime, today: tuple[dt.date
               **{f"f{i}": bound for i, bound in enumerate(found_bounds)},
               **{f"c{i}": bound for i, bound in enumerate(closed_bounds)}}
     total = IssueCounts(found={name: 0 for name in found_periods}, closed={name: 0 for name in closed_periods})
-    by_category: dict[str, IssueCounts] = defaultdict(IssueCounts)
-    by_severity: dict[str, IssueCounts] = defaultdict(IssueCounts)
+    by_category: dict[str, IssueCounts] = {}
+    by_severity: dict[str, IssueCounts] = {}
+    # which periods each segment belongs to
+    found_in = {index: [name for name, covers in found_covers.items() if index in covers]
+                for index in range(len(found_bounds))}
+    closed_in = {index: [name for name, covers in closed_covers.items() if index in covers]
+                 for index in range(len(closed_bounds))}
     statement = _summary_statement(len(found_bounds), len(closed_bounds))
-    for row in session.execute(statement, params).mappings():
-        n = int(row["n"])
-        counts = IssueCounts(
-            open=n if row["state"] in OPEN_STATES else 0,
-            reported=n if row["state"] == IssueState.REPORTED.value else 0,
-            awaiting_verification=n if row["state"] == IssueState.AWAITING_VERIFICATION.value else 0,
-            overdue=n * int(row["overdue"]), due_today=n * int(row["due_today"]),
-            found={name: n if int(row["found"]) in covers else 0 for name, covers in found_covers.items()},
-            closed={name: n if int(row["closed"]) in covers else 0 for name, covers in closed_covers.items()})
-        for target in (total, by_category[row["category"]], by_severity[row["severity"]]):
-            target.add(counts)
+    for category, severity, state, overdue, due_today, found, closed, n in session.execute(statement, params):
+        if category not in by_category:
+            by_category[category] = IssueCounts(found=dict.fromkeys(found_periods, 0),
+                                                closed=dict.fromkeys(closed_periods, 0))
+        if severity not in by_severity:
+            by_severity[severity] = IssueCounts(found=dict.fromkeys(found_periods, 0),
+                                                closed=dict.fromkeys(closed_periods, 0))
+        for target in (total, by_category[category], by_severity[severity]):
+            if state in OPEN_STATES:
+                target.open += n
+            if state == IssueState.REPORTED.value:
+                target.reported += n
+            elif state == IssueState.AWAITING_VERIFICATION.value:
+                target.awaiting_verification += n
+            target.overdue += n * int(overdue)
+            target.due_today += n * int(due_today)
+            for name in found_in.get(int(found), ()):
+                target.found[name] += n
+            for name in closed_in.get(int(closed), ()):
+                target.closed[name] += n
     return IssueSummary(total, dict(by_category), dict(by_severity))
 
 
