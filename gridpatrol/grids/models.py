@@ -106,6 +106,7 @@ class GridAssignment(db.Model):
         Index("uq_grid_assignments_open", "grid_id", "role", unique=True,
               sqlite_where=db.text("effective_to IS NULL"), postgresql_where=db.text("effective_to IS NULL")),
         Index("ix_grid_assignments_user_id", "user_id"),
+        Index("ix_grid_assignments_grid_id", "grid_id"),  # a grid's history (who led it in a month)
     )
 
 
