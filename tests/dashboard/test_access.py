@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests import helpers
 from tests.dashboard.conftest import client_of
 from tests.sites.test_request_statements import _statements
 
@@ -102,3 +103,41 @@ def test_the_dashboard_page_costs_at_most_15_statements(app, history):
     with _statements(app) as statements:
         assert client.get("/dashboard").status_code == 200
     assert len(statements) <= 8, "\n".join(statements)
+
+
+def test_anonymous_users_are_sent_to_log_in(app, short_history):
+    anonymous = app.test_client()
+    for path in ("/s/TEST/dashboard", "/s/TEST/dashboard.json", "/dashboard"):
+        response = anonymous.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], path
+
+
+def test_a_site_without_any_history_shows_dashes_not_errors(app, frozen):
+    from tests.grids import builders as grid_builders
+
+    grid_builders.make_site(app, "EMPTY")
+    helpers.make_user(app, "lonely", roles=("supervisor",))
+    client = client_of(app, "lonely")
+    page = client.get("/s/EMPTY/dashboard")
+    assert page.status_code == 200 and "—" in page.get_data(as_text=True)
+    data = client.get("/s/EMPTY/dashboard.json").get_json()
+    assert data["today"]["patrols"]["total"] == 0 and data["periods"]["month"]["closing"]["close_rate"] is None
+    assert data["charts"]["patrol_completion"] == [None] * 12 and data["ranking"] == []
+
+
+def test_the_overview_takes_each_sites_day_in_its_own_time_zone(app, short_history):
+    import sqlalchemy as sa
+
+    from gridpatrol.core.transaction import job_transaction
+    from gridpatrol.grids.models import Site
+
+    with app.app_context(), job_transaction() as session:  # OTHER's day has already ended in Shanghai's evening
+        session.execute(sa.update(Site).where(Site.code == "OTHER").values(timezone="America/New_York"))
+    client = client_of(app, "province")
+    other = client.get("/s/OTHER/dashboard.json").get_json()
+    test = client.get("/s/TEST/dashboard.json").get_json()
+    assert other["today"]["day"] == "2026-11-17" and test["today"]["day"] == "2026-11-18"
+    row = client.get("/dashboard").get_data(as_text=True).split('<tr data-site="OTHER">')[1].split("</tr>")[0]
+    today = other["today"]["patrols"]
+    assert today["total"] == 1 and today["late"] == 1  # 2026-11-18 08:00 in Shanghai is the 17th's evening there
+    assert f"{today['done'] + today['done_late']}/{today['decided']}" in row
