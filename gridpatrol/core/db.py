@@ -261,12 +261,21 @@ def insert_ignoring_conflicts(session: Session, table, rows: list[dict], conflic
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # RETURNING counts what was really inserted; executemany's rowcount is unreliable across drivers.
-    columns = returning or [list(table.primary_key.columns)[0]]
-    statement = insert(table).on_conflict_do_nothing(index_elements=conflict_columns).returning(*columns)
-    result = session.execute(statement, rows).all()
+    columns = tuple(returning or [list(table.primary_key.columns)[0]])
+    # The statement is built once per shape: building it (and its cache key) cost more than running it for the
+    # one-row inserts done on every patrol submission (a points entry) and every notification.
+    key = (table, dialect, tuple(conflict_columns), tuple(c.key for c in columns))
+    statement = _insert_ignoring.get(key)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        # RETURNING counts what was really inserted; executemany's rowcount is unreliable across drivers.
+        statement = _insert_ignoring[key] = insert(table).on_conflict_do_nothing(
+            index_elements=conflict_columns).returning(*columns)
+    result = session.execute(statement, rows[0] if len(rows) == 1 else rows).all()
     return [tuple(row) for row in result] if returning else [row[0] for row in result]
+
+
+_insert_ignoring: dict[tuple, object] = {}

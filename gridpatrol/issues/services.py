@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Optional
 from blinker import Namespace
 from flask_babel import gettext as _
 from shapely.geometry import Point
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -291,14 +291,20 @@ def connect_signals() -> None:
 
 
 # --- deadlines -------------------------------------------------------------------------------------------
+# Read on every acceptance (and, for the office hours, by the history's clock): built once, columns only.
+_TIME_LIMIT = select(TimeLimit.amount, TimeLimit.unit).where(
+    TimeLimit.site_id == bindparam("site_id"), TimeLimit.category == bindparam("category"),
+    TimeLimit.severity == bindparam("severity"))
+_OFFICE_HOURS = select(WorkingHours.starts, WorkingHours.ends).where(WorkingHours.site_id == bindparam("site_id"))
+
+
 def time_limit(session: Session, site: Site, category: str, severity: str) -> tuple[int, str]:
-    row = session.scalar(select(TimeLimit).where(TimeLimit.site_id == site.id, TimeLimit.category == category,
-                                                 TimeLimit.severity == severity))
+    row = session.execute(_TIME_LIMIT, {"site_id": site.id, "category": category, "severity": severity}).first()
     return (row.amount, row.unit) if row else DEFAULT_LIMITS[Severity(severity)]
 
 
 def office_hours(session: Session, site: Site) -> tuple[dt.time, dt.time]:
-    row = session.get(WorkingHours, site.id)
+    row = session.execute(_OFFICE_HOURS, {"site_id": site.id}).first()
     return (row.starts, row.ends) if row else workdays.DEFAULT_OFFICE_HOURS
 
 
