@@ -320,6 +320,7 @@ def test_no_patrol_link_for_a_quick_report(app, world):
     # The menu links to the patrol board (/patrols/board); no link leads to a patrol (/patrols/<id>).
     assert re.search(r"/patrols/\d", page) is None
 
+
 # --- migration 0008 fills the facts of issues accepted before it --------------------------------------------
 def test_migration_fills_accepted_facts_from_the_first_dispatch(app, world):
     from flask_migrate import downgrade, upgrade
