@@ -33,7 +33,7 @@ from gridpatrol.core import photos as photo_files
 from gridpatrol.patrols import checklists, schedule
 from gridpatrol.patrols.models import (CheckpointScan, Patrol, PatrolAnswer, PatrolPhoto, PatrolPlan, PatrolStatus,
                                        PlanGrid, PlanKind, Recurrence, Submission)
-from gridpatrol.standards.models import ChecklistTemplate, TemplateItem
+from gridpatrol.standards.models import ChecklistTemplate, TemplateItem, TemplateVersion, VersionStatus
 from gridpatrol.workdays import services as workdays
 
 signals = Namespace()
@@ -204,17 +204,20 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
     )
     if site is not None:
         query = query.where(PatrolPlan.site_id == site.id)
-    plans = session.scalars(query.options(
-        selectinload(PatrolPlan.plan_grids).options(lazyload(PlanGrid.grid), lazyload(PlanGrid.patroller_grid)),
-        selectinload(PatrolPlan.template))).all()  # only grid ids are needed: no geometry loaded
+    plans = session.scalars(query.options(selectinload(PatrolPlan.plan_grids).options(
+        lazyload(PlanGrid.grid), lazyload(PlanGrid.patroller_grid)))).all()  # only grid ids: no geometry loaded
+    # Only the published versions' ids (plan.template.published would load every version with its items).
+    published = dict(session.execute(select(TemplateVersion.template_id, TemplateVersion.id).where(
+        TemplateVersion.template_id.in_({plan.template_id for plan in plans}),
+        TemplateVersion.status == VersionStatus.PUBLISHED.value)).all()) if plans else {}
     leaders = _current_leaders(session, site)
     calendars: dict[int, workdays.WorkdayCalendar] = {}
     sites: dict[int, Site] = {}
     patrols_table = Patrol.__table__
     missed_ids: list[int] = []
     for plan in plans:
-        version = plan.template.published
-        if version is None:
+        version_id = published.get(plan.template_id)
+        if version_id is None:
             report.skipped_plans.append(plan.name)
             continue
         plan_site = sites.get(plan.site_id) or session.get(Site, plan.site_id)
@@ -229,7 +232,7 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
             for pg in plan.plan_grids:
                 rows.append({
                     "plan_id": plan.id, "grid_id": pg.grid_id, "site_id": plan.site_id,
-                    "template_version_id": version.id, "kind": plan.kind,
+                    "template_version_id": version_id, "kind": plan.kind,
                     "window_start": window.start, "due_at": window.due, "grace_until": window.grace_until,
                     "assignee_id": leaders.get(pg.patroller_grid_id or pg.grid_id),
                     "status": PatrolStatus.MISSED.value if missed else PatrolStatus.SCHEDULED.value,
