@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Optional
 
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from gridpatrol.core.categories import Category
@@ -132,13 +133,20 @@ def _empty(dashboard: SiteDashboard) -> issue_stats.IssueCounts:
                                    closed={k: 0 for k in dashboard.issues.total.closed})
 
 
+def settled_counts() -> patrol_stats.SettledCounts:
+    """This app's store of the patrol counts of days before today (see patrol_stats.SettledCounts): without it
+    every view of the dashboard would count the year's patrols again to show today's."""
+    return current_app.extensions.setdefault("gridpatrol.dashboard.settled", patrol_stats.SettledCounts())
+
+
 def site_dashboard(session: Session, site: Site, now: dt.datetime) -> SiteDashboard:
     cal = calendar(site, now)
     patrol_periods = {p.name: p.bounds for p in (cal.today, cal.month, cal.last_month, cal.year, *cal.weeks)}
     found_periods = {p.name: p.bounds for p in (cal.month, cal.last_month, cal.year, *cal.weeks)}
     return SiteDashboard(
         site=site, cal=cal,
-        patrols=patrol_stats.counts_by_period(session, site, patrol_periods, now),
+        patrols=patrol_stats.counts_by_period(session, site, patrol_periods, now, settled=settled_counts(),
+                                              settled_before=cal.today.start),
         past_due=patrol_stats.open_past_due(session, site, *cal.today.bounds, now, limit=LATE_LIST),
         issues=issue_stats.summary(session, site, now, cal.today.bounds, found_periods,
                                    {w.name: w.bounds for w in cal.weeks}),

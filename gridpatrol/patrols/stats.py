@@ -17,6 +17,7 @@ against anyone: completion = (done + done late) ÷ decided, on time = done ÷ de
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
@@ -77,33 +78,71 @@ class PatrolCounts:
 
 
 def counts_by_period(session: Session, site: Site, periods: Mapping[str, tuple[dt.datetime, dt.datetime]],
-                     now: dt.datetime) -> dict[str, PatrolCounts]:
+                     now: dt.datetime, **settled) -> dict[str, PatrolCounts]:
     """The site's patrols by state for each period (name → [start, end) of window starts), in one statement
     that reads only the patrols whose window starts between the earliest start and the latest end (the index on
-    (site, window start))."""
-    return counts_by_site_and_period(session, [site.id], periods, now)[site.id]
+    (site, window start)); `settled` as in `counts_by_site_and_period`."""
+    return counts_by_site_and_period(session, [site.id], periods, now, **settled)[site.id]
+
+
+class SettledCounts:
+    """Counts of the segments that ended before the site's today, kept for `ttl` seconds by a reader that shows
+    them again and again (the dashboard): a past week's patrols are decided, and only an offline submission
+    arriving late or an edit by hand changes them, which a reader then sees within `ttl`. One per app."""
+
+    def __init__(self, ttl: float = 300.0, max_entries: int = 50_000) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[tuple, tuple[float, dict[str, int]]] = {}
+
+    def get(self, key: tuple) -> Optional[dict[str, int]]:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def put(self, key: tuple, counts: dict[str, int]) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # a crude bound: rebuilt by the next views
+        self._entries[key] = (time.monotonic() + self.ttl, counts)
 
 
 def counts_by_site_and_period(session: Session, site_ids: Sequence[int],
                               periods: Mapping[str, tuple[dt.datetime, dt.datetime]],
-                              now: dt.datetime) -> dict[int, dict[str, PatrolCounts]]:
+                              now: dt.datetime, *, settled: Optional[SettledCounts] = None,
+                              settled_before: Optional[dt.datetime] = None) -> dict[int, dict[str, PatrolCounts]]:
     """`counts_by_period` for several sites at once (the periods are the same instants for all of them).
 
     The periods' bounds cut the time line into disjoint segments; the database counts the patrols per site,
     state and segment (one count per group, not one sum per period and row), and each period adds up its
-    segments here."""
+    segments here. With `settled` and `settled_before`, the segments ending by `settled_before` are taken from
+    `settled` when it has them all, and the database counts only the rest (then a year to date reads today's
+    patrols, not the year's)."""
     if not site_ids or not periods:
         return {site_id: {name: PatrolCounts() for name in periods} for site_id in site_ids}
     bounds = sorted({instant for period in periods.values() for instant in period})
-    params: dict = {"now": now, **{f"b{index}": bound for index, bound in enumerate(bounds)}}
+    # Segments [bounds[i], bounds[i + 1]) with i < first_open ended by settled_before.
+    first_open = sum(1 for end in bounds[1:] if settled_before is not None and end <= settled_before)
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    cached = False
+    if settled is not None and first_open:
+        known = {(site_id, index): settled.get((site_id, bounds[index], bounds[index + 1]))
+                 for site_id in site_ids for index in range(first_open)}
+        if all(value is not None for value in known.values()):
+            counts.update(known)
+            cached = True
+    skip = first_open if cached else 0
+    asked = bounds[skip:]
+    params: dict = {"now": now, **{f"b{index}": bound for index, bound in enumerate(asked)}}
     if len(site_ids) == 1:
         params["site_id"] = site_ids[0]
     else:
         params["site_ids"] = sorted(site_ids)
-    counts: dict[tuple[int, int], dict[str, int]] = {}
-    for site_id, state, index, count in session.execute(
-            _counts_statement(len(bounds), len(site_ids) > 1), params):
-        counts.setdefault((site_id, int(index)), {})[state] = int(count)
+    if len(asked) > 1:
+        for site_id, state, index, count in session.execute(
+                _counts_statement(len(asked), len(site_ids) > 1), params):
+            counts.setdefault((site_id, skip + int(index)), {})[state] = int(count)
+    if settled is not None and not cached:
+        for site_id in site_ids:
+            for index in range(first_open):
+                settled.put((site_id, bounds[index], bounds[index + 1]), counts.get((site_id, index), {}))
     # segment i is [bounds[i], bounds[i + 1]); a period covers the segments between its bounds
     covers = {name: range(bounds.index(start), bounds.index(end)) for name, (start, end) in periods.items()}
     result: dict[int, dict[str, PatrolCounts]] = {}
