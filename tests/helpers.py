@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import sqlalchemy as sa
 
@@ -153,3 +155,18 @@ def run_cli(app, args: list[str], stdin: str | None = None):
     from gridpatrol.cli import main
 
     return CliRunner().invoke(main, args, input=stdin, env={"GRIDPATROL_DATABASE_URL": app.config["DATABASE_URL"]})
+
+
+@contextmanager
+def statements_run(engine) -> Iterator[list[str]]:
+    """The SQL statements `engine` runs inside the block, in order (for tests that count what a read costs)."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)

@@ -13,31 +13,13 @@ from gridpatrol.dashboard import read_model
 from gridpatrol.grids.models import Site
 from gridpatrol.patrols import stats
 from gridpatrol.patrols.models import Patrol
+from tests import helpers
 from tests.dashboard.builders import NOW
 
 
 def _periods(site: Site):
     cal = read_model.calendar(site, NOW)
     return cal, {p.name: p.bounds for p in (cal.today, cal.month, cal.last_month, cal.year, *cal.weeks)}
-
-
-def _statements(app, run):
-    from gridpatrol.extensions import db
-
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "FROM patrols" in statement:
-            seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", count)
-    try:
-        result = run()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
-    return result, seen
 
 
 def test_kept_counts_give_the_figures_of_a_full_count(app, history):
@@ -47,8 +29,9 @@ def test_kept_counts_give_the_figures_of_a_full_count(app, history):
         cal, periods = _periods(site)
         full = stats.counts_by_period(session, site, periods, NOW)
         first = stats.counts_by_period(session, site, periods, NOW, settled=store, settled_before=cal.today.start)
-        (second, statements) = _statements(app, lambda: stats.counts_by_period(
-            session, site, periods, NOW, settled=store, settled_before=cal.today.start))
+        with helpers.statements_run(session.get_bind()) as statements:
+            second = stats.counts_by_period(session, site, periods, NOW, settled=store,
+                                            settled_before=cal.today.start)
     assert first == full and second == full
     assert full["year"].total > full["today"].total > 0  # the history has patrols before today and today
     # the second count asked the database only for patrols from today on

@@ -39,6 +39,7 @@ LEADERS = {"A01": "lead1", "A02": "lead2", "A03": "lead3", "A04": "lead4", "A05"
 EXPECTED = {"A01": "overdue", "A02": "attention", "A03": "attention", "A04": "uncovered", "A05": "ok",
             "A06": "uncovered"}
 FAILED_ITEM_TEXT = "检查项 3"
+NOW = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))  # the tests' usual moment
 
 
 def six_grids() -> str:

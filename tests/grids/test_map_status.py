@@ -17,14 +17,8 @@ from gridpatrol.grids.models import Site
 from tests import helpers
 from tests.grids import map_world
 
-NOW = dt.datetime(2026, 11, 18, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+NOW = map_world.NOW
 
-
-@pytest.fixture
-def world(app, monkeypatch):
-    grids = map_world.build(app, NOW)
-    monkeypatch.setattr("gridpatrol.grids.views.utcnow", lambda: NOW)
-    return grids
 
 
 def _statuses(app, grids, now=NOW):
@@ -50,11 +44,11 @@ def _client(app, username):
     return client
 
 
-def test_each_grid_gets_the_colour_its_facts_give(app, world):
-    assert _statuses(app, world) == map_world.EXPECTED
+def test_each_grid_gets_the_colour_its_facts_give(app, status_world):
+    assert _statuses(app, status_world) == map_world.EXPECTED
 
 
-def test_the_map_page_paints_the_statuses_and_marks_the_grid_without_a_leader(app, world):
+def test_the_map_page_paints_the_statuses_and_marks_the_grid_without_a_leader(app, status_world):
     html = _client(app, "clerk").get("/s/TEST/map").get_data(as_text=True)
     classes = _svg_statuses(html)
     assert set(classes) == set(map_world.CODES)
@@ -68,19 +62,19 @@ def test_the_map_page_paints_the_statuses_and_marks_the_grid_without_a_leader(ap
     assert "7" in re.search(r'data-status="uncovered">(.*?)</li>', legend, re.S).group(1)
 
 
-def test_the_grid_page_map_is_coloured_too(app, world):
-    html = _client(app, "boss").get(f"/s/TEST/grids/{world['A05']}").get_data(as_text=True)
+def test_the_grid_page_map_is_coloured_too(app, status_world):
+    html = _client(app, "boss").get(f"/s/TEST/grids/{status_world['A05']}").get_data(as_text=True)
     classes = _svg_statuses(html)
     assert "status-ok" in classes["A05"].split() and "selected" in classes["A05"].split()
     assert "status-overdue" in classes["A01"].split()
     assert 'data-grid-status="ok"' in html
 
 
-def test_the_site_says_when_a_grid_is_uncovered(app, world):
+def test_the_site_says_when_a_grid_is_uncovered(app, status_world):
     with app.app_context(), job_transaction() as session:
         site = session.scalar(sa.select(Site))
         grid_services.set_uncovered_after_days(session, site, 14, actor=None)
-    found = _statuses(app, world)
+    found = _statuses(app, status_world)
     assert found["A04"] == "ok"  # patrolled 10 days ago: covered when N = 14
     assert found["A06"] == "uncovered"
     with app.app_context(), job_transaction() as session:
@@ -89,7 +83,7 @@ def test_the_site_says_when_a_grid_is_uncovered(app, world):
             grid_services.set_uncovered_after_days(session, site, 0, actor=None)
 
 
-def test_the_cli_sets_the_days(app, world):
+def test_the_cli_sets_the_days(app, status_world):
     result = helpers.run_cli(app, ["sites", "set", "TEST", "--uncovered-after-days", "3"])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -98,22 +92,15 @@ def test_the_cli_sets_the_days(app, world):
     assert helpers.run_cli(app, ["sites", "set", "NOPE", "--uncovered-after-days", "3"]).exit_code != 0
 
 
-def test_an_issue_is_amber_until_its_deadline_passes(app, world):
+def test_an_issue_is_amber_until_its_deadline_passes(app, status_world):
     """The day A01's issue was dispatched it was open, not overdue: amber then, red now."""
-    assert _statuses(app, world, NOW - dt.timedelta(days=10) + dt.timedelta(minutes=1))["A01"] == "attention"
-    assert _statuses(app, world)["A01"] == "overdue"
+    assert _statuses(app, status_world, NOW - dt.timedelta(days=10) + dt.timedelta(minutes=1))["A01"] == "attention"
+    assert _statuses(app, status_world)["A01"] == "overdue"
 
 
-def test_facts_are_read_in_a_few_queries_whatever_the_number_of_grids(app, world):
-    from sqlalchemy import event
-
+def test_facts_are_read_in_a_few_queries_whatever_the_number_of_grids(app, status_world):
     with app.app_context():
         site = db.session.scalar(sa.select(Site))
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            status.statuses(db.session, site, list(world.values()), NOW)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
+        with helpers.statements_run(db.engine) as statements:
+            status.statuses(db.session, site, list(status_world.values()), NOW)
     assert len(statements) == 2  # one grouped query per provider (patrols, issues), not one per grid

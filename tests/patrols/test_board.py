@@ -212,18 +212,11 @@ def test_pages_of_the_board(app, world):
 
 
 def test_the_board_counts_in_one_query_and_lists_in_another(app, world):
-    from sqlalchemy import event
-
     with app.app_context():
         site = db.session.scalar(sa.select(Site))
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with helpers.statements_run(db.engine) as statements:
             board.board(db.session, site, board.BoardFilter(dt.date(2026, 10, 8), dt.date(2026, 10, 10),
                                                             states=("missed",)), NOW)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
     assert len(statements) == 2
 
 
