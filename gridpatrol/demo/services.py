@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -16,6 +17,12 @@ from gridpatrol.core.roles import Role
 from gridpatrol.core.time import utcnow
 
 DEMO_PASSWORD = "demo2026"
+
+
+@functools.cache
+def demo_password_hash() -> str:
+    """DEMO_PASSWORD hashed once for all the demo's accounts (it is printed for everyone to read anyway)."""
+    return accounts.hash_password(DEMO_PASSWORD)
 
 
 MAINTENANCE_CREW = "机关后勤维修班组"
@@ -85,7 +92,8 @@ def load_accounts(session: Session) -> None:
         member_of = [teams[login.team]] if login.team else []
         site_id = accounts.site_id_for_code(session, login.site) if login.site else None
         accounts.create_user(session, username=login.username, display_name=login.display_name,
-                             password=DEMO_PASSWORD, roles=[(role, site_id) for role in login.roles],
+                             password=DEMO_PASSWORD, password_hash=demo_password_hash(),
+                             roles=[(role, site_id) for role in login.roles],
                              teams=member_of, actor=None)
 
 

@@ -40,6 +40,7 @@ def load_compound(session: Session) -> None:
     for person in people[1:]:
         accounts.create_user(session, username=person["username"], display_name=person["display_name"],
                              phone=person.get("phone"), password=demo.DEMO_PASSWORD,
+                             password_hash=demo.demo_password_hash(),
                              roles=[(Role.GRID_LEADER, site.id), (Role.STAFF, site.id)])
     for feature in collection["features"]:
         for key in ("leader", "deputy"):

@@ -31,3 +31,19 @@ def test_the_readme_lists_every_demo_login():
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     listed = dict(re.findall(r"^\| `([a-z0-9_]+)` \| (\S+) \|", readme, re.M))
     assert {login.username: login.display_name for login in demo.DEMO_LOGINS} == listed
+
+
+def test_every_demo_login_opens_with_the_demo_password(app):
+    """The accounts share one hash of the public demo password (hashed once for the load): each still logs in."""
+    from gridpatrol.grids import demo as grids_demo
+    from tests import helpers
+
+    with app.app_context(), job_transaction() as session:
+        grids_demo.load_sites(session)
+        demo.load_accounts(session)
+    for login in demo.DEMO_LOGINS:
+        client = app.test_client()
+        answer = helpers.login(client, helpers.Credentials(0, login.username, demo.DEMO_PASSWORD))
+        assert answer.status_code == 302, login.username
+        wrong = app.test_client()
+        assert helpers.login(wrong, helpers.Credentials(0, login.username, "demo2027")).status_code != 302
