@@ -66,7 +66,8 @@ def log_in(page, server, app, username: str) -> None:
     page.locator(LOGIN_FORM + " input[name=password]").fill(creds.password)
     with page.expect_navigation():
         page.locator(LOGIN_SUBMIT).tap()
-    assert re.fullmatch(re.escape(server.url) + r"/s/[A-Z0-9_-]+/", page.url), \
+    # Their site's home page; a supervisor's is the site's dashboard.
+    assert re.fullmatch(re.escape(server.url) + r"/s/[A-Z0-9_-]+/(dashboard)?", page.url), \
         f"{username} did not land on their site's home page but on {page.url}"
 
 
@@ -151,7 +152,7 @@ def test_an_issue_from_quick_report_to_closed(app, live_server, new_tablet_page,
     log_in(clerk, live_server, app, "clerk")
     clerk.goto(live_server.url + "/s/TEST/report")
     assert clerk.locator("svg.pick-map").count() == 1, "one level: one map"
-    label = clerk.locator("svg.pick-map [data-code='A01'] text")
+    label = clerk.locator("svg.pick-map [data-label-for='A01'] text.grid-code")
     label.scroll_into_view_if_needed()
     box = label.bounding_box()
     assert box, "grid A01 is not on the quick-report map"
