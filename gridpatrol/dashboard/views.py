@@ -25,10 +25,9 @@ from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
 from gridpatrol.home.views import oversees_several_sites
 from gridpatrol.issues.labels import issue_labels
-from gridpatrol.issues.stats import FOUND_STATES
+from gridpatrol.issues.stats import DUE_STATES, FOUND_STATES
 
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
-CLOSE_STATES = ("dispatched", "in_progress", "awaiting_verification", "closed")  # metrics' "due": dispatched
 
 
 @bp.get("/s/<site>/dashboard")
@@ -110,7 +109,7 @@ class Links:
                                                         "to": period.end_day.isoformat()}, **params)
 
     def due_to_close(self, period: model.Period, **params) -> str:
-        return self.queue(state=list(CLOSE_STATES), due_from=period.first.isoformat(),
+        return self.queue(state=list(DUE_STATES), due_from=period.first.isoformat(),
                           due_to=period.end_day.isoformat(), **params)
 
     def closed_of_due(self, period: model.Period, **params) -> str:

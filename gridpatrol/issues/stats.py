@@ -21,6 +21,8 @@ from gridpatrol.grids.models import Grid, Site
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
 
 FOUND_STATES = tuple(s.value for s in IssueState if s is not IssueState.REJECTED)  # the queue's states of "found"
+# The queue's states of metrics' "due to close" (应结案): dispatched at some time, never rejected.
+DUE_STATES = tuple(s.value for s in IssueState if s not in (IssueState.REPORTED, IssueState.REJECTED))
 
 
 @dataclass
