@@ -58,6 +58,10 @@ class PatrolPlan(db.Model):
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[Optional[dt.date]] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What happens when the recurrence lands on a rest day (RestDayRule): a monthly sweep moves to a working day.
+    on_rest_day: Mapped[str] = mapped_column(String(10), default="next", server_default="next")
+    # The checklist categories its patrols cover; None = each grid's own responsibility categories (定责任).
+    categories: Mapped[Optional[list[str]]] = mapped_column(JSON)
     # Every window starting before this instant has been materialised (the scheduler's catch-up mark).
     materialized_until: Mapped[Optional[dt.datetime]]
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
@@ -75,6 +79,7 @@ class PatrolPlan(db.Model):
         CheckConstraint("kind IN ('routine', 'special', 'cross_check', 'safety_sweep')", name="kind_known"),
         CheckConstraint("recurrence IN ('daily', 'workdays', 'weekdays', 'monthly', 'every_n_days')",
                         name="recurrence_known"),
+        CheckConstraint("on_rest_day IN ('next', 'previous', 'skip', 'keep')", name="on_rest_day_known"),
     )
 
 
@@ -120,6 +125,8 @@ class Patrol(db.Model):
     location_outside: Mapped[Optional[bool]] = mapped_column(Boolean)
     location_distance_m: Mapped[Optional[float]] = mapped_column(Float)
     missed_at: Mapped[Optional[dt.datetime]]
+    # The checklist categories this patrol covers, fixed when it is scheduled; None = every item of its version.
+    categories: Mapped[Optional[list[str]]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     plan: Mapped[PatrolPlan] = relationship()
