@@ -23,8 +23,9 @@ def _add_commands(group: click.Group) -> None:
     from gridpatrol.points.cli import points
     from gridpatrol.scheduler.cli import scheduler
     from gridpatrol.standards.cli import standards
+    from gridpatrol.workdays.cli import calendar
 
-    for command in (users, demo, sites, grids, standards, scheduler, points):
+    for command in (users, demo, sites, grids, standards, scheduler, points, calendar):
         group.add_command(command)
 
 

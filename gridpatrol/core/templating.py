@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 from flask_wtf.csrf import generate_csrf
 
 from gridpatrol.core import navigation
@@ -17,6 +17,8 @@ from gridpatrol.core.time import format_local
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_local
+    # "周日" / "Sun": the locale's short weekday name, from Babel's CLDR data.
+    app.jinja_env.filters["weekday_label"] = lambda day: format_date(day, "EEE")
     app.jinja_env.globals["csrf_token"] = generate_csrf
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES

@@ -31,10 +31,13 @@ def to_local(value: dt.datetime, tz: zoneinfo.ZoneInfo | None = None) -> dt.date
     return value.astimezone(tz or display_timezone())
 
 
-def format_local(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Jinja filter `localtime`: a UTC timestamp as wall-clock time in the display zone."""
-    if value is None:
+def format_local(value: dt.datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Jinja filter `localtime`: a UTC timestamp (or its ISO text, as events store it) as wall-clock time in the
+    display zone."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     return to_local(value).strftime(fmt)
 
 

@@ -9,12 +9,13 @@ bp = Blueprint("issues", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
-    from gridpatrol.issues import grid_page, jobs, models, services, views  # noqa: F401
+    from gridpatrol.issues import deadlines, grid_page, jobs, models, services, views  # noqa: F401
     from gridpatrol.issues.labels import issue_labels
 
     app.register_blueprint(bp)
     app.jinja_env.globals["issue_labels"] = issue_labels
     services.connect_signals()
+    deadlines.connect_signals()  # open deadlines follow an imported official calendar
     grid_page.register()  # the map's facts and the grid page's section of issues (grids/status.py, sections.py)
     jobs.register_jobs()
     navigation.register("issues.report", _l("Report a problem"), order=5)

@@ -310,7 +310,13 @@ def office_hours(session: Session, site: Site) -> tuple[dt.time, dt.time]:
 
 def deadline_for(session: Session, site: Site, category: str, severity: str, start: dt.datetime) -> dt.datetime:
     amount, unit = time_limit(session, site, category, severity)
-    calendar = workdays.calendar_for(session, site)
+    return deadline_from(session, site, amount, unit, start)
+
+
+def deadline_from(session: Session, site: Site, amount: int, unit: str, start: dt.datetime, *,
+                  calendar: Optional[workdays.WorkdayCalendar] = None) -> dt.datetime:
+    """`amount` working hours or days after `start` at `site` (by `calendar`, else the site's own)."""
+    calendar = calendar or workdays.calendar_for(session, site)
     tz = zoneinfo.ZoneInfo(site.timezone)
     office = office_hours(session, site)
     if unit == "hours":
@@ -412,11 +418,14 @@ def _send_to(session: Session, issue: Issue, actor: User, action: Action, *, tea
     accepting = row.action is Action.DISPATCH
     if accepting:
         issue.dispatched_at = now
-        issue.deadline = deadline_for(session, issue.site, issue.category, issue.severity, now)
+        limit = time_limit(session, issue.site, issue.category, issue.severity)
+        issue.deadline = deadline_from(session, issue.site, *limit, now)
         issue.accepted_severity, issue.accepted_at = issue.severity, now
     _done(session, issue, row, actor, note=note, now=now, data={
         "team": team.name if team else None, "assignee": assignee.username if assignee else None,
-        "severity": issue.severity, "deadline": issue.deadline.isoformat() if issue.deadline else None})
+        "severity": issue.severity, "deadline": issue.deadline.isoformat() if issue.deadline else None,
+        # The limit the deadline was counted with: a later official calendar recounts it (issues.deadlines).
+        **({"time_limit": list(limit)} if accepting else {})})
     if accepting:
         issue_accepted.send(session, issue=issue, accepted_severity=Severity(issue.accepted_severity),
                             accepted_at=issue.accepted_at, now=now)

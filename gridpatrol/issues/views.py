@@ -19,7 +19,7 @@ from gridpatrol.core.time import day_bounds, local_day, month_of, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
-from gridpatrol.issues import bp, queue, services
+from gridpatrol.issues import bp, deadlines, queue, services
 from gridpatrol.issues.forms import BulkDispatchForm, DispatchForm, ReportForm, TimeLimitForm
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueState, Severity
 
@@ -79,6 +79,7 @@ def index():
                            counts=view.counts, f=f, now=now, teams=teams, grids=grid_options, categories=list(Category),
                            severities=list(Severity), states=list(IssueState), mine=False,
                            can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN),
+                           provisional=deadlines.provisional_deadlines(db.session, g.site, view.rows),
                            issue_url_prefix=_issue_url_prefix())
 
 
@@ -90,7 +91,8 @@ def mine():
     rows, total = queue.page(db.session, current_user, f, now, per_page=200)
     return render_template("issues/queue.html", rows=rows, total=total, page=1, per_page=200, counts=None, f=f,
                            now=now, teams=[], grids=[], categories=[], severities=[], states=[], mine=True,
-                           can_bulk=False, issue_url_prefix=_issue_url_prefix())
+                           can_bulk=False, provisional=deadlines.provisional_deadlines(db.session, g.site, rows),
+                           issue_url_prefix=_issue_url_prefix())
 
 
 @bp.get("/s/<site>/issues/export.csv")
@@ -151,6 +153,7 @@ def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200):
     return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), transitions=transitions,
                            forms=_forms(issue, transitions), refusal=refusal,
                            patrol_link=services.can_view_patrol(db.session, current_user, issue),
+                           deadline_provisional=deadlines.rests_on_provisional(db.session, issue),
                            before=[p for p in issue.photos if p.kind == "before"],
                            after=[p for p in issue.photos if p.kind == "after"]), status
 

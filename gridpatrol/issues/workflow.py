@@ -137,6 +137,8 @@ EVENT_LABELS: dict[str, object] = {
     "report_fix": _l("reported it fixed"),
     "verify_pass": _l("verified and closed it"),
     "rework": _l("sent it back for rework"),
+    # Not a transition: the official calendar of a year was imported and gave more days off before the deadline.
+    "deadline_moved": _l("moved the deadline by the official calendar"),
 }
 
 _BY_KEY: dict[tuple[IssueState, Action], Transition] = {(t.from_state, t.action): t for t in TRANSITIONS}

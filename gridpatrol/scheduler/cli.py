@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from gridpatrol.core.time import format_local
+from gridpatrol.core.time import format_local, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.scheduler import jobs, runner
 
@@ -75,3 +75,5 @@ def status() -> None:
         state = "ok" if beat.last_ok else "FAILED"
         click.echo(f"{beat.job:<{width}} {state:<6} {format_local(beat.last_finished_at, '%Y-%m-%d %H:%M:%S')} "
                    f"pid {beat.pid} on {beat.host}: {beat.last_result}")
+    for note in jobs.status_notes(db.session, utcnow()):
+        click.echo(f"WARNING: {note}")

@@ -72,6 +72,20 @@ def register(job: Job) -> None:
     JOBS[job.name] = job
 
 
+# Warnings other domains want beside the jobs' heartbeats (`gridpatrol scheduler status`, the scheduler page):
+# each provider returns lines in words, e.g. the workday calendar of a coming year still being provisional.
+STATUS_NOTES: list[Callable[[Session, dt.datetime], list[str]]] = []
+
+
+def register_status_note(provider: Callable[[Session, dt.datetime], list[str]]) -> None:
+    if provider not in STATUS_NOTES:
+        STATUS_NOTES.append(provider)
+
+
+def status_notes(session: Session, now: dt.datetime) -> list[str]:
+    return [line for provider in STATUS_NOTES for line in provider(session, now)]
+
+
 def names() -> list[str]:
     return sorted(JOBS)
 

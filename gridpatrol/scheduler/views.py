@@ -20,4 +20,4 @@ def status():
         stale = beat is None or beat.last_finished_at is None or \
             (now - beat.last_finished_at).total_seconds() > 3 * job.every_seconds
         rows.append({"job": job, "beat": beat, "stale": stale})
-    return render_template("scheduler/status.html", rows=rows)
+    return render_template("scheduler/status.html", rows=rows, notes=jobs.status_notes(db.session, now))
