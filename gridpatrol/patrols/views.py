@@ -20,7 +20,7 @@ from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
 from gridpatrol.accounts import services as accounts
 from gridpatrol.patrols import board as boards
-from gridpatrol.patrols import bp, services
+from gridpatrol.patrols import bp, offline, services
 from gridpatrol.patrols.forms import PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
 from gridpatrol.standards import services as standards
@@ -39,7 +39,8 @@ def today():
     rows = [(p, services.display_state(p, now)) for p in patrols]
     order = {"late": 0, "in_progress": 1, "due": 2, "upcoming": 3, "missed": 4, "done_late": 5, "done": 6}
     rows.sort(key=lambda r: (order[r[1]], r[0].window_start))
-    return render_template("patrols/today.html", rows=rows, now=now, day=start)
+    return render_template("patrols/today.html", rows=rows, now=now, day=start,
+                           offline_ids=offline.kept_offline(current_user, rows, now))
 
 
 def _patrol_or_404(patrol_id: int) -> Patrol:
@@ -157,6 +158,16 @@ def resolve_checkpoint(patrol_id: int):
                                              request.args.get("code", ""))
     return jsonify(code=checkpoint.code, name=checkpoint.name, grid=checkpoint.grid.code,
                    other_grid=checkpoint.grid_id != patrol.grid_id)
+
+
+@bp.get("/s/<site>/api/patrols/<int:patrol_id>/checkpoints")
+@login_required
+def checkpoint_table(patrol_id: int):
+    """The patrol grid's checkpoints, kept by the tablet to look scanned codes up offline (patrols/offline.py)."""
+    g.answer_json = True  # a refusal is a problem+json, which the service worker does not keep
+    patrol = load(Patrol, patrol_id, may=lambda p: services.can_fill(current_user, p),
+                  refusal="checkpoints of a patrol assigned to someone else")
+    return jsonify(offline.checkpoint_table(db.session, patrol))
 
 
 @bp.get("/s/<site>/patrols/photos/<int:photo_id>")

@@ -5,16 +5,21 @@
 //   - patrol form pages (/patrols/<id>) and today's list (/today): network first, falling back to the cached
 //     copy, so a leader who opened the form online can reload it offline (the draft and the outbox live in
 //     IndexedDB, see offline-queue.js). On a network that hangs, the cached copy is shown after a few seconds.
+//   - opening today's list online keeps the form of every patrol on it, and its checkpoint table, for a day
+//     without network, and drops yesterday's (sw-today.js); offline, the form's checkpoint lookups are
+//     answered from that table (sw-checkpoints.js).
 //   - static files (/static/...): from the cache first, refreshed in the background (stale-while-revalidate);
 //     the cache is versioned by CACHE_VERSION and old versions are deleted on activation.
-//   - never caches anything but GETs of those: no POST, no /api/, no photos, no other pages (other pages
-//     come from the network; offline, a short bilingual "no network" page is shown instead of the browser's).
-//   - logging out (POST /logout) drops the cached pages: the next person on the tablet must not see them.
+//   - never caches anything but GETs of those (and the checkpoint tables): no POST, no other API answers, no
+//     photos, no other pages (other pages come from the network; offline, a short bilingual "no network" page
+//     is shown instead of the browser's).
+//   - logging out (POST /logout) drops the cached pages and tables: the next person on the tablet must not see
+//     them.
 //   - Background Sync ("gridpatrol-outbox") flushes the outbox even when no page is open, where the browser
 //     supports it; the pages flush on their own anyway (online event, page load, every 30 s).
 "use strict";
 
-var CACHE_VERSION = "v2";
+var CACHE_VERSION = "v3";  // v3: checkpoint tables beside the pages; pages of v2 carried over
 var STATIC_CACHE = "gridpatrol-static-" + CACHE_VERSION;
 var PAGE_CACHE = "gridpatrol-pages-" + CACHE_VERSION;
 var ROOT = new URL(self.registration.scope).pathname;  // "/" unless the app is mounted below the root
@@ -24,6 +29,7 @@ var SHELL = [
   "static/css/app.css",
   "static/js/app.js",
   "static/js/offline-queue.js",
+  "static/js/today-offline.js",
   "static/js/patrol-form.js",
   "static/vendor/jsQR.js",
   "static/img/icon.svg"
@@ -34,6 +40,11 @@ try {
   importScripts(ROOT + "static/js/offline-queue.js");
 } catch (_e) {
   // Without it there is no Background Sync flush; the pages still flush.
+}
+try {
+  importScripts(ROOT + "static/js/sw-today.js", ROOT + "static/js/sw-checkpoints.js");
+} catch (_e) {
+  // Without them only the pages a leader opened are kept offline, as before.
 }
 
 function isCacheablePage(url) {
@@ -59,11 +70,29 @@ self.addEventListener("install", function (event) {
   }).then(function () { return self.skipWaiting(); }));
 });
 
+// An older version's pages are copied into this version's cache before it is deleted: a form a leader kept
+// for offline use (perhaps with a queued patrol) must survive an update of this worker.
+function carryPagesOver(oldName) {
+  if (oldName.indexOf("gridpatrol-pages-") !== 0) return Promise.resolve();
+  return Promise.all([caches.open(oldName), caches.open(PAGE_CACHE)]).then(function (both) {
+    return both[0].keys().then(function (requests) {
+      return Promise.all(requests.map(function (request) {
+        return both[1].match(request).then(function (newer) {
+          if (newer) return null;
+          return both[0].match(request).then(function (copy) { return copy ? both[1].put(request, copy) : null; });
+        });
+      }));
+    });
+  }).catch(function () {});
+}
+
 self.addEventListener("activate", function (event) {
   event.waitUntil(caches.keys().then(function (names) {
     return Promise.all(names.filter(function (name) {
       return name.indexOf("gridpatrol-") === 0 && name !== STATIC_CACHE && name !== PAGE_CACHE;
-    }).map(function (name) { return caches.delete(name); }));
+    }).map(function (name) {
+      return carryPagesOver(name).then(function () { return caches.delete(name); });
+    }));
   }).then(function () { return self.clients.claim(); }));
 });
 
@@ -148,6 +177,10 @@ self.addEventListener("fetch", function (event) {
     return;  // POSTs go straight to the network, never cached
   }
   if (url.pathname.indexOf(ROOT + "api/") === 0 || url.pathname === ROOT + "sw.js") return;
+  if (self.GridPatrolCheckpoints && self.GridPatrolCheckpoints.handles(request, url)) {
+    event.respondWith(self.GridPatrolCheckpoints.lookup(event, url));
+    return;
+  }
   if (url.pathname.indexOf(STATIC_PREFIX) === 0) {
     if (request.headers.has("range")) return;
     event.respondWith(staticFirst(event));
@@ -176,6 +209,12 @@ self.addEventListener("message", function (event) {
     return storePage(url, response);
   }).catch(function () {}));
 });
+
+if (self.GridPatrolToday) {
+  self.GridPatrolToday.install({pageCache: PAGE_CACHE, staticCache: STATIC_CACHE, staticPrefix: STATIC_PREFIX,
+                               storePage: storePage, isCacheablePage: isCacheablePage});
+}
+if (self.GridPatrolCheckpoints) self.GridPatrolCheckpoints.install({pageCache: PAGE_CACHE});
 
 function tellPages(detail) {
   return self.clients.matchAll({type: "window"}).then(function (pages) {

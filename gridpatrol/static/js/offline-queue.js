@@ -525,6 +525,15 @@
 
   function deleteDraft(patrolId) { return deleteOne(DRAFTS, String(patrolId)); }
 
+  // The patrols this tablet must keep the form of (sw-today.js never drops those): a draft or a queued entry.
+  function patrolsHeld() {
+    return Promise.all([getAll(DRAFTS), getAll(OUTBOX)]).then(function (stores) {
+      var ids = {};
+      stores[0].concat(stores[1]).forEach(function (row) { ids[String(row.patrolId)] = true; });
+      return Object.keys(ids);
+    });
+  }
+
   function outcomes() {
     return getAll(OUTCOMES).then(function (rows) { return rows.sort(byQueuedAt); });
   }
@@ -687,7 +696,10 @@
         if (!response.ok) return null;
         return response.text().then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("main .patrol-list");
-          if (fresh) list.replaceWith(document.importNode(fresh, true));
+          if (fresh) {
+            list.replaceWith(document.importNode(fresh, true));
+            document.dispatchEvent(new CustomEvent("gridpatrol:today-list-replaced"));
+          }
         });
       }).catch(function () { /* offline again: the list stays as it was */ });
   }
@@ -742,6 +754,7 @@
     getDraft: getDraft,
     putDraft: putDraft,
     deleteDraft: deleteDraft,
+    patrolsHeld: patrolsHeld,
     outcomes: outcomes,
     getOutcome: getOutcome,
     outcomeForPatrol: outcomeForPatrol,
