@@ -46,6 +46,7 @@ from gridpatrol.history import pictures, seasons
 from gridpatrol.issues import services as issues
 from gridpatrol.issues.models import Issue, IssueSource, IssueState, RejectReason, Severity
 from gridpatrol.notifications import services as notifications
+from gridpatrol.patrols import checklists
 from gridpatrol.patrols import services as patrols
 from gridpatrol.patrols.models import Patrol, PatrolPlan, PatrolStatus
 from gridpatrol.points import services as points
@@ -356,8 +357,9 @@ class _Player:
         day = local_day(when, site.tz)
         base = ITEM_FAILURE.get(patrol.kind, 0.002) * grid.wear
         answers, files = [], {}
-        for item in self.items[patrol.template_version_id]:
-            if item.category not in grid.categories:
+        # Only the patrol's items (its categories: the grid's, or all of a standard with none of them).
+        for item in checklists.select_items(self.items[patrol.template_version_id], patrol.categories):
+            if item.category not in grid.categories:  # outside the grid's responsibility: nothing found there
                 answers.append({"item_id": item.id, "result": "na" if item.allow_na else "pass"})
                 continue
             key = (grid.id, item.id)

@@ -8,6 +8,17 @@ no ORM objects on the next submissions of that version.
 Kept per engine (a `WeakKeyDictionary`): ids are only unique within one database, and the tests build a new app
 (a new engine) over a database emptied between tests, where a new version may get an old id. A draft's items
 are read every time and never kept.
+
+Which of them a patrol covers (定责任 → 定标准): a patrol holds the checklist categories it covers
+(`Patrol.categories`), fixed when it is scheduled (`patrol_categories`: the plan's own choice for a special
+inspection, else the grid's responsibility categories at that moment; a later change of the grid's categories does
+not change a form a leader already has open offline). `items_for_patrol` gives the version's items of those
+categories in checklist order, and every place that lists, checks or scores a patrol's items uses it.
+
+When that selection is empty — a standard with none of the grid's categories, e.g. a fire-safety-only standard on a
+green belt — the patrol covers every item of its version. The plan sent the leader there with that standard on
+purpose; an empty checklist could not be scored and would count a patrol as done with nothing checked. The same
+holds for a patrol with no categories (None: its grid had none when it was scheduled).
 """
 
 from __future__ import annotations
@@ -15,12 +26,16 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from gridpatrol.standards.models import TemplateItem, TemplateVersion, VersionStatus
+
+if TYPE_CHECKING:
+    from gridpatrol.patrols.models import Patrol
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +83,30 @@ def items_of(session: Session, version_id: int) -> tuple[ChecklistItem, ...]:
                 kept.clear()
             kept[version_id] = items
     return items
+
+
+def patrol_categories(plan_categories: Optional[Iterable[str]], grid_categories: Optional[Iterable[str]]) \
+        -> Optional[list[str]]:
+    """The categories a new patrol covers: the plan's, if it chose some (a special inspection), else the grid's
+    responsibility categories; None (every item) when neither has any. Sorted, without repeats."""
+    chosen = sorted(set(plan_categories or ())) or sorted(set(grid_categories or ()))
+    return chosen or None
+
+
+_Item = TypeVar("_Item")
+
+
+def select_items(items: Sequence[_Item], categories: Optional[Iterable[str]]) -> Sequence[_Item]:
+    """The items (anything with a `category`) of `categories`, in their order; all of them when `categories` is
+    None or empty, or when none of the items is of those categories (see the module docstring)."""
+    if not categories:
+        return items
+    wanted = frozenset(categories)
+    chosen = tuple(item for item in items if item.category in wanted)  # type: ignore[attr-defined]
+    return chosen or items
+
+
+def items_for_patrol(session: Session, patrol: "Patrol") -> tuple[ChecklistItem, ...]:
+    """The items the patrol covers, in checklist order: its version's items of its categories (from the kept
+    items: no statement once the version has been read)."""
+    return tuple(select_items(items_of(session, patrol.template_version_id), patrol.categories))

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TimeField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import DateField, IntegerField, RadioField, SelectField, StringField, TimeField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import ListWidget, RadioInput
 
+from gridpatrol.core.categories import CATEGORY_LABELS
 from gridpatrol.core.forms import MultiCheckboxField, choices
 
 KIND_LABELS = (("routine", _l("Routine patrol")), ("special", _l("Special inspection")),
@@ -12,6 +14,10 @@ KIND_LABELS = (("routine", _l("Routine patrol")), ("special", _l("Special inspec
 RECURRENCE_LABELS = (("daily", _l("Every day")), ("workdays", _l("Workdays (official calendar)")),
                      ("weekdays", _l("Chosen days of the week")), ("monthly", _l("A day of the month")),
                      ("every_n_days", _l("Every N days")))
+# 检查范围: which checklist categories the plan's patrols cover (PatrolPlan.categories).
+SCOPE_GRID, SCOPE_CHOSEN = "grid", "chosen"
+SCOPE_LABELS = ((SCOPE_GRID, _l("Each grid's responsibility categories")),
+                (SCOPE_CHOSEN, _l("Only the categories chosen below (a special inspection)")))
 WEEKDAY_LABELS = ((0, _l("Mon")), (1, _l("Tue")), (2, _l("Wed")), (3, _l("Thu")), (4, _l("Fri")), (5, _l("Sat")),
                   (6, _l("Sun")))
 
@@ -31,6 +37,18 @@ class PlanForm(FlaskForm):
     starts_on = DateField(_l("First day"), validators=[DataRequired()])
     ends_on = DateField(_l("Last day (optional)"), validators=[Optional()])
     grids = MultiCheckboxField(_l("Grids"), coerce=int)
+    scope = RadioField(_l("Checklist scope"), choices=choices(SCOPE_LABELS), default=SCOPE_GRID,
+                       widget=ListWidget(prefix_label=False), option_widget=RadioInput())
+    categories = MultiCheckboxField(_l("Categories to check"),
+                                    choices=choices((c.value, label) for c, label in CATEGORY_LABELS.items()))
+
+    def validate_categories(self, field) -> None:
+        if self.scope.data == SCOPE_CHOSEN and not field.data:
+            raise ValidationError(_l("Choose at least one category to check."))
+
+    def chosen_categories(self) -> list[str] | None:
+        """The plan's categories (PlanInput.categories): None when each grid's own categories decide."""
+        return list(self.categories.data or []) if self.scope.data == SCOPE_CHOSEN else None
 
 
 class PlanStateForm(FlaskForm):

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from gridpatrol.accounts.models import User
 from gridpatrol.audit import services as audit
+from gridpatrol.core.categories import Category
 from gridpatrol.core.db import chunked, insert_ignoring_conflicts, serialize_writers
 from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
@@ -79,6 +80,8 @@ class PlanInput:
     interval_days: Optional[int] = None
     # For a cross-check (互检): grid id → the grid whose leader patrols it.
     patroller_grids: dict[int, Grid] = field(default_factory=dict)
+    # The checklist categories its patrols cover (a special inspection); None = each grid's own categories.
+    categories: Optional[list[str]] = None
 
 
 def _validate_plan(data: PlanInput, site: Site) -> None:
@@ -102,6 +105,13 @@ def _validate_plan(data: PlanInput, site: Site) -> None:
         raise DomainError(_("Choose a day of the month (1 to 31, or the last day)."))
     if data.recurrence is Recurrence.EVERY_N_DAYS and not (data.interval_days and 1 <= data.interval_days <= 366):
         raise DomainError(_("Choose every how many days (1 to 366)."))
+    if data.categories is not None:
+        if not data.categories:
+            raise DomainError(_("Choose at least one category to check, or let each grid's own categories decide."))
+        try:
+            [Category(c) for c in data.categories]
+        except ValueError:
+            raise DomainError(_("An unknown checklist category was chosen.")) from None
     if data.kind is PlanKind.CROSS_CHECK:
         for grid in data.grids:
             other = data.patroller_grids.get(grid.id)
@@ -128,6 +138,7 @@ def save_plan(session: Session, site: Site, data: PlanInput, *, plan: Optional[P
     plan.interval_days = data.interval_days if data.recurrence is Recurrence.EVERY_N_DAYS else None
     plan.window_start, plan.window_minutes, plan.grace_minutes = data.window_start, data.window_minutes, data.grace_minutes
     plan.starts_on, plan.ends_on = data.starts_on, data.ends_on
+    plan.categories = sorted({Category(c).value for c in data.categories}) if data.categories is not None else None
     wanted = {g.id: (data.patroller_grids[g.id].id if data.kind is PlanKind.CROSS_CHECK else None)
               for g in data.grids}
     plan.plan_grids = [PlanGrid(grid_id=gid, patroller_grid_id=pid) for gid, pid in sorted(wanted.items())]
@@ -135,7 +146,8 @@ def save_plan(session: Session, site: Site, data: PlanInput, *, plan: Optional[P
     if not created:
         _drop_future_patrols(session, plan, now)
     audit.record(session, "plan.created" if created else "plan.updated", actor=actor, target=plan,
-                 detail={"name": plan.name, "recurrence": plan.recurrence, "grids": len(wanted)})
+                 detail={"name": plan.name, "recurrence": plan.recurrence, "grids": len(wanted),
+                         "categories": plan.categories})
     return plan
 
 
@@ -211,6 +223,8 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
         TemplateVersion.template_id.in_({plan.template_id for plan in plans}),
         TemplateVersion.status == VersionStatus.PUBLISHED.value)).all()) if plans else {}
     leaders = _current_leaders(session, site)
+    # Each grid's responsibility categories now: fixed on the patrols made now (checklists.patrol_categories).
+    grid_categories = _grid_categories(session, site) if plans else {}
     calendars: dict[int, workdays.WorkdayCalendar] = {}
     sites: dict[int, Site] = {}
     patrols_table = Patrol.__table__
@@ -233,13 +247,14 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
                 rows.append({
                     "plan_id": plan.id, "grid_id": pg.grid_id, "site_id": plan.site_id,
                     "template_version_id": version_id, "kind": plan.kind,
+                    "categories": checklists.patrol_categories(plan.categories, grid_categories.get(pg.grid_id)),
                     "window_start": window.start, "due_at": window.due, "grace_until": window.grace_until,
                     "assignee_id": leaders.get(pg.patroller_grid_id or pg.grid_id),
                     "status": PatrolStatus.MISSED.value if missed else PatrolStatus.SCHEDULED.value,
                     "missed_at": now if missed else None, "failed_critical": False, "created_at": now,
                 })
         inserted = 0
-        for batch in chunked(rows, 2000):  # each row binds ~14 parameters
+        for batch in chunked(rows, 2000):  # each row binds ~15 parameters
             inserted += len(insert_ignoring_conflicts(session, patrols_table, batch,
                                                       ["plan_id", "grid_id", "window_start"]))
         report.created += inserted
@@ -256,6 +271,14 @@ def materialize(session: Session, now: dt.datetime, *, horizon: dt.timedelta = H
         # Windows slept through count as missed like any other (points, notifications).
         patrols_missed.send(session, patrol_ids=missed_ids, now=now)
     return report
+
+
+def _grid_categories(session: Session, site: Optional[Site] = None) -> dict[int, list[str]]:
+    """Grid id → its responsibility categories (of `site`, else of every site); no geometry loaded."""
+    query = select(Grid.id, Grid.categories)
+    if site is not None:
+        query = query.where(Grid.site_id == site.id)
+    return dict(session.execute(query).all())
 
 
 def _current_leaders(session: Session, site: Optional[Site] = None) -> dict[int, int]:
@@ -403,7 +426,10 @@ def content_hash(payload: dict, files: dict[str, bytes]) -> str:
 
 
 def score_of(answers: Iterable[tuple[TemplateItem | checklists.ChecklistItem, str]]) -> tuple[Optional[float], bool]:
-    """100 × Σ earned ÷ Σ possible over applicable items; a failed critical item fails the patrol."""
+    """100 × Σ earned ÷ Σ possible over applicable items; a failed critical item fails the patrol.
+
+    Over the answers given, which `submit` accepts for the patrol's own items only (`checklists.items_for_patrol`,
+    every one of them answered): the denominator is the weights of the patrol's categories, not of the version."""
     earned = possible = 0
     failed_critical = False
     for item, result in answers:
@@ -466,7 +492,8 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     elif completed_at < patrol.window_start - CLOCK_SKEW:
         raise DomainError(_("The patrol was finished before its window opened."))
 
-    items = {item.id: item for item in checklists.items_of(session, patrol.template_version_id)}
+    # Only the items the patrol covers (its categories): an answer for any other item is refused.
+    items = {item.id: item for item in checklists.items_for_patrol(session, patrol)}
     answers = _check_answers(payload.get("answers"), items, files)
     checked_photos = {name: photo_files.check_image(data, name) for name, data in files.items()}
     scans = _check_scans(session, patrol, payload.get("scans") or [], now)

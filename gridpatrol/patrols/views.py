@@ -20,8 +20,8 @@ from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
 from gridpatrol.accounts import services as accounts
 from gridpatrol.patrols import board as boards
-from gridpatrol.patrols import bp, offline, services
-from gridpatrol.patrols.forms import PlanForm, PlanStateForm
+from gridpatrol.patrols import bp, checklists, offline, services
+from gridpatrol.patrols.forms import SCOPE_CHOSEN, SCOPE_GRID, PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
 from gridpatrol.standards import services as standards
 from gridpatrol.standards.models import ChecklistTemplate
@@ -55,7 +55,7 @@ def show(patrol_id: int):
     patrol = _patrol_or_404(patrol_id)
     now = utcnow()
     fillable = services.can_fill(current_user, patrol) and patrol.is_open and now < patrol.grace_until
-    items = patrol.template_version.items
+    items = checklists.items_for_patrol(db.session, patrol)  # only the patrol's categories (定责任)
     categories: dict[str, list] = {}
     for item in items:
         categories.setdefault(item.category, []).append(item)
@@ -63,7 +63,7 @@ def show(patrol_id: int):
     return render_template(
         "patrols/form.html" if fillable else "patrols/result.html", patrol=patrol, categories=categories,
         answers=answers, state=services.display_state(patrol, now), client_uuid=str(uuid.uuid4()),
-        photos_by_item=_photos_by_item(patrol),
+        photos_by_item=_photos_by_item(patrol), items=items,
     )
 
 
@@ -87,7 +87,7 @@ def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
     """The no-script path: the plain HTML form's fields turned into the same payload the script sends."""
     files: dict[str, bytes] = {}
     answers = []
-    for item in patrol.template_version.items:
+    for item in checklists.items_for_patrol(db.session, patrol):
         names = []
         for n, upload in enumerate(request.files.getlist(f"photo-{item.id}")):
             data = upload.read()
@@ -205,6 +205,7 @@ def _plan_form(plan: PatrolPlan | None, site) -> PlanForm:
     if request.method == "GET" and plan is not None:
         form.grids.data = [pg.grid_id for pg in plan.plan_grids]
         form.weekdays.data = list(plan.weekdays or [])
+        form.scope.data = SCOPE_CHOSEN if plan.categories else SCOPE_GRID
     if request.method == "GET" and plan is None:
         form.starts_on.data = local_day(utcnow(), site.timezone)
         form.window_start.data = dt.time(9, 0)
@@ -223,7 +224,8 @@ def _plan_input(form: PlanForm, site) -> services.PlanInput:
         window_minutes=form.window_minutes.data or 0, grace_minutes=form.grace_minutes.data or 0,
         starts_on=form.starts_on.data, ends_on=form.ends_on.data, grids=chosen,
         weekdays=list(form.weekdays.data or []), month_day=form.month_day.data,
-        interval_days=form.interval_days.data, patroller_grids=patrollers)
+        interval_days=form.interval_days.data, patroller_grids=patrollers,
+        categories=form.chosen_categories())
 
 
 @bp.get("/s/<site>/plans")

@@ -241,6 +241,32 @@ def test_demo_content_is_what_a_compound_has():
     assert any(p["level"] == -1 and p["building"] == "地下车库" for p in PROPS)
 
 
+def test_each_grids_categories_fit_what_it_is():
+    """定责任: a grid's patrols check only its categories' items, so they must fit the place — no lawns in the lobby,
+    no kitchen gas on a green belt."""
+    def has(code, *categories):
+        return set(categories) <= set(BY_CODE[code]["categories"])
+
+    for p in PROPS:
+        code, name, cats = p["code"], p["name"], set(p["categories"])
+        if p["level"] != 0:
+            assert "greening" not in cats, f"{code} {name} is indoors"
+        if "绿" in name:
+            assert {"greening", "sanitation"} <= cats, f"{code} {name} is a green area"
+        if "停车" in name or "道路" in name:
+            assert "security" in cats and "greening" not in cats, f"{code} {name}"
+    assert BY_CODE["A19"]["name"] == "主楼1层大厅"
+    assert set(BY_CODE["A19"]["categories"]) == {"fire_safety", "sanitation", "security", "equipment"}
+    for kitchen in ("A02", "A03", "A04"):  # the canteen: water, power and gas, fire
+        assert has(kitchen, "water_power", "fire_safety", "sanitation"), kitchen
+    for plant in ("A08", "A09", "A17"):  # 配电房, 水泵房, 主楼负一层设备区
+        assert set(BY_CODE[plant]["categories"]) == {"water_power", "equipment", "fire_safety"}, plant
+    offices = [p for p in PROPS if "办公室" in (p.get("description") or "")]
+    assert len(offices) >= 8
+    for p in offices:
+        assert {"water_power", "fire_safety", "assets"} <= set(p["categories"]), p["name"]
+
+
 # ---------------------------------------------------------------------------------------------- people
 def test_people_file():
     assert 30 <= len(PEOPLE) <= 40

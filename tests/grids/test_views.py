@@ -217,3 +217,26 @@ def test_refused_category_and_checkpoint_change_nothing(app, site):
         grid = db.session.get(Grid, site["A01"])
         assert grid.categories == [] and [c.code for c in grid.checkpoints] == ["A01-01"]
     assert not helpers.audit_actions(app, "checkpoint.created")
+
+
+def test_an_admin_sets_the_responsibility_categories_and_others_cannot(app, site):
+    """定责任: the categories decide what the grid's patrols check; only an admin changes them, audited."""
+    page = f"/s/TEST/grids/{site['A01']}"
+    supervisor = _login(app, "boss", roles=("supervisor",))
+    token = helpers.csrf_token(supervisor, page)
+    refused = supervisor.post(f"{page}/categories", data={"csrf_token": token, "categories": ["greening"]})
+    assert refused.status_code == 403
+    admin = _login(app, "admin1", roles=("admin",))
+    form = admin.get(page).get_data(as_text=True)
+    assert 'name="categories"' in form and 'value="fire_safety"' in form
+    saved = helpers.post_form(admin, f"{page}/categories", {"categories": ["water_power", "fire_safety"]},
+                              token_from=page)
+    assert saved.status_code == 302
+    with app.app_context():
+        assert db.session.get(Grid, site["A01"]).categories == ["fire_safety", "water_power"]
+    [event] = helpers.audit_actions(app, "grid.categories_changed")
+    assert event.detail == {"grid": "A01", "before": [], "after": ["fire_safety", "water_power"]}
+    # Shown on the grid page to everyone who may see it, in words.
+    shown = _leader_client(app, "leader0").get(page).get_data(as_text=True)
+    assert '<span class="badge">水电</span>' in shown and '<span class="badge">消防安全</span>' in shown
+    assert 'name="categories"' not in shown, "a leader sees the categories, not the form"

@@ -24,12 +24,15 @@ def at(text: str) -> dt.datetime:
 
 
 def make_template(session, code: str = "DAILY", items: int = 4, *, critical: tuple[int, ...] = (),
-                  photo_on_fail: tuple[int, ...] = (), no_na: tuple[int, ...] = ()) -> ChecklistTemplate:
+                  photo_on_fail: tuple[int, ...] = (), no_na: tuple[int, ...] = (),
+                  categories: tuple[str, ...] = ()) -> ChecklistTemplate:
+    """A published template whose item i (weight i + 1) is of `categories[i]` (default: all fire safety)."""
     template = ChecklistTemplate(code=code, name=f"{code} 标准", active=True)
     version = TemplateVersion(template=template, number=1, status="published", published_at=dt.datetime.now(dt.timezone.utc))
     for i in range(items):
         version.items.append(TemplateItem(
-            position=i, code=f"T-{i + 1:02d}", category="fire_safety", text=f"检查项 {i + 1}", weight=i + 1,
+            position=i, code=f"T-{i + 1:02d}", category=categories[i] if categories else "fire_safety",
+            text=f"检查项 {i + 1}", weight=i + 1,
             allow_na=i not in no_na, critical=i in critical, photo_on_fail=i in photo_on_fail))
     session.add(template)
     session.flush()
