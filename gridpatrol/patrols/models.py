@@ -31,6 +31,15 @@ class Recurrence(str, enum.Enum):
     EVERY_N_DAYS = "every_n_days"  # counted from the plan's first day
 
 
+class RestDayRule(str, enum.Enum):
+    """What a monthly, weekly or every-N-days plan does when its day is a rest day (patrols/schedule.py)."""
+
+    NEXT = "next"  # moves to the next working day
+    PREVIOUS = "previous"  # moves to the previous working day
+    SKIP = "skip"  # does not happen
+    KEEP = "keep"  # happens on the rest day anyway (e.g. a weekend guard round)
+
+
 class PatrolStatus(str, enum.Enum):
     SCHEDULED = "scheduled"
     IN_PROGRESS = "in_progress"
