@@ -18,6 +18,9 @@ RECURRENCE_LABELS = (("daily", _l("Every day")), ("workdays", _l("Workdays (offi
 SCOPE_GRID, SCOPE_CHOSEN = "grid", "chosen"
 SCOPE_LABELS = ((SCOPE_GRID, _l("Each grid's responsibility categories")),
                 (SCOPE_CHOSEN, _l("Only the categories chosen below (a special inspection)")))
+# 遇休息日 (PatrolPlan.on_rest_day): for monthly, weekly and every-N-days plans.
+REST_DAY_LABELS = (("next", _l("Move to the next working day")), ("previous", _l("Move to the previous working day")),
+                   ("skip", _l("Skip it")), ("keep", _l("Go ahead on the rest day")))
 WEEKDAY_LABELS = ((0, _l("Mon")), (1, _l("Tue")), (2, _l("Wed")), (3, _l("Thu")), (4, _l("Fri")), (5, _l("Sat")),
                   (6, _l("Sun")))
 
@@ -30,6 +33,7 @@ class PlanForm(FlaskForm):
     weekdays = MultiCheckboxField(_l("Days of the week"), coerce=int, choices=choices(WEEKDAY_LABELS))
     month_day = IntegerField(_l("Day of the month (-1 = last day)"), validators=[Optional(), NumberRange(-1, 31)])
     interval_days = IntegerField(_l("Every how many days"), validators=[Optional(), NumberRange(1, 366)])
+    on_rest_day = SelectField(_l("On a rest day"), choices=choices(REST_DAY_LABELS), default="next")
     window_start = TimeField(_l("Window opens at"), validators=[DataRequired()])
     window_minutes = IntegerField(_l("Window length (minutes)"), default=120,
                                   validators=[DataRequired(), NumberRange(1, 10080)])

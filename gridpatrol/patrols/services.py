@@ -33,7 +33,7 @@ from gridpatrol.grids.models import Checkpoint, Grid, Site
 from gridpatrol.core import photos as photo_files
 from gridpatrol.patrols import checklists, schedule
 from gridpatrol.patrols.models import (CheckpointScan, Patrol, PatrolAnswer, PatrolPhoto, PatrolPlan, PatrolStatus,
-                                       PlanGrid, PlanKind, Recurrence, Submission)
+                                       PlanGrid, PlanKind, Recurrence, RestDayRule, Submission)
 from gridpatrol.standards.models import ChecklistTemplate, TemplateItem, TemplateVersion, VersionStatus
 from gridpatrol.workdays import services as workdays
 
@@ -80,6 +80,8 @@ class PlanInput:
     interval_days: Optional[int] = None
     # For a cross-check (互检): grid id → the grid whose leader patrols it.
     patroller_grids: dict[int, Grid] = field(default_factory=dict)
+    # 遇休息日: where a monthly, weekly or every-N-days occurrence on a rest day goes (ignored for daily/workdays).
+    on_rest_day: RestDayRule = RestDayRule.NEXT
     # The checklist categories its patrols cover (a special inspection); None = each grid's own categories.
     categories: Optional[list[str]] = None
 
@@ -105,6 +107,8 @@ def _validate_plan(data: PlanInput, site: Site) -> None:
         raise DomainError(_("Choose a day of the month (1 to 31, or the last day)."))
     if data.recurrence is Recurrence.EVERY_N_DAYS and not (data.interval_days and 1 <= data.interval_days <= 366):
         raise DomainError(_("Choose every how many days (1 to 366)."))
+    if not isinstance(data.on_rest_day, RestDayRule):
+        raise DomainError(_("Choose what happens when the plan's day is a rest day."))
     if data.categories is not None:
         if not data.categories:
             raise DomainError(_("Choose at least one category to check, or let each grid's own categories decide."))
@@ -118,6 +122,12 @@ def _validate_plan(data: PlanInput, site: Site) -> None:
             if other is None or other.id == grid.id or other.site_id != site.id:
                 raise DomainError(_("A cross-check needs, for grid %(code)s, another grid whose leader patrols it.",
                                     code=grid.code))
+
+
+def _rest_day_rule(data: PlanInput) -> RestDayRule:
+    """The rule stored: the one chosen where it applies; the default for daily and workdays plans, which it does
+    not concern (a form without script still sends the field)."""
+    return data.on_rest_day if data.recurrence.value in schedule.MOVABLE else RestDayRule.NEXT
 
 
 def save_plan(session: Session, site: Site, data: PlanInput, *, plan: Optional[PatrolPlan] = None,
@@ -138,6 +148,7 @@ def save_plan(session: Session, site: Site, data: PlanInput, *, plan: Optional[P
     plan.interval_days = data.interval_days if data.recurrence is Recurrence.EVERY_N_DAYS else None
     plan.window_start, plan.window_minutes, plan.grace_minutes = data.window_start, data.window_minutes, data.grace_minutes
     plan.starts_on, plan.ends_on = data.starts_on, data.ends_on
+    plan.on_rest_day = _rest_day_rule(data).value
     plan.categories = sorted({Category(c).value for c in data.categories}) if data.categories is not None else None
     wanted = {g.id: (data.patroller_grids[g.id].id if data.kind is PlanKind.CROSS_CHECK else None)
               for g in data.grids}
@@ -147,7 +158,7 @@ def save_plan(session: Session, site: Site, data: PlanInput, *, plan: Optional[P
         _drop_future_patrols(session, plan, now)
     audit.record(session, "plan.created" if created else "plan.updated", actor=actor, target=plan,
                  detail={"name": plan.name, "recurrence": plan.recurrence, "grids": len(wanted),
-                         "categories": plan.categories})
+                         "categories": plan.categories, "on_rest_day": plan.on_rest_day})
     return plan
 
 
@@ -174,14 +185,31 @@ def set_plan_active(session: Session, plan: PatrolPlan, active: bool, *, actor: 
     audit.record(session, "plan.resumed" if active else "plan.paused", actor=actor, target=plan)
 
 
+@dataclass(frozen=True)
+class PreviewEntry:
+    """One line of the plan editor's preview: a window the plan would make, or an occurrence it skips."""
+
+    day: dt.date  # where it happens; for a skipped one the day the recurrence names
+    window: Optional[schedule.Window]  # None: skipped (on_rest_day 'skip', or no working day within reach)
+    moved_from: tuple[dt.date, ...]  # rest days whose occurrence moved onto `day`
+    provisional: bool  # a day involved is judged by a provisional calendar (暂定日历), not the official one
+
+
 def preview(session: Session, site: Site, data: PlanInput, *, now: Optional[dt.datetime] = None,
-            count: int = 10) -> list[schedule.Window]:
-    """The next windows the plan would make, shown before saving."""
+            count: int = 10) -> list[PreviewEntry]:
+    """The next windows the plan would make, shown before saving, with the occurrences moved or skipped because
+    their day is a rest day."""
     now = now or utcnow()
     rule = schedule.PlanRule(data.recurrence.value, data.window_start, data.window_minutes, data.grace_minutes,
-                             data.starts_on, data.ends_on, tuple(data.weekdays), data.month_day, data.interval_days)
-    return schedule.next_windows(rule, zoneinfo.ZoneInfo(site.timezone), now, workdays.calendar_for(session, site),
-                                 count=count)
+                             data.starts_on, data.ends_on, tuple(data.weekdays), data.month_day, data.interval_days,
+                             _rest_day_rule(data).value)
+    calendar = workdays.calendar_for(session, site)
+    entries = []
+    for occurrence in schedule.next_occurrences(rule, zoneinfo.ZoneInfo(site.timezone), now, calendar, count=count):
+        days = (occurrence.day, *occurrence.nominal)
+        entries.append(PreviewEntry(occurrence.day, occurrence.window, occurrence.moved_from,
+                                    any(calendar.is_provisional(d) for d in days)))
+    return entries
 
 
 def list_plans(session: Session, site: Optional[Site] = None) -> list[PatrolPlan]:

@@ -20,9 +20,9 @@ from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
 from gridpatrol.accounts import services as accounts
 from gridpatrol.patrols import board as boards
-from gridpatrol.patrols import bp, checklists, offline, services
+from gridpatrol.patrols import bp, checklists, offline, plan_text, schedule, services
 from gridpatrol.patrols.forms import SCOPE_CHOSEN, SCOPE_GRID, PlanForm, PlanStateForm
-from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence
+from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence, RestDayRule
 from gridpatrol.standards import services as standards
 from gridpatrol.standards.models import ChecklistTemplate
 
@@ -205,6 +205,8 @@ def _plan_form(plan: PatrolPlan | None, site) -> PlanForm:
     if request.method == "GET" and plan is not None:
         form.grids.data = [pg.grid_id for pg in plan.plan_grids]
         form.weekdays.data = list(plan.weekdays or [])
+        if plan.recurrence not in schedule.MOVABLE:
+            form.on_rest_day.data = RestDayRule.NEXT.value  # stored but unused: offer the default if it changes
         form.scope.data = SCOPE_CHOSEN if plan.categories else SCOPE_GRID
     if request.method == "GET" and plan is None:
         form.starts_on.data = local_day(utcnow(), site.timezone)
@@ -225,6 +227,7 @@ def _plan_input(form: PlanForm, site) -> services.PlanInput:
         starts_on=form.starts_on.data, ends_on=form.ends_on.data, grids=chosen,
         weekdays=list(form.weekdays.data or []), month_day=form.month_day.data,
         interval_days=form.interval_days.data, patroller_grids=patrollers,
+        on_rest_day=RestDayRule(form.on_rest_day.data),
         categories=form.chosen_categories())
 
 
@@ -232,7 +235,7 @@ def _plan_input(form: PlanForm, site) -> services.PlanInput:
 @roles_required(Role.SUPERVISOR, Role.ADMIN)
 def plans():
     return render_template("patrols/plans.html", plans=services.list_plans(db.session, g.site),
-                           state_form=PlanStateForm())
+                           state_form=PlanStateForm(), words=plan_text)
 
 
 @bp.route("/s/<site>/plans/new", methods=["GET", "POST"], defaults={"plan_id": None})
@@ -245,7 +248,7 @@ def edit_plan(plan_id: int | None):
     preview = None
     def page():
         return render_template("patrols/plan_form.html", form=form, plan=plan, site=site, preview=preview,
-                               tz=zoneinfo.ZoneInfo(site.timezone))
+                               tz=zoneinfo.ZoneInfo(site.timezone), words=plan_text)
 
     if form.validate_on_submit():
         reshow_on_refusal(page, field=form.name)
