@@ -10,10 +10,10 @@ supervisors accept, dispatch or reject, rectifiers start and report fixes, leade
 `decide_appeal`) and every month is closed (`points.services.close_month`) on the 5th of the next.
 
 The people behave as the offices' own reports describe them: most patrols done on time, some late within the
-grace period, a few missed (more often on the safety sweep when the 15th falls on a rest day: the duty leaders do
-most of those anyway); failures by category follow the seasons (`seasons.py`); repairs are done in working
-hours, mostly before the deadline, some late, a few stuck waiting for parts or a budget; the recent problems
-are still open when the history ends.
+grace period, a few missed (the demo's plans keep off rest days: a sweep or cross-check whose day is a rest day
+moves to the next working day, `gridpatrol.patrols.demo`); failures by category follow the seasons (`seasons.py`);
+repairs are done in working hours, mostly before the deadline, some late, a few stuck waiting for parts or a
+budget; the recent problems are still open when the history ends.
 
 Deterministic for a seed: one `random.Random(seed)` draws everything, in an order that depends only on codes,
 usernames and times (never on database ids or set order), so the same seed gives the same history on SQLite and
@@ -334,7 +334,7 @@ class _Player:
                 continue
             miss, late = self.habits.get(row.assignee_id, (0.02, 0.05))
             if rest_day:
-                miss = 0.25  # the duty leaders do most of the sweeps that fall on a rest day
+                miss = 0.25  # a plan that goes ahead on rest days ('keep'): the duty leaders do most of those
             draw = self.rng.random()
             if draw < miss:
                 continue  # nobody comes: mark_missed closes it
