@@ -6,10 +6,12 @@
 //        and its checkpoint table (patrols/offline.py) into the page cache, replacing any older copy, so the copy
 //        kept is the one of the list just opened; then drop the pages and tables of this site's patrols not on
 //        the list (yesterday's), except those with a draft or a queued submission in IndexedDB (offline-queue.js:
-//        patrolsHeld). A patrol done today keeps the copy there is (not refreshed: nothing is left to fill). When
-//        IndexedDB cannot be read nothing is dropped: what is queued is never at risk. The static files a form
-//        page names (its scripts and style sheets) are put in the static cache too when they are not there yet:
-//        a form never opened in this browser must work offline whatever files it is made of.
+//        patrolsHeld). A patrol done today keeps the copy there is (not refreshed: nothing is left to fill).
+//        Nothing is dropped when IndexedDB cannot be read (what is queued is never at risk), nor when the server
+//        could not be reached in this run (the list may then be a cached copy of an older one).
+//        The static files a form page names (its scripts and style sheets) are put in the static cache too when
+//        they are not there yet: a form never opened in this browser must work offline whatever files it is
+//        made of (sw.js's SHELL need not list them).
 //   {type: "which-kept", todayUrl, patrols: [id, ...]}   offline: only say which forms are in the cache.
 // Answers on the port: {type: "offline-patrol", id, ready} per patrol as it is done, then
 // {type: "offline-done", ready: [id, ...]}. "ready" means the form page is in the cache.
@@ -49,8 +51,12 @@
     return caches.open(config.pageCache).then(function (cache) { return cache.put(url, response); });
   }
 
-  function fetchFresh(url) {
-    return fetch(url, {credentials: "same-origin", cache: "no-store"});
+  // `run.reached` records that the server answered (with anything) during this run.
+  function fetchFresh(url, run) {
+    return fetch(url, {credentials: "same-origin", cache: "no-store"}).then(function (response) {
+      run.reached = true;
+      return response;
+    });
   }
 
   // The same-origin static files a page names in src="..." or href="..." (scripts, style sheets, icons).
@@ -96,18 +102,18 @@
   }
 
   // Fetches one patrol's form, the static files it names and its table; a failed fetch keeps the copy there
-  // was (the same patrol's form). `asked`: the static files already seen in this run.
-  function keepOne(prefix, id, asked) {
+  // was (the same patrol's form). `run.asked`: the static files already seen in this run.
+  function keepOne(prefix, id, run) {
     var page = formUrl(prefix, id);
     var table = tableUrl(prefix, id);
     var stored = Promise.all([
-      fetchFresh(page).then(function (response) {
+      fetchFresh(page, run).then(function (response) {
         var html = response.ok ? response.clone().text() : Promise.resolve("");
         return config.storePage(new URL(page), response).then(function () { return html; }).then(function (text) {
-          return keepStaticFiles(staticFilesOf(text, page), asked);
+          return keepStaticFiles(staticFilesOf(text, page), run.asked);
         });
       }),
-      fetchFresh(table).then(function (response) { return storeTable(table, response); })
+      fetchFresh(table, run).then(function (response) { return storeTable(table, response); })
     ].map(function (work) { return work.catch(function () {}); }));
     return stored.then(function () { return isKept(page); });
   }
@@ -130,9 +136,11 @@
     return global.GridPatrolQueue.patrolsHeld();
   }
 
-  // Drops this site's cached forms and tables of patrols neither on the list nor held in IndexedDB.
-  function prune(prefix, listed) {
-    return held().then(function (heldIds) {
+  // Drops this site's cached forms and tables of patrols neither on the list nor held in IndexedDB, once the
+  // server has answered in this run (a list without patrols to fetch asks for the today page to find out).
+  function prune(prefix, listed, todayUrl, run) {
+    var reached = run.reached ? Promise.resolve() : fetchFresh(todayUrl, run);
+    return reached.then(held).then(function (heldIds) {
       var keep = {};
       listed.concat(heldIds).forEach(function (id) { keep[String(id)] = true; });
       return caches.open(config.pageCache).then(function (cache) {
@@ -143,7 +151,7 @@
           }));
         });
       });
-    }).catch(function () { /* IndexedDB unreadable: drop nothing */ });
+    }).catch(function () { /* no server or IndexedDB unreadable: drop nothing */ });
   }
 
   function patrolIds(given) {
@@ -158,14 +166,14 @@
     var ids = patrolIds(message.patrols);
     var listed = ids.concat(patrolIds(message.listed));
     var ready = [];
-    var asked = {};
-    var work = message.type === "keep-today" ? function (id) { return keepOne(prefix, id, asked); }
+    var run = {asked: {}, reached: false};
+    var work = message.type === "keep-today" ? function (id) { return keepOne(prefix, id, run); }
       : function (id) { return isKept(formUrl(prefix, id)); };
     var finished = eachLimited(ids, work, function (id, isReady) {
       if (isReady) ready.push(id);
       port.postMessage({type: "offline-patrol", id: id, ready: isReady});
     }).then(function () {
-      return message.type === "keep-today" ? prune(prefix, listed) : null;
+      return message.type === "keep-today" ? prune(prefix, listed, message.todayUrl, run) : null;
     }).then(function () {
       port.postMessage({type: "offline-done", ready: ready});
     });

@@ -10,6 +10,7 @@
   "use strict";
 
   var ready = {};  // patrol id → its form is in the cache
+  var answered = false;  // a worker has answered (an older one, from before this feature, does not)
 
   function cards() {
     return Array.prototype.slice.call(document.querySelectorAll("main .patrol-list [data-offline-patrol]"));
@@ -45,6 +46,7 @@
         ready[answer.id] = !!answer.ready;
         render(false);
       } else if (answer.type === "offline-done") {
+        answered = true;
         render(true);
         channel.port1.close();
       }
@@ -67,6 +69,12 @@
     };
     askNow();
     window.addEventListener("online", askNow);
+    // A newer worker took over (an update of the app): if the one asked did not answer, this one may.
+    navigator.serviceWorker.addEventListener("controllerchange", function () {
+      if (answered) return;
+      asking = navigator.serviceWorker.ready.then(function (registration) { return registration.active; });
+      askNow();
+    });
     // The queue swaps in a fresh list after it delivered a patrol (offline-queue.js): mark the new cards.
     document.addEventListener("gridpatrol:today-list-replaced", function () { render(); });
   }
