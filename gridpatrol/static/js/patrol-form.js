@@ -467,10 +467,11 @@
       });
     }
 
-    // Online, the server says which checkpoint a code is (and refuses a wrong one at once); offline, the code
-    // is kept unverified and checked when the patrol is submitted.
+    // Online, the server says which checkpoint a code is (and refuses a wrong one at once); offline, the service
+    // worker answers from the grid's checkpoint table kept with today's list (sw-checkpoints.js), or the lookup
+    // fails and the code is kept unverified and checked when the patrol is submitted.
     function checkCode(code) {
-      if (!data.checkpointUrl || navigator.onLine === false) return Promise.resolve({verified: false});
+      if (!data.checkpointUrl) return Promise.resolve({verified: false});
       var url = data.checkpointUrl + (data.checkpointUrl.indexOf("?") >= 0 ? "&" : "?") + "code=" + encodeURIComponent(code);
       var options = {credentials: "same-origin", cache: "no-store", redirect: "manual", headers: {"Accept": "application/json"}};
       var controller = typeof AbortController !== "undefined" ? new AbortController() : null;
