@@ -129,8 +129,10 @@ class WorkdayCalendar:
 
 
 _OVERRIDES = select(WorkdayOverride.day, WorkdayOverride.is_workday, WorkdayOverride.note)
-_IMPORTED_DAYS = select(OfficialCalendarDay.year, OfficialCalendarDay.day, OfficialCalendarDay.is_workday,
-                        OfficialCalendarDay.name)
+# Every imported year with its days, in one statement (a year with no listed day still comes back once).
+_IMPORTED = select(OfficialCalendarYear.year, OfficialCalendarDay.day, OfficialCalendarDay.is_workday,
+                   OfficialCalendarDay.name).outerjoin(OfficialCalendarDay,
+                                                       OfficialCalendarDay.year == OfficialCalendarYear.year)
 
 
 def calendar_for(session: Session, site: Optional[Site]) -> WorkdayCalendar:
@@ -140,10 +142,11 @@ def calendar_for(session: Session, site: Optional[Site]) -> WorkdayCalendar:
     if site is not None:
         for day, is_workday, note in session.execute(_OVERRIDES.where(WorkdayOverride.site_id == site.id)):
             overrides[day], notes[day] = is_workday, note
-    imported: dict[int, dict[dt.date, tuple[bool, str]]] = {
-        year: {} for year in session.scalars(select(OfficialCalendarYear.year))}
-    for year, day, is_workday, name in session.execute(_IMPORTED_DAYS):
-        imported.setdefault(year, {})[day] = (is_workday, name)
+    imported: dict[int, dict[dt.date, tuple[bool, str]]] = {}
+    for year, day, is_workday, name in session.execute(_IMPORTED):
+        days = imported.setdefault(year, {})
+        if day is not None:
+            days[day] = (is_workday, name)
     return WorkdayCalendar(overrides, imported, notes)
 
 

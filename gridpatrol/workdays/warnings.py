@@ -26,7 +26,8 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 
 def provisional_year(session: Session, site, now: dt.datetime) -> Optional[int]:
-    calendar = services.calendar_for(session, site)
+    # Whether a year is official is nationwide (a site's overrides never make a year official): one statement.
+    calendar = services.calendar_for(session, None)
     today = local_day(now, site.timezone if site is not None else DEFAULT_ZONE)
     return services.provisional_warning(calendar, today)
 
