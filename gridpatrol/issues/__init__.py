@@ -9,7 +9,7 @@ bp = Blueprint("issues", __name__, template_folder="templates")
 def init_app(app: Flask) -> None:
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
-    from gridpatrol.issues import deadlines, grid_page, jobs, models, services, views  # noqa: F401
+    from gridpatrol.issues import deadlines, grid_page, jobs, models, patrol_page, services, views  # noqa: F401
     from gridpatrol.issues.labels import issue_labels
 
     app.register_blueprint(bp)
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     services.connect_signals()
     deadlines.connect_signals()  # open deadlines follow an imported official calendar
     grid_page.register()  # the map's facts and the grid page's section of issues (grids/status.py, sections.py)
+    patrol_page.register()  # the issues raised from a patrol's failed items (patrols/followups.py)
     jobs.register_jobs()
     navigation.register("issues.report", _l("Report a problem"), order=5)
     navigation.register("issues.mine", _l("My work"), (Role.RECTIFIER,), order=6)

@@ -20,7 +20,7 @@ from gridpatrol.grids import services as grids
 from gridpatrol.core import photos
 from gridpatrol.accounts import services as accounts
 from gridpatrol.patrols import board as boards
-from gridpatrol.patrols import bp, checklists, offline, plan_text, schedule, services
+from gridpatrol.patrols import bp, checklists, followups, offline, plan_text, schedule, services
 from gridpatrol.patrols.forms import SCOPE_CHOSEN, SCOPE_GRID, PlanForm, PlanStateForm
 from gridpatrol.patrols.models import Patrol, PatrolPhoto, PatrolPlan, PlanKind, Recurrence, RestDayRule
 from gridpatrol.standards import services as standards
@@ -60,10 +60,11 @@ def show(patrol_id: int):
     for item in items:
         categories.setdefault(item.category, []).append(item)
     answers = {a.item_id: a for a in patrol.answers}
+    raised = {} if fillable else followups.follow_ups(db.session, current_user, patrol)
     return render_template(
         "patrols/form.html" if fillable else "patrols/result.html", patrol=patrol, categories=categories,
         answers=answers, state=services.display_state(patrol, now), client_uuid=str(uuid.uuid4()),
-        photos_by_item=_photos_by_item(patrol), items=items,
+        photos_by_item=_photos_by_item(patrol), items=items, follow_ups=raised,
     )
 
 
@@ -129,7 +130,9 @@ def submit(patrol_id: int):
         g.answer_json = True  # refusals of the script's submission answer in JSON (core/errors.py)
     result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
     if wants_json:
-        return jsonify(result.body), 200
+        # What the failed items raised (issues, with links), looked up now: a replay answers them too.
+        raised = followups.follow_ups(db.session, current_user, patrol)
+        return jsonify({**result.body, "follow_ups": [f.as_json() for fs in raised.values() for f in fs]}), 200
     flash(_("Patrol submitted. Score: %(score)s", score=result.body["score"]), "success")
     return redirect(url_for("patrols.show", patrol_id=patrol.id))
 
