@@ -30,6 +30,13 @@ var SHELL = [
   "static/js/app.js",
   "static/js/offline-queue.js",
   "static/js/today-offline.js",
+  "static/js/patrol-form-base.js",
+  "static/js/patrol-form-draft.js",
+  "static/js/patrol-form-photos.js",
+  "static/js/patrol-form-scan.js",
+  "static/js/patrol-form-location.js",
+  "static/js/patrol-form-progress.js",
+  "static/js/patrol-form-submit.js",
   "static/js/patrol-form.js",
   "static/vendor/jsQR.js",
   "static/img/icon.svg"
