@@ -112,6 +112,7 @@
         var body = result.body || {};
         var followUps = Array.isArray(body.follow_ups) ? body.follow_ups : [];
         ctx.setStatus("submittedNoScore", null, "submitted");
+        form.classList.add("submitted");  // nothing left to fill: the bar's and groups' buttons go
         state.entryId = null;
         if (queue) queue.deleteDraft(ctx.patrolId).catch(function () {});
         if (followUps.length) {
