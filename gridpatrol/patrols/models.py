@@ -70,7 +70,7 @@ class PatrolPlan(db.Model):
     # What happens when the recurrence lands on a rest day (RestDayRule): a monthly sweep moves to a working day.
     on_rest_day: Mapped[str] = mapped_column(String(10), default="next", server_default="next")
     # The checklist categories its patrols cover; None = each grid's own responsibility categories (定责任).
-    categories: Mapped[Optional[list[str]]] = mapped_column(JSON)
+    categories: Mapped[Optional[list[str]]] = mapped_column(JSON(none_as_null=True))
     # Every window starting before this instant has been materialised (the scheduler's catch-up mark).
     materialized_until: Mapped[Optional[dt.datetime]]
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
@@ -135,7 +135,7 @@ class Patrol(db.Model):
     location_distance_m: Mapped[Optional[float]] = mapped_column(Float)
     missed_at: Mapped[Optional[dt.datetime]]
     # The checklist categories this patrol covers, fixed when it is scheduled; None = every item of its version.
-    categories: Mapped[Optional[list[str]]] = mapped_column(JSON)
+    categories: Mapped[Optional[list[str]]] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     plan: Mapped[PatrolPlan] = relationship()
