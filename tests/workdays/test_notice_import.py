@@ -247,3 +247,20 @@ def test_the_cli_shows_a_year_with_sources_and_imports_after_a_preview(compound,
     refused = helpers.run_cli(app, ["calendar", "import", str(bad), "--yes"])
     assert refused.exit_code == 2 and "no holiday" in refused.output
     assert helpers.run_cli(app, ["calendar", "show", "2027", "--site", "NOPE"]).exit_code == 2
+
+
+def test_the_issue_page_and_the_queue_say_a_deadline_rests_on_a_provisional_calendar(compound):
+    app = compound
+    issue_id = _accepted_issue(app, "2027-02-04 10:00")
+    official = _accepted_issue(app, "2026-11-18 10:00")
+    supervisor = _login(app, "boss")
+    page = supervisor.get(f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
+    assert "暂定日历" in page and "2027-02-15 17:30" in page
+    assert "暂定日历" not in supervisor.get(f"/s/TEST/issues/{official}").get_data(as_text=True)
+    queue = supervisor.get("/s/TEST/issues").get_data(as_text=True)
+    assert queue.count('title="暂定日历"') == 1
+    with app.app_context(), job_transaction() as session:
+        services.import_notice(session, notice.parse(NOTICE_2027), actor=None, now=builders.at("2027-02-04 12:00"))
+    page = supervisor.get(f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
+    assert "暂定日历" not in page and "2027-02-16 17:30" in page
+    assert "按官方日历顺延了处置期限: 2027-02-15 17:30 → 2027-02-16 17:30" in page
