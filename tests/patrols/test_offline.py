@@ -8,6 +8,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
@@ -24,7 +25,13 @@ CARD = re.compile(r'<li class="patrol-card state-(\w+)" data-patrol-id="(\d+)"( 
 @pytest.fixture
 def two_days(app):
     """leader0's plan of A01 began yesterday at this time of day: yesterday's patrol is missed, today's is open;
-    A01 has an active and an inactive checkpoint, A02 one."""
+    A01 has an active and an inactive checkpoint, A02 one. The clock is held at a morning (ticking), so that
+    yesterday's window never runs past midnight into today's list, whenever the suite runs."""
+    with time_machine.travel(dt.datetime(2026, 11, 18, 10, 0, tzinfo=builders.SHANGHAI), tick=True):
+        yield _two_days(app)
+
+
+def _two_days(app):
     builders.compound(app)
     now = dt.datetime.now(dt.timezone.utc)
     opens = (now - dt.timedelta(minutes=30)).astimezone(builders.SHANGHAI).replace(second=0, microsecond=0)

@@ -390,7 +390,8 @@ def test_run_once_across_a_week_of_downtime_and_status(app, database_url):
 
     status = cli(database_url, "scheduler", "status")
     assert status.returncode == 0, status.stderr
-    lines = {line.split()[0]: line for line in status.stdout.splitlines()}
+    # (A warning about the coming year's provisional calendar may follow the jobs: workdays/warnings.py.)
+    lines = {line.split()[0]: line for line in status.stdout.splitlines() if not line.startswith("WARNING:")}
     assert set(lines) == {"mark_missed", "materialize", "remind"}  # only the jobs that ran
     assert re.match(r"materialize +ok +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d pid \d+ on \S+: "
                     r"1 plans, 8 patrols created \(6 already missed\)$", lines["materialize"]), lines
@@ -405,5 +406,5 @@ def test_run_once_refuses_a_time_without_zone_and_an_unknown_job_and_status_says
     unknown = cli(database_url, "scheduler", "run-once", "no_such_job")
     assert unknown.returncode == 2 and "no_such_job" in unknown.stderr
     never = cli(database_url, "scheduler", "status")
-    assert never.returncode == 0 and never.stdout.strip() == "the scheduler has never run", never
+    assert never.returncode == 0 and never.stdout.splitlines()[0] == "the scheduler has never run", never
     assert builders.heartbeats(app) == {}
