@@ -245,7 +245,7 @@ def test_the_cli_shows_a_year_with_sources_and_imports_after_a_preview(compound,
     bad = tmp_path / "bad.toml"
     bad.write_text("year = 2027\n", encoding="utf-8")
     refused = helpers.run_cli(app, ["calendar", "import", str(bad), "--yes"])
-    assert refused.exit_code == 2 and "no holiday" in refused.output
+    assert refused.exit_code == 2 and "refused:" in refused.output and "[[holiday]]" in refused.output
     assert helpers.run_cli(app, ["calendar", "show", "2027", "--site", "NOPE"]).exit_code == 2
 
 
