@@ -28,6 +28,8 @@ class Site(db.Model):
     grids_version: Mapped[int] = mapped_column(Integer, default=0)
     # The map shows a grid grey (uncovered) when no patrol of it was done in this many days (1 to 365).
     uncovered_after_days: Mapped[int] = mapped_column(Integer, default=7, server_default=db.text("7"))
+    # 编制单位: who issues the printed points table (e.g. 东湖区机关事务服务中心); the site's name when unset.
+    issuing_unit: Mapped[Optional[str]] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     grids: Mapped[list["Grid"]] = relationship(back_populates="site", order_by="Grid.code")

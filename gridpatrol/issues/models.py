@@ -4,7 +4,7 @@ import datetime as dt
 import enum
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, Time,
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, Time,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -73,6 +73,9 @@ class Issue(db.Model):
     # Decided at acceptance (the first dispatch) and never changed after: what the points domain books.
     accepted_severity: Mapped[Optional[str]] = mapped_column(String(10))
     accepted_at: Mapped[Optional[dt.datetime]]
+    # 应巡未发现: for a quick report, whether the supervisor judged at acceptance that a patrol should have found
+    # it (only then does it cost the grid's leader); None for problems a patrol found, or not yet accepted.
+    should_have_been_found: Mapped[Optional[bool]] = mapped_column(Boolean)
     fixed_at: Mapped[Optional[dt.datetime]]  # last "fix reported"
     fixed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[Optional[dt.datetime]]
