@@ -77,6 +77,7 @@ def index():
     grid_options = grids.grid_choices(db.session, g.site)
     return render_template("issues/queue.html", rows=view.rows, total=view.total, page=page, per_page=PER_PAGE,
                            counts=view.counts, f=f, now=now, teams=teams, grids=grid_options, categories=list(Category),
+                           levels=grids.site_levels(db.session, g.site),
                            severities=list(Severity), states=list(IssueState), mine=False,
                            can_bulk=current_user.has_any_role(Role.SUPERVISOR, Role.ADMIN),
                            provisional=deadlines.provisional_deadlines(db.session, g.site, view.rows),
@@ -90,7 +91,7 @@ def mine():
     f = _filter_from_args(mine=True)
     rows, total = queue.page(db.session, current_user, f, now, per_page=200)
     return render_template("issues/queue.html", rows=rows, total=total, page=1, per_page=200, counts=None, f=f,
-                           now=now, teams=[], grids=[], categories=[], severities=[], states=[], mine=True,
+                           now=now, teams=[], grids=[], levels=[], categories=[], severities=[], states=[], mine=True,
                            can_bulk=False, provisional=deadlines.provisional_deadlines(db.session, g.site, rows),
                            issue_url_prefix=_issue_url_prefix())
 
