@@ -57,3 +57,81 @@ def test_month_bounds_are_local_midnights():
     for instant in (start, end - dt.timedelta(microseconds=1)):
         assert t.month_of(instant, SHANGHAI) == dt.date(2026, 12, 1)
     assert t.month_of(end, SHANGHAI) == dt.date(2027, 1, 1)
+
+
+# --- periods ------------------------------------------------------------------------------------------
+def test_add_months_across_year_ends_both_ways():
+    assert t.add_months(dt.date(2026, 11, 1), 2) == dt.date(2027, 1, 1)
+    assert t.add_months(dt.date(2026, 1, 1), -1) == dt.date(2025, 12, 1)
+    assert t.add_months(dt.date(2026, 6, 1), -18) == dt.date(2024, 12, 1)
+    assert t.add_months(dt.date(2026, 6, 17), 0) == dt.date(2026, 6, 1)  # any day names its month
+    for count in range(-30, 31):
+        month = t.add_months(dt.date(2026, 5, 1), count)
+        assert t.add_months(month, -count) == dt.date(2026, 5, 1)
+    assert t.add_months(dt.date(2026, 5, 1), 1) == t.next_month(dt.date(2026, 5, 1))
+
+
+@pytest.mark.parametrize("day, quarter, half", [
+    (dt.date(2026, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 1)),
+    (dt.date(2026, 3, 31), dt.date(2026, 1, 1), dt.date(2026, 1, 1)),
+    (dt.date(2026, 4, 1), dt.date(2026, 4, 1), dt.date(2026, 1, 1)),
+    (dt.date(2026, 6, 30), dt.date(2026, 4, 1), dt.date(2026, 1, 1)),
+    (dt.date(2026, 7, 1), dt.date(2026, 7, 1), dt.date(2026, 7, 1)),
+    (dt.date(2026, 9, 30), dt.date(2026, 7, 1), dt.date(2026, 7, 1)),
+    (dt.date(2026, 10, 1), dt.date(2026, 10, 1), dt.date(2026, 7, 1)),
+    (dt.date(2026, 12, 31), dt.date(2026, 10, 1), dt.date(2026, 7, 1)),
+])
+def test_quarter_and_half_year_starts(day, quarter, half):
+    assert t.quarter_start(day) == quarter == t.Period.of("quarter", day).first
+    assert t.half_year_start(day) == half == t.Period.of("half", day).first
+
+
+@pytest.mark.parametrize("key, kind, first, end_day, months", [
+    ("2026-11", "month", dt.date(2026, 11, 1), dt.date(2026, 12, 1), 1),
+    ("2026-12", "month", dt.date(2026, 12, 1), dt.date(2027, 1, 1), 1),
+    ("2026-Q1", "quarter", dt.date(2026, 1, 1), dt.date(2026, 4, 1), 3),
+    ("2026-Q4", "quarter", dt.date(2026, 10, 1), dt.date(2027, 1, 1), 3),
+    ("2026-H1", "half", dt.date(2026, 1, 1), dt.date(2026, 7, 1), 6),
+    ("2026-H2", "half", dt.date(2026, 7, 1), dt.date(2027, 1, 1), 6),
+    ("2026", "year", dt.date(2026, 1, 1), dt.date(2027, 1, 1), 12),
+])
+def test_period_keys_read_back_and_cover_their_months(key, kind, first, end_day, months):
+    period = t.Period.parse(key)
+    assert (period.kind, period.first, period.end_day) == (kind, first, end_day)
+    assert period.key == key and t.Period.parse(key.lower()) == period
+    assert len(period.months) == months and period.months[0] == first
+    assert t.next_month(period.months[-1]) == end_day and period.last_day == end_day - dt.timedelta(days=1)
+    # the periods of a kind tile the calendar: next and previous meet without a gap
+    assert period.next().first == period.end_day and period.previous().end_day == period.first
+    assert period.next().previous() == period
+    assert period.contains(first) and period.contains(period.last_day) and not period.contains(end_day)
+    assert all(t.Period.of(kind, month) == period for month in period.months)
+
+
+@pytest.mark.parametrize("key", ["2026-13", "2026-00", "2026-Q0", "2026-Q5", "2026-H0", "2026-H3", "0000",
+                                 "26-11", "2026-1", "2026-Q", "2026-11-01", "2026-11x", "", "month", "２０２６"])
+def test_a_bad_period_key_is_refused(key):
+    with pytest.raises(ValueError):
+        t.Period.parse(key)
+
+
+def test_a_period_must_start_where_its_kind_starts():
+    with pytest.raises(ValueError):
+        t.Period("quarter", dt.date(2026, 2, 1))
+    with pytest.raises(ValueError):
+        t.Period("week", dt.date(2026, 2, 1))
+    with pytest.raises(ValueError):
+        t.Period.of("fortnight", dt.date(2026, 2, 1))
+
+
+def test_period_bounds_are_local_midnights():
+    start, end = t.Period.parse("2026-Q4").bounds("Asia/Shanghai")
+    assert start.astimezone(UTC) == dt.datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
+    assert end.astimezone(UTC) == dt.datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    assert t.Period.parse("2026-11").bounds(SHANGHAI) == t.month_bounds(dt.date(2026, 11, 1), SHANGHAI)
+
+
+def test_the_end_of_a_day_is_written_24_00_of_that_day():
+    assert t.end_label(dt.datetime(2026, 12, 1, tzinfo=SHANGHAI), SHANGHAI) == "2026-11-30 24:00"
+    assert t.end_label(dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC), "Asia/Shanghai") == "2026-11-30 24:00"
+    assert t.end_label(dt.datetime(2026, 11, 15, 9, 30, tzinfo=SHANGHAI), SHANGHAI) == "2026-11-15 09:30"
