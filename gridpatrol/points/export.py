@@ -1,18 +1,32 @@
 """The monthly points table as a workbook to print and sign, and as CSV.
 
-`write_xlsx(table, path_or_stream, locale=...)` writes two sheets:
+`write_xlsx(table, path_or_stream, locale=..., issuing_unit=..., prepared_by=...)` writes two sheets:
 
-1. 积分表 / Points table — a title with the site and month (merged), a line with the site, month, whether the
-   month is closed and the rule-set version, a "generated" line (the only cell that differs between two exports
-   of the same month), a two-row header (frozen, repeated on every printed page), one row per grid leader, a
-   totals row, notes, and a signature block (网格长签字 / 主管领导签字 / 日期). A4 landscape, fitted to one page
-   wide, as many pages tall as needed, centred, page numbers in the footer.
+1. 积分表 / Points table — a title with the site and month, a line with the issuing unit (编制单位), the site,
+   the month, whether the month is closed and the rule-set version, a "generated" line (the only cell that
+   differs between two exports of the same month), a two-row header (frozen, repeated on every printed page),
+   one row per grid leader ending in a 签字确认 cell for the leader's own signature, a totals row, notes, and
+   the lines 制表人 (the person exporting) / 审核人 / 日期 to sign.
 2. 积分明细 / Ledger detail — every ledger entry booked in the month: person, rule (label and code), rule-set
    version, points, source (type and number), event month, reason, the entry it corrects; and a total.
 
 `write_csv(table, path_or_stream, locale=...)` writes the main table (header, rows, totals) as UTF-8 with a BOM
 so that Excel opens it correctly. `write_year_xlsx(tables, ...)` writes a year: a summary sheet (the year's
 figures added up, points month by month, ranked by the year's points) and the twelve monthly points tables.
+
+**Printing.** Every sheet is A4 landscape, centred, at a fixed scale that fits its columns to the page width,
+with its pages broken by the export itself (manual page breaks, rows of fixed height) — so the export knows
+how many pages each sheet prints and writes "第 &P 页 共 N 页" with that N. Neither application can count a
+sheet's own pages: LibreOffice's &N is always the whole document's pages and Excel's the whole print job's, so
+"共 33 页" used to count the ledger into a 2-page table. Each sheet also starts its page numbers at 1. Excel
+ignores manual page breaks under "fit to pages", hence the fixed scale. The footer sits 0.3″ from the paper's
+edge inside a 0.75″ bottom margin: LibreOffice makes the difference (0.45″) the footer's height, so the page
+number is whole (a 0.6″ margin with the footer at 0.5″ left 0.1″ and cut it in half), and both stay clear of
+the ~0.2″ a printer cannot reach.
+
+**Writer.** XlsxWriter (write-only, made for speed; ~5× faster than building an openpyxl workbook of the same
+cells): the month's ~24,000 ledger cells take well under a tenth of a second. Every value goes through
+`gridpatrol.core.spreadsheets` so that no text becomes a formula.
 
 The wording of the printed form (headers, title, signature lines) is the form's own, fixed per language here
 rather than in the message catalogue, so the printed table never depends on the state of a translation. Rule
@@ -22,20 +36,17 @@ labels come from `gridpatrol.points.rules.RULE_LABELS` in the requested locale.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import io
+import math
 import os
 import zoneinfo
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Optional, Sequence, Union
 
 from flask_babel import force_locale
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
+from gridpatrol.core import spreadsheets
 from gridpatrol.points.table import EntryRow, LeaderRow, MonthlyTable, YearRow, YearSummary, year_summary
 
 Target = Union[str, "os.PathLike[str]", IO[bytes], IO[str]]
@@ -53,6 +64,7 @@ class Column:
     value: Callable[[Any], Any]
     group: Optional[tuple[str, str]] = None  # (zh, en) of a header spanning neighbouring columns
     number_format: Optional[str] = None
+    align_left: bool = False
 
     def label(self, locale: str) -> str:
         return self.zh if locale == "zh" else self.en
@@ -66,36 +78,40 @@ class Column:
 
 PATROLS = ("巡查任务", "Patrols")
 FOUND = ("发现有效问题", "Valid issues found")
+# The table's figures, in the order printed: the workbook's sheet, the CSV and the year summary read these.
+# A new figure of the table is one more Column here.
 MAIN_COLUMNS: tuple[Column, ...] = (
     Column("rank", "排名", "Rank", 6, lambda r: r.rank),
-    Column("name", "网格长", "Grid leader", 13, lambda r: r.name),
-    Column("grids", "责任网格", "Grids", 14, lambda r: "、".join(r.grids)),
-    Column("patrols_due", "应巡", "Due", 7, lambda r: r.patrols_due, PATROLS),
-    Column("patrols_done", "已巡", "Done", 7, lambda r: r.patrols_done, PATROLS),
-    Column("on_time", "按时", "On time", 7, lambda r: r.on_time, PATROLS),
-    Column("late", "超时", "Late", 7, lambda r: r.late, PATROLS),
-    Column("missed", "漏巡", "Missed", 7, lambda r: r.missed, PATROLS),
+    Column("name", "网格长", "Grid leader", 12, lambda r: r.name),
+    Column("grids", "责任网格", "Grids", 14, lambda r: "、".join(r.grids), align_left=True),
+    Column("patrols_due", "应巡", "Due", 6.5, lambda r: r.patrols_due, PATROLS),
+    Column("patrols_done", "已巡", "Done", 6.5, lambda r: r.patrols_done, PATROLS),
+    Column("on_time", "按时", "On time", 6.5, lambda r: r.on_time, PATROLS),
+    Column("late", "逾时", "Late", 6.5, lambda r: r.late, PATROLS),
+    Column("missed", "漏巡", "Missed", 6.5, lambda r: r.missed, PATROLS),
     Column("average_score", "平均得分", "Avg. score", 9, lambda r: r.average_score, PATROLS, "0.0"),
-    Column("found_minor", "一般", "Minor", 7, lambda r: r.found_minor, FOUND),
-    Column("found_major", "较大", "Major", 7, lambda r: r.found_major, FOUND),
-    Column("found_critical", "重大", "Critical", 7, lambda r: r.found_critical, FOUND),
+    Column("found_minor", "一般", "Minor", 6.5, lambda r: r.found_minor, FOUND),
+    Column("found_major", "较大", "Major", 6.5, lambda r: r.found_major, FOUND),
+    Column("found_critical", "重大", "Critical", 6.5, lambda r: r.found_critical, FOUND),
     Column("issues_closed", "本网格结案", "Issues closed", 10, lambda r: r.issues_closed),
-    Column("points", "积分", "Points", 8, lambda r: r.points),
+    Column("points", "积分", "Points", 7, lambda r: r.points),
 )
+# Printed only (not in the CSV): a cell on every leader's row for the leader's own signature.
+SIGN_COLUMN = Column("sign", "签字确认", "Signature", 14, lambda r: None)
 SOURCE_LABELS = {"patrol": ("巡查", "Patrol"), "issue": ("问题", "Issue"), "appeal": ("申诉", "Appeal"),
                  "manual": ("手工更正", "Manual")}
 DETAIL_COLUMNS: tuple[Column, ...] = (
     Column("id", "条目号", "Entry no.", 8, lambda e: e.id),
     Column("name", "人员", "Person", 12, lambda e: e.name),
     Column("username", "账号", "Username", 12, lambda e: e.username),
-    Column("rule", "规则", "Rule", 30, None),  # localised in _detail_values
+    Column("rule", "规则", "Rule", 30, None, align_left=True),  # localised in _detail_values
     Column("rule_code", "规则代码", "Rule code", 22, lambda e: e.rule_code),
     Column("rule_version", "规则版本", "Rule version", 8, lambda e: e.rule_version),
     Column("points", "积分", "Points", 7, lambda e: e.points),
     Column("source_type", "来源", "Source", 9, None),  # localised in _detail_values
     Column("source_id", "来源编号", "Source no.", 9, lambda e: e.source_id),
     Column("event_month", "事件月份", "Event month", 9, lambda e: f"{e.event_month:%Y-%m}"),
-    Column("reason", "原因", "Reason", 48, lambda e: e.reason),
+    Column("reason", "原因", "Reason", 48, lambda e: e.reason, align_left=True),
     Column("corrects_id", "更正条目", "Corrects entry", 9, lambda e: e.corrects_id),
 )
 
@@ -106,16 +122,22 @@ TEXT = {
     "total": ("合计", "Total"),
     "closed": ("已锁定", "closed"),
     "open": ("未锁定（数字可能变化）", "open (figures may still change)"),
-    "leader_sign": ("网格长签字：", "Grid leader's signature:"),
-    "supervisor_sign": ("主管领导签字：", "Supervisor's signature:"),
+    "prepared_by": ("制表人：", "Prepared by:"),
+    "reviewed_by": ("审核人：", "Reviewed by:"),
     "date": ("日期：", "Date:"),
-    "footer": ("第 &P 页，共 &N 页", "Page &P of &N"),
+    "blank": ("＿＿＿＿＿＿＿＿", "________________"),
+    "blank_date": ("＿＿＿＿年＿＿月＿＿日", "____-__-__"),
 }
 
 
 def _t(key: str, locale: str) -> str:
     zh, en = TEXT[key]
     return zh if locale == "zh" else en
+
+
+def _footer(pages: int, locale: str) -> str:
+    """Page P of this sheet's own N pages (N counted by the export: see the module's note on printing)."""
+    return f"&C&9第 &P 页　共 {pages} 页" if locale == "zh" else f"&C&9Page &P of {pages}"
 
 
 def _month_title(month: dt.date, locale: str) -> str:
@@ -133,124 +155,186 @@ def _check_locale(locale: str) -> str:
     return locale
 
 
-# --- styles -----------------------------------------------------------------------------------------------
-THIN = Side(style="thin", color="000000")
-BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-HEADER_FILL = PatternFill("solid", fgColor="E7E6E6")
-TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
-CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
-LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
-LEFT_TOP = Alignment(horizontal="left", vertical="top", wrap_text=True)
+# --- the page ------------------------------------------------------------------------------------------------
+# A4 landscape in inches; margins chosen so that the footer has a band of its own in both applications.
+PAPER_W, PAPER_H = 11.69, 8.27
+MARGIN_SIDE, MARGIN_TOP, MARGIN_BOTTOM, HEADER_AT, FOOTER_AT = 0.4, 0.6, 0.75, 0.3, 0.3
+# Row heights in points (fixed, so that the pages can be counted): a leader's row leaves room to sign.
+TITLE_H, INFO_H, HEADER_H, LEADER_H, TOTAL_H, NOTE_H, GAP_H, SIGN_H, DETAIL_H = 30, 18, 22, 24, 22, 30, 8, 36, 16
+# What the page holds, with a margin for the two applications' slightly different font metrics.
+SAFETY = 0.94
 
 
-def _font(locale: str, **kwargs) -> Font:
-    return Font(name="宋体" if locale == "zh" else "Calibri", size=kwargs.pop("size", 11), **kwargs)
+def _column_pixels(width: float) -> int:
+    """Excel's rule for a column of `width` characters of the default font (Arial 10: 7 px a digit)."""
+    return int(width * 7 + 5) if width >= 1 else int(width * 12 + 0.5)
 
 
-# Table cells take named styles, registered once per workbook: styling thousands of ledger lines cell by cell
-# (font, border, alignment each) costs about ten times as much.
-CELL, CELL_LEFT, CELL_SCORE, HEADER, TOTAL, TOTAL_SCORE = (
-    "gp-cell", "gp-cell-left", "gp-cell-score", "gp-header", "gp-total", "gp-total-score")
+def _scale(columns: Sequence[Column]) -> int:
+    """The print scale (percent, ≤ 100) at which the columns fit the width of the page."""
+    usable = (PAPER_W - 2 * MARGIN_SIDE) * 96 * SAFETY
+    needed = sum(_column_pixels(c.width) for c in columns)
+    return max(10, min(100, math.floor(100 * usable / needed)))
 
 
-def _register_styles(workbook: Workbook, locale: str) -> None:
-    plain, bold = _font(locale), _font(locale, bold=True)
-    for name, font, alignment, fill, number_format in (
-            (CELL, plain, CENTER, None, "General"), (CELL_LEFT, plain, LEFT, None, "General"),
-            (CELL_SCORE, plain, CENTER, None, "0.0"), (HEADER, bold, CENTER, HEADER_FILL, "General"),
-            (TOTAL, bold, CENTER, TOTAL_FILL, "General"), (TOTAL_SCORE, bold, CENTER, TOTAL_FILL, "0.0")):
-        style = NamedStyle(name=name, font=font, alignment=alignment, border=BORDER, number_format=number_format)
-        if fill is not None:
-            style.fill = fill
-        workbook.add_named_style(style)
+def paginate(heights: Sequence[float], *, first: int, repeat: float, scale: int,
+             keep_together_from: Optional[int] = None) -> list[int]:
+    """Where the pages break (0-based rows that begin a new page) for rows of the given heights (points) from
+    row `first` on; rows before `first` (the title and header) print on page 1 only, `repeat` points of header
+    rows print again on every later page. Rows from `keep_together_from` on (totals, notes, signatures) are kept
+    on one page."""
+    capacity = (PAPER_H - MARGIN_TOP - MARGIN_BOTTOM) * 72 * SAFETY * 100 / scale
+    breaks: list[int] = []
+    used = sum(heights[:first])
+    row = first
+    while row < len(heights):
+        block_end = len(heights) if keep_together_from is not None and row == keep_together_from else row + 1
+        block = sum(heights[row:block_end])
+        if used + block > capacity and used > (sum(heights[:first]) if not breaks else repeat):
+            breaks.append(row)
+            used = repeat
+        used += block
+        row = block_end
+    return breaks
 
 
-def _print_setup(ws: Worksheet, *, title_rows: str, last_row: int, last_col: int, locale: str) -> None:
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0  # as many pages tall as the rows need
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
-    ws.print_title_rows = title_rows
-    ws.print_area = f"A1:{get_column_letter(last_col)}{last_row}"
-    ws.oddFooter.center.text = _t("footer", locale)
-    ws.oddFooter.center.size = 9
+class Formats:
+    """The workbook's cell formats, made once per workbook (XlsxWriter shares them by reference)."""
+
+    def __init__(self, workbook, locale: str) -> None:
+        font = {"font_name": "宋体" if locale == "zh" else "Calibri", "font_size": 11}
+        boxed = {**font, "border": 1, "valign": "vcenter", "text_wrap": True}
+        self.cell = workbook.add_format({**boxed, "align": "center"})
+        self.cell_left = workbook.add_format({**boxed, "align": "left"})
+        self.cell_score = workbook.add_format({**boxed, "align": "center", "num_format": "0.0"})
+        self.detail = workbook.add_format({**font, "border": 1, "valign": "vcenter", "align": "center"})
+        self.detail_left = workbook.add_format({**font, "border": 1, "valign": "vcenter", "align": "left"})
+        total = {**boxed, "align": "center", "bold": True, "bg_color": "#F2F2F2"}
+        self.total = workbook.add_format(total)
+        self.total_score = workbook.add_format({**total, "num_format": "0.0"})
+        self.header = workbook.add_format({**boxed, "align": "center", "bold": True, "bg_color": "#E7E6E6"})
+        self.title = workbook.add_format({**font, "font_size": 16, "bold": True, "align": "center",
+                                          "valign": "vcenter"})
+        self.subtitle = workbook.add_format({**font, "font_size": 14, "bold": True, "align": "center",
+                                             "valign": "vcenter"})
+        self.info = workbook.add_format({**font, "font_size": 10, "align": "left", "valign": "vcenter"})
+        self.note = workbook.add_format({**font, "font_size": 9, "align": "left", "valign": "top",
+                                         "text_wrap": True})
+        self.sign = workbook.add_format({**font, "font_size": 12, "align": "left", "valign": "bottom"})
+
+    def row(self, columns: Sequence[Column], *, total: bool = False, detail: bool = False) -> list[Any]:
+        if total:
+            return [self.total_score if c.number_format else self.total for c in columns]
+        if detail:
+            return [self.detail_left if c.align_left else self.detail for c in columns]
+        return [self.cell_score if c.number_format else self.cell_left if c.align_left else self.cell
+                for c in columns]
 
 
-def _title(ws: Worksheet, row: int, text: str, width: int, locale: str, *, size: int = 16, bold: bool = True,
-           height: Optional[float] = None) -> None:
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-    cell = ws.cell(row=row, column=1, value=text)
-    cell.font = _font(locale, size=size, bold=bold)
-    cell.alignment = CENTER if size >= 14 else LEFT
-    if height:
-        ws.row_dimensions[row].height = height
+class Sheet:
+    """One printable sheet being written top to bottom: it keeps each row's height to count the pages."""
+
+    def __init__(self, workbook, name: str, columns: Sequence[Column], formats: Formats, locale: str) -> None:
+        self.ws = workbook.add_worksheet(name)
+        self.columns, self.formats, self.locale = columns, formats, locale
+        self.width = len(columns)
+        self.heights: list[float] = []
+        for col, column in enumerate(columns):
+            self.ws.set_column(col, col, column.width)
+
+    @property
+    def row(self) -> int:
+        return len(self.heights)
+
+    def _height(self, height: float) -> int:
+        row = self.row
+        self.ws.set_row(row, height)
+        self.heights.append(height)
+        return row
+
+    def merged(self, text: str, cell_format, height: float, first: int = 0, last: Optional[int] = None,
+               *, same_row: bool = False) -> None:
+        row = self.row - 1 if same_row else self._height(height)
+        last = self.width - 1 if last is None else last
+        if last > first:
+            self.ws.merge_range(row, first, row, last, None, cell_format)
+        spreadsheets.write_cell(self.ws, row, first, text, cell_format)
+
+    def values(self, values: Sequence[Any], formats: Sequence[Any], height: float) -> None:
+        row = self._height(height)
+        for col, (value, cell_format) in enumerate(zip(values, formats)):
+            spreadsheets.write_cell(self.ws, row, col, value, cell_format)
+
+    def header(self) -> None:
+        """Two header rows: a group header over its columns, other labels merged over both rows."""
+        first = self._height(HEADER_H)
+        self._height(HEADER_H)
+        ws, fmt, columns = self.ws, self.formats.header, self.columns
+        index = 0
+        while index < len(columns):
+            column = columns[index]
+            if column.group is None:
+                ws.merge_range(first, index, first + 1, index, column.label(self.locale), fmt)
+                index += 1
+                continue
+            span = 1
+            while index + span < len(columns) and columns[index + span].group == column.group:
+                span += 1
+            group = column.group[0] if self.locale == "zh" else column.group[1]
+            if span > 1:
+                ws.merge_range(first, index, first, index + span - 1, group, fmt)
+            else:
+                ws.write_string(first, index, group, fmt)
+            for offset in range(span):
+                ws.write_string(first + 1, index + offset, columns[index + offset].label(self.locale), fmt)
+            index += span
+
+    def signatures(self, prepared_by: Optional[str]) -> None:
+        """制表人 (who exported), 审核人 and 日期, each with room to sign, in thirds of the width."""
+        locale, width = self.locale, self.width
+        thirds = [(0, width // 3 - 1), (width // 3, 2 * width // 3 - 1), (2 * width // 3, width - 1)]
+        texts = (_t("prepared_by", locale) + (prepared_by or _t("blank", locale)),
+                 _t("reviewed_by", locale) + _t("blank", locale), _t("date", locale) + _t("blank_date", locale))
+        self._height(SIGN_H)
+        for (first, last), text in zip(thirds, texts):
+            self.merged(text, self.formats.sign, SIGN_H, first, last, same_row=True)
+
+    def finish(self, *, header_rows: tuple[int, int], body_from: int, freeze: tuple[int, int],
+               keep_together_from: Optional[int] = None) -> int:
+        """Print setup: A4 landscape, centred, a fixed scale fitting the width, page breaks counted here, the
+        header rows repeated, page numbers of this sheet alone. Returns the sheet's number of pages."""
+        ws = self.ws
+        scale = _scale(self.columns)
+        first_header, last_header = header_rows
+        repeat = sum(self.heights[first_header:last_header + 1])
+        breaks = paginate(self.heights, first=body_from, repeat=repeat, scale=scale,
+                          keep_together_from=keep_together_from)
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.center_horizontally()
+        ws.set_margins(left=MARGIN_SIDE, right=MARGIN_SIDE, top=MARGIN_TOP, bottom=MARGIN_BOTTOM)
+        ws.set_print_scale(scale)
+        ws.set_h_pagebreaks(breaks)
+        ws.repeat_rows(first_header, last_header)
+        ws.print_area(0, 0, max(self.row - 1, 0), self.width - 1)
+        ws.set_start_page(1)
+        pages = len(breaks) + 1
+        ws.set_header("", {"margin": HEADER_AT})
+        ws.set_footer(_footer(pages, self.locale), {"margin": FOOTER_AT})
+        ws.freeze_panes(*freeze)
+        return pages
 
 
-def _header(ws: Worksheet, first_row: int, columns: Sequence[Column], locale: str) -> int:
-    """Two header rows (a group header over its columns, others merged vertically). Returns the next row."""
-    index = 0
-    while index < len(columns):
-        column = columns[index]
-        col = index + 1
-        if column.group is None:
-            ws.merge_cells(start_row=first_row, start_column=col, end_row=first_row + 1, end_column=col)
-            ws.cell(row=first_row, column=col, value=column.label(locale))
-            index += 1
-            continue
-        span = 1
-        while index + span < len(columns) and columns[index + span].group == column.group:
-            span += 1
-        ws.merge_cells(start_row=first_row, start_column=col, end_row=first_row, end_column=col + span - 1)
-        ws.cell(row=first_row, column=col, value=column.group[0] if locale == "zh" else column.group[1])
-        for offset in range(span):
-            ws.cell(row=first_row + 1, column=col + offset, value=columns[index + offset].label(locale))
-        index += span
-    for row in (first_row, first_row + 1):
-        ws.row_dimensions[row].height = 22
-        for col in range(1, len(columns) + 1):
-            cell = ws.cell(row=row, column=col)
-            cell.style = HEADER
-    return first_row + 2
-
-
-def _row_styles(columns: Sequence[Column], *, total: bool = False, align_left: Sequence[int] = ()) -> list[str]:
-    """The named style of each column's cells in a data row (or a totals row)."""
-    if total:
-        return [TOTAL_SCORE if c.number_format else TOTAL for c in columns]
-    return [CELL_SCORE if c.number_format else CELL_LEFT if col in align_left else CELL
-            for col, c in enumerate(columns, start=1)]
-
-
-def _data_row(ws: Worksheet, row: int, values: Sequence[Any], styles: Sequence[str]) -> None:
-    for col, (value, style) in enumerate(zip(values, styles), start=1):
-        cell = ws.cell(row=row, column=col, value=value)
-        cell.style = style
-
-
-def _widths(ws: Worksheet, columns: Sequence[Column]) -> None:
-    for col, column in enumerate(columns, start=1):
-        ws.column_dimensions[get_column_letter(col)].width = column.width
-
-
-def _signature(ws: Worksheet, row: int, width: int, locale: str) -> int:
-    """网格长签字 / 主管领导签字 / 日期 under the table, with room to sign. Returns the last row used."""
-    thirds = [(1, width // 3), (width // 3 + 1, 2 * width // 3), (2 * width // 3 + 1, width)]
-    for (first, last), key in zip(thirds, ("leader_sign", "supervisor_sign", "date")):
-        ws.merge_cells(start_row=row, start_column=first, end_row=row, end_column=last)
-        cell = ws.cell(row=row, column=first, value=_t(key, locale))
-        cell.font = _font(locale, size=12)
-        cell.alignment = Alignment(horizontal="left", vertical="bottom")
-    ws.row_dimensions[row].height = 42
-    return row
+def _locale_context(locale: str):
+    try:
+        return force_locale(locale)
+    except RuntimeError:  # pragma: no cover - outside an app context the labels stay in English
+        return contextlib.nullcontext()
 
 
 # --- the monthly table ------------------------------------------------------------------------------------
 def main_rows(table: MonthlyTable) -> list[list[Any]]:
-    """The main table's cells, row by row: the leaders, then the totals row (for the workbook, CSV and tests)."""
+    """The main table's cells, row by row: the leaders (for the workbook, CSV and tests)."""
     return [[column.value(row) for column in MAIN_COLUMNS] for row in table.rows]
 
 
@@ -276,15 +360,15 @@ def _detail_values(entry: EntryRow, locale: str, labels: dict[str, str]) -> list
     return values
 
 
-def _info_line(table: MonthlyTable, locale: str) -> str:
+def _info_line(table: MonthlyTable, locale: str, issuing_unit: str) -> str:
     status = (f"{_t('closed', locale)}（{_local(table.closed_at, table.timezone)}）" if locale == "zh" and table.closed
               else f"{_t('closed', locale)} ({_local(table.closed_at, table.timezone)})" if table.closed
               else _t("open", locale))
     if locale == "zh":
-        return (f"院区：{table.site_name}（{table.site_code}）　月份：{table.label}　状态：{status}　"
-                f"积分规则：第 {table.rule_version} 版")
-    return (f"Site: {table.site_name} ({table.site_code})   Month: {table.label}   Status: {status}   "
-            f"Points rules: version {table.rule_version}")
+        return (f"编制单位：{issuing_unit}　办公区：{table.site_name}（{table.site_code}）　月份：{table.label}　"
+                f"状态：{status}　积分规则：第 {table.rule_version} 版")
+    return (f"Issued by: {issuing_unit}   Site: {table.site_name} ({table.site_code})   Month: {table.label}   "
+            f"Status: {status}   Points rules: version {table.rule_version}")
 
 
 def _generated_line(generated_at: dt.datetime, timezone: str, locale: str) -> str:
@@ -296,116 +380,126 @@ def _notes(table: MonthlyTable, locale: str) -> list[str]:
     notes = []
     if locale == "zh":
         notes.append("说明：巡查任务与发现问题按本月发生的事项统计；积分为本月入账的积分合计（含更正及上月锁定后顺延入账的积分），"
-                     "明细见“积分明细”。排名按积分从高到低，积分相同者名次相同。")
+                     "明细见“积分明细”。排名按积分从高到低，积分相同者名次相同。网格长在本人一行的“签字确认”栏签字。")
         if table.others_entries:
             notes.append(f"另有 {table.others_entries} 条积分记录属于本月未担任网格长的人员，共 {table.others_points} 分，"
                          f"见“积分明细”。")
     else:
         notes.append("Note: patrols and issues count what happened in the month; points are the entries booked in the "
                      "month (corrections, and events of a closed month booked into this one, included); see "
-                     "\"Ledger detail\". Ranked by points, highest first; equal points share a rank.")
+                     "\"Ledger detail\". Ranked by points, highest first; equal points share a rank. Each grid "
+                     "leader signs in the \"Signature\" cell of their own row.")
         if table.others_entries:
             notes.append(f"{table.others_entries} more entries ({table.others_points} points) belong to people who "
                          f"led no grid this month; see \"Ledger detail\".")
     return notes
 
 
-def _main_sheet(ws: Worksheet, table: MonthlyTable, locale: str, generated_at: dt.datetime) -> None:
-    width = len(MAIN_COLUMNS)
+@dataclass(frozen=True)
+class Signing:
+    """Who the printed form names: the issuing unit (编制单位; the site's name when the site sets none) and the
+    person exporting (制表人)."""
+    issuing_unit: Optional[str] = None
+    prepared_by: Optional[str] = None
+
+    def unit(self, site_name: str) -> str:
+        return (self.issuing_unit or "").strip() or site_name
+
+
+def _main_sheet(workbook, name: str, formats: Formats, table: MonthlyTable, locale: str, generated_at: dt.datetime,
+                signing: Signing) -> int:
+    columns = MAIN_COLUMNS + (SIGN_COLUMN,)
+    sheet = Sheet(workbook, name, columns, formats, locale)
     title = (f"{table.site_name}网格长巡查情况积分表（{_month_title(table.month, locale)}）" if locale == "zh"
              else f"{table.site_name}: grid leaders' patrol points, {_month_title(table.month, locale)}")
-    _title(ws, 1, title, width, locale, height=30)
-    _title(ws, 2, _info_line(table, locale), width, locale, size=10, bold=False)
-    _title(ws, 3, _generated_line(generated_at, table.timezone, locale), width, locale, size=10, bold=False)
-    row = _header(ws, 4, MAIN_COLUMNS, locale)
-    styles = _row_styles(MAIN_COLUMNS, align_left=(3,))
+    sheet.merged(title, formats.title, TITLE_H)
+    sheet.merged(_info_line(table, locale, signing.unit(table.site_name)), formats.info, INFO_H)
+    sheet.merged(_generated_line(generated_at, table.timezone, locale), formats.info, INFO_H)
+    header = sheet.row
+    sheet.header()
+    body = sheet.row
+    row_formats = formats.row(columns)
     for values in main_rows(table):
-        _data_row(ws, row, values, styles)
-        row += 1
-    _data_row(ws, row, totals_row(table.totals, locale), _row_styles(MAIN_COLUMNS, total=True))
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
-    row += 1
+        sheet.values(values + [None], row_formats, LEADER_H)
+    tail = sheet.row
+    total_formats = formats.row(columns, total=True)
+    sheet.values(totals_row(table.totals, locale) + [None], total_formats, TOTAL_H)
+    sheet.ws.merge_range(tail, 0, tail, 2, _t("total", locale), formats.total)
     for note in _notes(table, locale):
-        ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
-        cell = ws.cell(row=row, column=1, value=note)
-        cell.font, cell.alignment = _font(locale, size=9), LEFT_TOP
-        ws.row_dimensions[row].height = 30
-        row += 1
-    last = _signature(ws, row + 1, width, locale)
-    _widths(ws, MAIN_COLUMNS)
-    ws.freeze_panes = "C6"  # the two header rows and the rank and name columns stay in view
-    _print_setup(ws, title_rows="4:5", last_row=last, last_col=width, locale=locale)
-    ws.sheet_view.zoomScale = 100
-    ws.title = _t("sheet_main", locale)
+        sheet.merged(note, formats.note, NOTE_H)
+    sheet._height(GAP_H)
+    sheet.signatures(signing.prepared_by)
+    return sheet.finish(header_rows=(header, header + 1), body_from=body, freeze=(body, 2), keep_together_from=tail)
 
 
-def _detail_sheet(ws: Worksheet, table: MonthlyTable, locale: str) -> None:
-    width = len(DETAIL_COLUMNS)
+def _detail_sheet(workbook, formats: Formats, table: MonthlyTable, locale: str) -> int:
+    sheet = Sheet(workbook, _t("sheet_detail", locale), DETAIL_COLUMNS, formats, locale)
     title = (f"{table.site_name}积分明细（{_month_title(table.month, locale)}）" if locale == "zh"
              else f"{table.site_name}: ledger detail, {_month_title(table.month, locale)}")
-    _title(ws, 1, title, width, locale, size=14, height=26)
+    sheet.merged(title, formats.subtitle, 26)
     info = (f"共 {len(table.entries)} 条，合计 {table.entries_points} 分。" if locale == "zh"
             else f"{len(table.entries)} entries, {table.entries_points} points in all.")
-    _title(ws, 2, info, width, locale, size=10, bold=False)
-    for col, column in enumerate(DETAIL_COLUMNS, start=1):
-        cell = ws.cell(row=3, column=col, value=column.label(locale))
-        cell.style = HEADER
-    row = 4
-    styles = _row_styles(DETAIL_COLUMNS, align_left=(4, 11))
+    sheet.merged(info, formats.info, INFO_H)
+    header = sheet._height(HEADER_H)
+    for col, column in enumerate(DETAIL_COLUMNS):
+        sheet.ws.write_string(header, col, column.label(locale), formats.header)
+    row_formats = formats.row(DETAIL_COLUMNS, detail=True)
     labels: dict[str, str] = {}
+    write = spreadsheets.write_cell
+    ws, heights = sheet.ws, sheet.heights
     with _locale_context(locale):
-        for entry in table.entries:
-            _data_row(ws, row, _detail_values(entry, locale, labels), styles)
-            row += 1
-    totals = [None] * width
+        for entry in table.entries:  # the hot loop (~2,000 lines × 12 cells): rows keep the default height
+            row = len(heights)
+            heights.append(DETAIL_H)
+            for col, (value, cell_format) in enumerate(zip(_detail_values(entry, locale, labels), row_formats)):
+                write(ws, row, col, value, cell_format)
+    ws.set_default_row(DETAIL_H)
+    totals: list[Any] = [None] * sheet.width
     totals[0], totals[6] = _t("total", locale), table.entries_points
-    _data_row(ws, row, totals, _row_styles(DETAIL_COLUMNS, total=True))
-    _widths(ws, DETAIL_COLUMNS)
-    ws.freeze_panes = "A4"
-    _print_setup(ws, title_rows="3:3", last_row=row, last_col=width, locale=locale)
-    ws.title = _t("sheet_detail", locale)
+    sheet.values(totals, formats.row(DETAIL_COLUMNS, total=True), DETAIL_H)
+    return sheet.finish(header_rows=(header, header), body_from=header + 1, freeze=(header + 1, 0))
 
 
-def _locale_context(locale: str):
-    try:
-        return force_locale(locale)
-    except RuntimeError:  # pragma: no cover - outside an app context the labels stay in English
-        return contextlib.nullcontext()
+# The workbook's default font sets the unit of column widths (its digit's width). Arial 10 has a 7-pixel digit in
+# Excel and, as Liberation Sans (metric-compatible, shipped with LibreOffice), in LibreOffice too; with Calibri,
+# LibreOffice on a machine without it falls back to a wider font, widens every column by ~30 % and splits the
+# table across two pages side by side. Cells still print in 宋体 / Calibri.
+DEFAULT_FONT = {"default_format_properties": {"font_name": "Arial", "font_size": 10}}
 
 
-def build_workbook(table: MonthlyTable, *, locale: str = "zh", generated_at: Optional[dt.datetime] = None) -> Workbook:
-    locale = _check_locale(locale)
-    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
-    workbook = Workbook()
-    _register_styles(workbook, locale)
-    _main_sheet(workbook.active, table, locale, generated_at)
-    _detail_sheet(workbook.create_sheet(), table, locale)
-    _properties(workbook, table.site_name, table.label, generated_at)
+def _new_workbook(target: Target, title: str, generated_at: dt.datetime):
+    if isinstance(target, (str, os.PathLike)):
+        workbook = spreadsheets.new_workbook(os.fspath(target), **DEFAULT_FONT)
+    else:
+        workbook = spreadsheets.new_workbook(target, in_memory=True, **DEFAULT_FONT)
+    workbook.set_properties({"title": title, "author": "GridPatrol",
+                             "created": generated_at.astimezone(dt.timezone.utc).replace(tzinfo=None)})
     return workbook
 
 
-def _properties(workbook: Workbook, site_name: str, period: str, generated_at: dt.datetime) -> None:
-    workbook.properties.title = f"{site_name} {period}"
-    workbook.properties.creator = "GridPatrol"
-    workbook.properties.created = workbook.properties.modified = generated_at.astimezone(dt.timezone.utc).replace(
-        tzinfo=None)
-
-
 def write_xlsx(table: MonthlyTable, target: Target, *, locale: str = "zh",
-               generated_at: Optional[dt.datetime] = None) -> None:
-    """Write the month's workbook to a path or a binary stream."""
-    build_workbook(table, locale=locale, generated_at=generated_at).save(target)
+               generated_at: Optional[dt.datetime] = None, issuing_unit: Optional[str] = None,
+               prepared_by: Optional[str] = None) -> None:
+    """Write the month's workbook to a path or a binary stream. `issuing_unit` (编制单位) defaults to the
+    site's name; `prepared_by` (制表人) is the person exporting, or a blank line to write on."""
+    locale = _check_locale(locale)
+    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    workbook = _new_workbook(target, f"{table.site_name} {table.label}", generated_at)
+    formats = Formats(workbook, locale)
+    _main_sheet(workbook, _t("sheet_main", locale), formats, table, locale, generated_at,
+                Signing(issuing_unit, prepared_by))
+    _detail_sheet(workbook, formats, table, locale)
+    workbook.close()
 
 
 def write_csv(table: MonthlyTable, target: Target, *, locale: str = "zh") -> None:
     """The main table as CSV (UTF-8 with BOM): a header row, one row per leader, the totals row."""
     locale = _check_locale(locale)
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = spreadsheets.csv_writer(buffer, lineterminator="\r\n")
     writer.writerow([column.flat_label(locale) for column in MAIN_COLUMNS])
-    for values in main_rows(table):
-        writer.writerow(["" if v is None else v for v in values])
-    writer.writerow(["" if v is None else v for v in totals_row(table.totals, locale)])
+    writer.writerows(main_rows(table))
+    writer.writerow(totals_row(table.totals, locale))
     text = "\ufeff" + buffer.getvalue()
     if isinstance(target, (str, os.PathLike)):
         with open(target, "w", encoding="utf-8", newline="") as handle:
@@ -418,71 +512,68 @@ def write_csv(table: MonthlyTable, target: Target, *, locale: str = "zh") -> Non
 
 # --- a year -----------------------------------------------------------------------------------------------
 def _year_columns(summary: YearSummary) -> tuple[Column, ...]:
-    months = tuple(Column(f"m{m.month:02d}", f"{m.month}月", EN_MONTHS[m.month - 1][:3], 6,
+    months = tuple(Column(f"m{m.month:02d}", f"{m.month}月", EN_MONTHS[m.month - 1][:3], 5.5,
                           (lambda i: lambda r: r.monthly_points[i])(i), ("月度积分", "Points by month"))
                    for i, m in enumerate(summary.months))
     base = tuple(Column(c.key, c.zh, c.en, c.width, (lambda f: lambda r: f(r.total))(c.value), c.group,
-                        c.number_format) for c in MAIN_COLUMNS[:-1])
+                        c.number_format, c.align_left) for c in MAIN_COLUMNS[:-1])
     return base + months + (Column("points", "全年积分", "Year points", 9, lambda r: r.total.points),)
 
 
-def _year_sheet(ws: Worksheet, summary: YearSummary, locale: str, generated_at: dt.datetime, timezone: str) -> None:
+def _year_sheet(workbook, formats: Formats, summary: YearSummary, locale: str, generated_at: dt.datetime,
+                timezone: str, signing: Signing) -> int:
     columns = _year_columns(summary)
-    width = len(columns)
+    sheet = Sheet(workbook, _t("sheet_year", locale), columns, formats, locale)
     title = (f"{summary.site_name}网格长巡查情况积分年度汇总表（{summary.year}年）" if locale == "zh"
              else f"{summary.site_name}: grid leaders' patrol points, year {summary.year}")
-    _title(ws, 1, title, width, locale, height=30)
+    sheet.merged(title, formats.title, TITLE_H)
     months = f"{summary.months[0]:%Y-%m} – {summary.months[-1]:%Y-%m}"
-    info = (f"院区：{summary.site_name}（{summary.site_code}）　月份：{months}　全年积分为各月入账积分之和"
-            if locale == "zh" else
-            f"Site: {summary.site_name} ({summary.site_code})   Months: {months}   "
+    unit = signing.unit(summary.site_name)
+    info = (f"编制单位：{unit}　办公区：{summary.site_name}（{summary.site_code}）　月份：{months}　"
+            "全年积分为各月入账积分之和" if locale == "zh" else
+            f"Issued by: {unit}   Site: {summary.site_name} ({summary.site_code})   Months: {months}   "
             "Year points = the months' points added up")
-    _title(ws, 2, info, width, locale, size=10, bold=False)
-    _title(ws, 3, _generated_line(generated_at, timezone, locale), width, locale, size=10, bold=False)
-    row = _header(ws, 4, columns, locale)
-    styles = _row_styles(columns, align_left=(3,))
+    sheet.merged(info, formats.info, INFO_H)
+    sheet.merged(_generated_line(generated_at, timezone, locale), formats.info, INFO_H)
+    header = sheet.row
+    sheet.header()
+    body = sheet.row
+    row_formats = formats.row(columns)
     for year_row in summary.rows:
-        _data_row(ws, row, [c.value(year_row) for c in columns], styles)
-        row += 1
+        sheet.values([c.value(year_row) for c in columns], row_formats, LEADER_H)
+    tail = sheet.row
     totals = [c.value(YearRow(summary.totals, summary.monthly_totals)) for c in columns]
     totals[0], totals[1], totals[2] = _t("total", locale), None, None
-    _data_row(ws, row, totals, _row_styles(columns, total=True))
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=3)
-    last = _signature(ws, row + 2, width, locale)
-    _widths(ws, columns)
-    ws.freeze_panes = "C6"
-    _print_setup(ws, title_rows="4:5", last_row=last, last_col=width, locale=locale)
-    ws.title = _t("sheet_year", locale)
+    sheet.values(totals, formats.row(columns, total=True), TOTAL_H)
+    sheet.ws.merge_range(tail, 0, tail, 2, _t("total", locale), formats.total)
+    sheet._height(GAP_H)
+    sheet.signatures(signing.prepared_by)
+    return sheet.finish(header_rows=(header, header + 1), body_from=body, freeze=(body, 2), keep_together_from=tail)
 
 
-def build_year_workbook(tables: list[MonthlyTable], *, locale: str = "zh",
-                        generated_at: Optional[dt.datetime] = None) -> Workbook:
+def write_year_xlsx(tables: list[MonthlyTable], target: Target, *, locale: str = "zh",
+                    generated_at: Optional[dt.datetime] = None, issuing_unit: Optional[str] = None,
+                    prepared_by: Optional[str] = None) -> None:
     """Sheet 1: the year summary; then one printable points table per month (no ledger detail: that is
     the monthly workbook's)."""
     locale = _check_locale(locale)
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
     summary = year_summary(tables)
-    workbook = Workbook()
-    _register_styles(workbook, locale)
-    _year_sheet(workbook.active, summary, locale, generated_at, tables[0].timezone)
+    signing = Signing(issuing_unit, prepared_by)
+    workbook = _new_workbook(target, f"{summary.site_name} {summary.year}", generated_at)
+    formats = Formats(workbook, locale)
+    _year_sheet(workbook, formats, summary, locale, generated_at, tables[0].timezone, signing)
     for table in tables:
-        ws = workbook.create_sheet()
-        _main_sheet(ws, table, locale, generated_at)
-        ws.title = table.label
-    _properties(workbook, summary.site_name, str(summary.year), generated_at)
-    return workbook
+        _main_sheet(workbook, table.label, formats, table, locale, generated_at, signing)
+    workbook.close()
 
 
-def write_year_xlsx(tables: list[MonthlyTable], target: Target, *, locale: str = "zh",
-                    generated_at: Optional[dt.datetime] = None) -> None:
-    build_year_workbook(tables, locale=locale, generated_at=generated_at).save(target)
-
-
-def write(table: MonthlyTable, path: str, *, locale: str = "zh") -> str:
+def write(table: MonthlyTable, path: str, *, locale: str = "zh", issuing_unit: Optional[str] = None,
+          prepared_by: Optional[str] = None) -> str:
     """Pick the format by the file's extension (.xlsx or .csv); returns the format written."""
     extension = os.path.splitext(path)[1].lower()
     if extension == ".xlsx":
-        write_xlsx(table, path, locale=locale)
+        write_xlsx(table, path, locale=locale, issuing_unit=issuing_unit, prepared_by=prepared_by)
         return "xlsx"
     if extension == ".csv":
         write_csv(table, path, locale=locale)

@@ -1,5 +1,6 @@
 """The monthly points workbook and CSV, read back: every figure of every row, the print setup, the ledger
-detail, stability across exports, the English variant, and a year."""
+detail, stability across exports, the English variant, and a year. (Printing through LibreOffice, the signing
+lines and formula-like text: test_export_print.py.)"""
 
 from __future__ import annotations
 
@@ -25,17 +26,17 @@ WIDTH = 14
 # Sheet 1, rows 6…9: the leaders in rank order, then the totals — computed by hand (see test_table.py).
 EXPECTED_ROWS = [
     [1, "Leader0", "A01", 4, 3, 2, 1, 1, 90.0, 0, 1, 0, 1, 4],
-    [2, "Leader1", "A02、A03", 4, 3, 2, 1, 1, 93.3, 2, 0, 0, 2, 3],
     [2, "Leader2", "A04", 0, 0, 0, 0, 0, None, 0, 1, 0, 0, 3],
+    [3, "Leader1", "A02、A03", 4, 3, 2, 1, 1, 93.33, 2, 0, 0, 2, 3],  # 3 points over 2 grids
 ]
-EXPECTED_TOTALS = ["合计", None, None, 8, 6, 4, 2, 2, 91.7, 2, 2, 0, 3, 10]
+EXPECTED_TOTALS = ["合计", None, None, 8, 6, 4, 2, 2, 91.67, 2, 2, 0, 3, 10]
 HEADER_ZH = (["排名", "网格长", "责任网格", "巡查任务", None, None, None, None, None, "发现有效问题", None, None,
-              "本网格结案", "积分"],
-             [None, None, None, "应巡", "已巡", "按时", "超时", "漏巡", "平均得分", "一般", "较大", "重大", None, None])
+              "本网格结案", "积分", "签字确认"],
+             [None, None, None, "应巡", "已巡", "按时", "逾时", "漏巡", "平均得分", "一般", "较大", "重大", None, None, None])
 HEADER_EN = (["Rank", "Grid leader", "Grids", "Patrols", None, None, None, None, None, "Valid issues found", None, None,
-              "Issues closed", "Points"],
+              "Issues closed", "Points", "Signature"],
              [None, None, None, "Due", "Done", "On time", "Late", "Missed", "Avg. score", "Minor", "Major",
-              "Critical", None, None])
+              "Critical", None, None, None])
 
 
 @pytest.fixture
@@ -71,10 +72,10 @@ def test_sheet_one_has_every_figure_of_every_row(app, november):
     assert wb.sheetnames == ["积分表", "积分明细"]
     ws = wb["积分表"]
     assert ws["A1"].value == "测试院区网格长巡查情况积分表（2026年11月）"
-    assert "A1:N1" in {str(r) for r in ws.merged_cells.ranges}
-    assert ws["A2"].value == "院区：测试院区（TEST）　月份：2026-11　状态：未锁定（数字可能变化）　积分规则：第 1 版"
+    assert "A1:O1" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws["A2"].value == "编制单位：测试院区　办公区：测试院区（TEST）　月份：2026-11　状态：未锁定（数字可能变化）　积分规则：第 1 版"
     assert ws["A3"].value == "生成时间：2026-12-01 08:30（Asia/Shanghai）"
-    assert (_row(ws, 4), _row(ws, 5)) == HEADER_ZH
+    assert (_row(ws, 4, WIDTH + 1), _row(ws, 5, WIDTH + 1)) == HEADER_ZH
     for offset, expected in enumerate(EXPECTED_ROWS):
         assert _row(ws, 6 + offset) == expected
     assert _row(ws, 9) == EXPECTED_TOTALS
@@ -100,18 +101,24 @@ def test_sheet_one_is_set_up_to_be_printed_and_signed(app, november):
     ws = _xlsx(app, _table(app))["积分表"]
     assert ws.page_setup.orientation == "landscape"
     assert int(ws.page_setup.paperSize) == 9  # A4
-    assert int(ws.page_setup.fitToWidth) == 1 and int(ws.page_setup.fitToHeight) == 0
-    assert ws.sheet_properties.pageSetUpPr.fitToPage is True
+    # a fixed scale fitting the width (Excel ignores manual page breaks under "fit to pages")
+    assert not ws.sheet_properties.pageSetUpPr or not ws.sheet_properties.pageSetUpPr.fitToPage
+    assert int(ws.page_setup.scale or 100) == exporting._scale(exporting.MAIN_COLUMNS + (exporting.SIGN_COLUMN,)) <= 100
     assert ws.freeze_panes == "C6"
     assert ws.print_title_rows == "$4:$5"
     last = ws.max_row
-    assert ws.print_area == f"'积分表'!$A$1:$N${last}"
+    assert ws.print_area == f"'积分表'!$A$1:$O${last}"
     texts = [c.value for row in ws.iter_rows(min_row=10) for c in row if isinstance(c.value, str)]
-    assert {"网格长签字：", "主管领导签字：", "日期："} <= set(texts)
-    signature_row = next(r for r in range(10, last + 1) if ws.cell(row=r, column=1).value == "网格长签字：")
+    assert any(t.startswith("制表人：") for t in texts) and any(t.startswith("审核人：") for t in texts)
+    signature_row = next(r for r in range(10, last + 1) if str(ws.cell(row=r, column=1).value).startswith("制表人："))
     assert signature_row == last
-    assert all(ws.column_dimensions[c].width >= 6 for c in "ABCDEFGHIJKLMN")
-    assert "&P" in ws.oddFooter.center.text
+    assert all(ws.column_dimensions[c].width >= 6 for c in "ABCDEFGHIJKLMNO")
+    # page numbers of this sheet alone: numbering starts at 1 and the count is the sheet's own (one page here)
+    assert ws.oddFooter.center.text == "第 &P 页　共 1 页"
+    assert (ws.page_setup.firstPageNumber or 1) == 1 and ws.page_setup.useFirstPageNumber  # 1 is the default
+    assert not ws.row_breaks.brk
+    # the footer has a band of its own inside the bottom margin (LibreOffice: footer height = the difference)
+    assert ws.page_margins.bottom - ws.page_margins.footer >= 0.4 and ws.page_margins.footer >= 0.25
 
 
 def test_the_detail_sheet_lists_every_entry_with_rule_version_and_source(app, november):
@@ -122,7 +129,7 @@ def test_the_detail_sheet_lists_every_entry_with_rule_version_and_source(app, no
     assert _row(ws, 3, 12) == ["条目号", "人员", "账号", "规则", "规则代码", "规则版本", "积分", "来源", "来源编号",
                                "事件月份", "原因", "更正条目"]
     assert ws.freeze_panes == "A4" and ws.print_title_rows == "$3:$3"
-    assert ws.page_setup.orientation == "landscape" and int(ws.page_setup.fitToWidth) == 1
+    assert ws.page_setup.orientation == "landscape" and ws.oddFooter.center.text == "第 &P 页　共 1 页"
     with app.app_context(), force_locale("zh"):
         stored = list(db.session.scalars(sa.select(PointsEntry).where(PointsEntry.month == NOV)))
         source = {"patrol": "巡查", "issue": "问题", "appeal": "申诉"}
@@ -159,10 +166,10 @@ def test_english_headers_and_sheet_names(app, november):
     ws = wb["Points table"]
     assert ws["A1"].value == "测试院区: grid leaders' patrol points, November 2026"
     assert ws["A3"].value == "Generated: 2026-12-01 08:30 (Asia/Shanghai)"
-    assert (_row(ws, 4), _row(ws, 5)) == HEADER_EN
+    assert (_row(ws, 4, WIDTH + 1), _row(ws, 5, WIDTH + 1)) == HEADER_EN
     assert _row(ws, 6) == EXPECTED_ROWS[0] and _row(ws, 9) == ["Total"] + EXPECTED_TOTALS[1:]
     texts = {c.value for row in ws.iter_rows() for c in row}
-    assert {"Grid leader's signature:", "Supervisor's signature:", "Date:"} <= texts
+    assert {"Prepared by:________________", "Reviewed by:________________", "Date:____-__-__"} <= texts
     detail = wb["Ledger detail"]
     assert _row(detail, 3, 3) == ["Entry no.", "Person", "Username"]
     labels = {detail.cell(row=r, column=5).value: detail.cell(row=r, column=4).value for r in range(4, 24)}
@@ -178,7 +185,7 @@ def test_csv_is_the_main_table_in_utf8_with_a_bom(app, november):
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0] == ["排名", "网格长", "责任网格", "巡查任务（应巡）", "巡查任务（已巡）", "巡查任务（按时）",
-                       "巡查任务（超时）", "巡查任务（漏巡）", "巡查任务（平均得分）", "发现有效问题（一般）",
+                       "巡查任务（逾时）", "巡查任务（漏巡）", "巡查任务（平均得分）", "发现有效问题（一般）",
                        "发现有效问题（较大）", "发现有效问题（重大）", "本网格结案", "积分"]
 
     def text(values):
@@ -211,7 +218,7 @@ def test_a_year_workbook_has_a_summary_and_the_twelve_months(app, november):
     width = 13 + 12 + 1
     assert _row(ws, 5, width)[13:] == [f"{m}月" for m in range(1, 13)] + [None]
     assert _row(ws, 6, width) == [1, "Leader0", "A01、A04", 4, 3, 2, 1, 1, 90.0, 0, 1, 0, 1] + [0] * 10 + [4, 0, 4]
-    assert _row(ws, 8, width) == [2, "Leader2", "A04", 0, 0, 0, 0, 0, None, 0, 1, 0, 0] + [None] * 10 + [3, 0, 3]
+    assert _row(ws, 7, width) == [2, "Leader2", "A04", 0, 0, 0, 0, 0, None, 0, 1, 0, 0] + [None] * 10 + [3, 0, 3]
     assert _row(ws, 9, width)[-3:] == [10, 0, 10]
-    assert ws.freeze_panes == "C6" and int(ws.page_setup.fitToWidth) == 1 and ws.print_title_rows == "$4:$5"
+    assert ws.freeze_panes == "C6" and ws.print_title_rows == "$4:$5" and ws.oddFooter.center.text == "第 &P 页　共 1 页"
     assert [_row(wb["2026-11"], r) for r in range(6, 10)] == EXPECTED_ROWS + [EXPECTED_TOTALS]
