@@ -7,7 +7,6 @@ grids; rectifiers see what is dispatched to them or their teams.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import Team, User
+from gridpatrol.core import spreadsheets
 from gridpatrol.core.roles import Role
 from gridpatrol.grids.models import Grid, GridAssignment
 from gridpatrol.issues.models import OPEN_STATES, Issue
@@ -208,7 +208,7 @@ def export_csv(session: Session, user: User, f: QueueFilter, now: dt.datetime, *
         .order_by(Issue.id).execution_options(yield_per=2000))
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out)
+    writer = spreadsheets.csv_writer(out)  # titles and names are people's text: no cell may run as a formula
     writer.writerow(CSV_COLUMNS)
     local = lambda value: value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""  # noqa: E731
     for (issue_id, state, deadline, severity, category, grid_code, title, reported_at, reporter_name, team_name,

@@ -1,8 +1,8 @@
 """`gridpatrol points …`: check and rebuild a month's ledger, export the monthly table, close a month.
 
     gridpatrol points rebuild --site CODE --month YYYY-MM [--check]
-    gridpatrol points export  --site CODE --month YYYY-MM --out FILE.xlsx|FILE.csv [--locale zh|en]
-    gridpatrol points export  --site CODE --year YYYY --out FILE.xlsx
+    gridpatrol points export  --site CODE --month YYYY-MM --out FILE.xlsx|FILE.csv [--locale zh|en] [--prepared-by NAME]
+    gridpatrol points export  --site CODE --year YYYY --out FILE.xlsx [--prepared-by NAME]
     gridpatrol points close   --site CODE --month YYYY-MM
 
 Writing commands run in one `job_transaction()`; a refusal prints the reason and exits with status 1.
@@ -74,9 +74,11 @@ def rebuild(site_code: Optional[str], month_text: str, check: bool) -> None:
               help="The file to write; .xlsx (to print and sign) or .csv (the main table).")
 @click.option("--locale", type=click.Choice(["zh", "en"]), default=None,
               help="Language of the headers (default: the site's default language).")
+@click.option("--prepared-by", "prepared_by", metavar="NAME",
+              help="The 制表人 printed on the workbook (default: a blank line to write the name on).")
 @with_appcontext
 def export(site_code: Optional[str], month_text: Optional[str], year: Optional[int], out: str,
-           locale: Optional[str]) -> None:
+           locale: Optional[str], prepared_by: Optional[str]) -> None:
     """Write the monthly points table (or a year's) to FILE, picking the format by its extension."""
     locale = locale or current_app.config["DEFAULT_LOCALE"]
     extension = os.path.splitext(out)[1].lower()
@@ -93,7 +95,8 @@ def export(site_code: Optional[str], month_text: Optional[str], year: Optional[i
             months = tables.yearly_tables(session, site, year)
             if not months:
                 raise click.ClickException(f"{year} has not begun")
-            exporting.write_year_xlsx(months, out, locale=locale)
+            exporting.write_year_xlsx(months, out, locale=locale, issuing_unit=site.issuing_unit,
+                                      prepared_by=prepared_by)
             click.echo(f"wrote {out}: site {site.code} {year}, {len(months)} months, "
                        f"{len(months[-1].rows)} leaders in the last month")
             return
@@ -103,7 +106,7 @@ def export(site_code: Optional[str], month_text: Optional[str], year: Optional[i
         raise click.ClickException(str(exc)) from None
     finally:
         session.rollback()
-    exporting.write(table, out, locale=locale)
+    exporting.write(table, out, locale=locale, issuing_unit=site.issuing_unit, prepared_by=prepared_by)
     click.echo(f"wrote {out}: site {site.code} {month:%Y-%m}, {len(table.rows)} leaders, "
                f"{len(table.entries)} entries, {'closed' if table.closed else 'open'}")
 

@@ -213,7 +213,8 @@ def download(fmt: str):
     table = tables.monthly_table(db.session, site, month)
     buffer = io.BytesIO()
     if fmt == "xlsx":
-        exporting.write_xlsx(table, buffer, locale=_locale())
+        exporting.write_xlsx(table, buffer, locale=_locale(), issuing_unit=site.issuing_unit,
+                             prepared_by=current_user.display_name)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         exporting.write_csv(table, buffer, locale=_locale())
@@ -231,7 +232,8 @@ def download_year():
     if not months:
         return _refuse(_("That year has not begun."))
     buffer = io.BytesIO()
-    exporting.write_year_xlsx(months, buffer, locale=_locale())
+    exporting.write_year_xlsx(months, buffer, locale=_locale(), issuing_unit=site.issuing_unit,
+                              prepared_by=current_user.display_name)
     return Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="points-{site.code}-{year}.xlsx"'})
 
