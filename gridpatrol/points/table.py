@@ -6,17 +6,26 @@ points entries (site, month)):
 
 - **rows**: every person who held a grid of the site as its *leader* (网格长) at some moment of the month,
   from the assignment history (a handover mid-month gives both people a row; each lists the grids they held).
-- **patrols due / done / on time / late / missed / average score**: patrols *assigned* to the person whose
-  window starts in the month (site time). Done = submitted; late = finished (device time, else arrival)
-  after the due time, as `Patrol.late`; missed = marked missed. Patrols still open are due but neither
-  done nor missed. The average is over the submitted patrols that have a score.
+- **patrols due / done / on time / late / missed**: patrols *assigned* to the person whose window starts in the
+  month (site time). Due (应巡) = those whose due time has come by the table's "as of" instant, or that were done
+  by then (a mid-month table does not count tomorrow's patrols); done = submitted by "as of"; late = finished
+  (device time, else arrival) after the due time, as `Patrol.late`; missed = marked missed. Patrols past their
+  due time and still open are due but neither done nor missed.
+- **巡查合格率 (pass rate)**: the average score (0–100, the share of applicable checklist items that passed) of
+  the person's submitted patrols — the condition of their grids, not a measure of the leader (a leader who finds
+  problems lowers it). Two decimals.
 - **issues found (minor / major / critical)**: issues the person reported in the month that were accepted
   (dispatched, not rejected), by the severity they were accepted with (`Issue.accepted_severity`, stored at the
   first dispatch; a later re-dispatch does not change it), as points are.
 - **issues closed**: issues of a grid closed in the month, counted for whoever led that grid when it closed.
 - **points**: the sum of the ledger entries booked in the month (`PointsEntry.month`), so corrections booked
   into this month count here, and late events of a closed month count in the month they were booked into.
-- **rank**: competition ranking by points, highest first (1, 2, 2, 4); equal points are listed by name.
+- **points per grid**: points divided by the number of grids held (`grids`); **rank** by points per grid,
+  equal values share a rank (并列: 1, 1, 3), a tie listed by the pinyin of the name (`points.ranking`, the one
+  ranking, which the dashboard uses too).
+
+"As of" (`as_of`): the instant the table is computed for — now for an open month (or the given instant), the
+close for a closed month.
 
 A closed month's table is frozen at its close (月度锁定), so what was printed and signed can be printed again:
 events that arrive after the close (an offline submission of a missed patrol, a report accepted late) count
@@ -24,8 +33,12 @@ only where the ledger booked them, in a later month's points; the closed month s
 missed and that issue as not (yet) accepted, as its points do. Closed issues and assignment history do not
 change after the fact, and a closed month takes no new entries.
 
-`entries` lists every ledger entry booked in the month (everyone's, not only the rows'); the points of people
-without a row (staff who reported problems, a former leader's correction) are summed in `others_points`.
+`entries` lists every ledger entry booked in the month (everyone's, not only the rows'), each with the facts its
+reason is told from (`points.reasons`); the points of people without a row (staff who reported problems, a former
+leader's correction) are summed in `others_points`.
+
+Periods (quarter, half-year, year: the half-year 考核): `period_tables` gives the period's monthly tables and
+`period_summary` adds them up, person by person; a period's points are the sum of its months' points.
 """
 
 from __future__ import annotations
@@ -35,15 +48,16 @@ import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Optional
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import User
-from gridpatrol.core.time import month_bounds, month_of, month_start
+from gridpatrol.core.time import Period, month_bounds, month_of, month_start, utcnow
 from gridpatrol.grids.models import AssignmentRole, Grid, GridAssignment, Site
-from gridpatrol.points import services
+from gridpatrol.points import ranking, reasons, services
 from gridpatrol.points.models import MonthClose, PointsEntry
 from gridpatrol.points.rules import RULE_LABELS
 
@@ -51,10 +65,10 @@ SEVERITIES = ("minor", "major", "critical")
 
 
 def round_score(value: Optional[float]) -> Optional[float]:
-    """One decimal, halves rounded up (what people do by hand), so a printed 87.3 is what they compute."""
+    """Two decimals, halves rounded up (what people do by hand), so a printed 87.33 is what they compute."""
     if value is None:
         return None
-    return float(Decimal(repr(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True)
@@ -76,10 +90,30 @@ class LeaderRow:
     issues_closed: int = 0
     points: int = 0
     rank: int = 0
+    per_grid_sum: Optional[Fraction] = None  # a period's row: the sum of its months' points per grid
 
     @property
     def average_score(self) -> Optional[float]:
+        """巡查合格率: the average score of the submitted patrols (see the module docstring)."""
         return round_score(self.score_sum / self.scored) if self.scored else None
+
+    pass_rate = average_score
+
+    @property
+    def grids_held(self) -> int:
+        return len(self.grids)
+
+    @property
+    def per_grid_exact(self) -> Fraction:
+        """What the rank compares: points ÷ grids held; for a period, the sum of its months' values."""
+        if self.per_grid_sum is not None:
+            return self.per_grid_sum
+        return ranking.per_grid(self.points, self.grids_held)
+
+    @property
+    def points_per_grid(self) -> Optional[float]:
+        """Points per grid held, two decimals (the rank compares them exactly); None for a totals row."""
+        return ranking.per_grid_display(self.per_grid_exact) if self.grids else None
 
     @property
     def patrols_open(self) -> int:
@@ -103,14 +137,19 @@ class EntryRow:
     source_id: int
     month: dt.date
     event_month: dt.date
-    reason: str
+    reason: str  # the note stored at booking (for the record; pages and paper tell `reason_text`)
     corrects_id: Optional[int]
+    facts: Optional[reasons.Facts] = None
 
     @property
     def rule_label(self) -> str:
-        """In the current locale (wrap in flask_babel.force_locale for another)."""
+        """In the current locale (wrap in flask_babel.force_locale for another); never the code."""
         label = RULE_LABELS.get(self.rule_code)
-        return str(label) if label is not None else self.rule_code
+        return str(label) if label is not None else ""
+
+    def reason_text(self, locale: str = "zh") -> str:
+        """Why it was booked, told from its facts in `locale` (rule labels in the current Flask-Babel locale)."""
+        return reasons.describe(self.facts, locale) if self.facts is not None else ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +161,7 @@ class MonthlyTable:
     month: dt.date
     rule_version: int  # the rule set in force for events of the month
     closed_at: Optional[dt.datetime]
+    as_of: dt.datetime  # what 应巡 and 已巡 count up to (the close for a closed month)
     rows: list[LeaderRow]
     entries: list[EntryRow]
     others_points: int = 0  # entries of the month of people without a row
@@ -152,16 +192,9 @@ def sum_rows(rows: list[LeaderRow], *, name: str = "", grids: tuple[str, ...] = 
                      **{k: int(v) for k, v in total.items() if k != "score_sum"})
 
 
-def _rank(rows: list[LeaderRow]) -> list[LeaderRow]:
-    ordered = sorted(rows, key=lambda r: (-r.points, r.name, r.username, r.user_id))
-    ranked = []
-    for index, row in enumerate(ordered):
-        rank = ranked[-1].rank if ranked and ranked[-1].points == row.points else index + 1
-        ranked.append(LeaderRow(**{**row.__dict__, "rank": rank}))
-    return ranked
-
-
-def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
+def monthly_table(session: Session, site: Site, month: dt.date, *,
+                  as_of: Optional[dt.datetime] = None) -> MonthlyTable:
+    """The month's table as of `as_of` (now by default; a closed month is always as of its close)."""
     from gridpatrol.issues.models import Issue, IssueState
     from gridpatrol.patrols.models import Patrol
 
@@ -184,6 +217,7 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
 
     closed_at = session.scalar(select(MonthClose.closed_at).where(MonthClose.site_id == site.id,
                                                                   MonthClose.month == month))
+    as_of = closed_at if closed_at is not None else (as_of or utcnow())
 
     # --- patrols assigned to them in the month ------------------------------------------------------------
     done = Patrol.status == "submitted"
@@ -191,9 +225,12 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
     if closed_at is not None:  # as it stood at the close: a submission that arrived later was a missed patrol
         missed = or_(missed, and_(done, Patrol.submitted_at >= closed_at))
         done = and_(done, Patrol.submitted_at < closed_at)
+    else:  # as it stood at "as of": a later submission was still open then
+        done = and_(done, Patrol.submitted_at <= as_of)
+    due = or_(Patrol.due_at <= as_of, done, missed)
     finished = func.coalesce(Patrol.completed_at, Patrol.submitted_at)
     for row in session.execute(
-            select(Patrol.assignee_id, func.count(),
+            select(Patrol.assignee_id, func.sum(case((due, 1), else_=0)),
                    func.sum(case((done, 1), else_=0)),
                    func.sum(case((and_(done, or_(finished.is_(None), finished <= Patrol.due_at)), 1), else_=0)),
                    func.sum(case((and_(done, finished > Patrol.due_at), 1), else_=0)),
@@ -233,10 +270,12 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
             figures[leader_id]["issues_closed"] += count
 
     # --- the ledger -------------------------------------------------------------------------------------
+    facts = reasons.load_facts(session, PointsEntry.site_id == site.id, PointsEntry.month == month,
+                               timezone=site.timezone)
     entries = [EntryRow(id=r.id, user_id=r.user_id, username=r.username, name=r.display_name,
                         rule_code=r.rule_code, rule_version=r.rule_version, points=r.points,
                         source_type=r.source_type, source_id=r.source_id, month=r.month, event_month=r.event_month,
-                        reason=r.reason, corrects_id=r.corrects_id)
+                        reason=r.reason, corrects_id=r.corrects_id, facts=facts.get(r.id))
                for r in session.execute(
                    select(PointsEntry.id, PointsEntry.user_id, User.username, User.display_name,
                           PointsEntry.rule_code, PointsEntry.rule_version, PointsEntry.points,
@@ -260,43 +299,65 @@ def monthly_table(session: Session, site: Site, month: dt.date) -> MonthlyTable:
             found_minor=int(f.get("found_minor", 0)), found_major=int(f.get("found_major", 0)),
             found_critical=int(f.get("found_critical", 0)), issues_closed=int(f.get("issues_closed", 0)),
             points=points.get(user_id, 0)))
-    rows = _rank(rows)
+    rows = ranking.rank(rows)
     others = [e for e in entries if e.user_id not in held]
     version, _rules = services.rules_for(session, site.id, month)
     return MonthlyTable(site_id=site.id, site_code=site.code, site_name=site.name, timezone=site.timezone,
-                        month=month, rule_version=version, closed_at=closed_at, rows=rows, entries=entries,
+                        month=month, rule_version=version, closed_at=closed_at, as_of=as_of, rows=rows,
+                        entries=entries,
                         others_points=sum(e.points for e in others), others_entries=len(others),
                         totals=sum_rows(rows))
 
 
-# --- a year -------------------------------------------------------------------------------------------
+# --- a period: a quarter, a half-year, a year ----------------------------------------------------------------
 @dataclass(frozen=True)
 class YearRow:
-    total: LeaderRow  # the year's figures added up (grids: every grid held in the year)
+    """One person's row of a period: its months added up, and points month by month."""
+
+    total: LeaderRow  # the period's figures added up (grids: every grid held in the period)
     monthly_points: tuple[Optional[int], ...]  # per month; None where the person had no row that month
 
 
 @dataclass(frozen=True)
 class YearSummary:
+    """A period's sum of the monthly tables (the 考核's quarter, half-year or year; the name is historical)."""
+
     site_code: str
     site_name: str
     year: int
     months: list[dt.date]
-    rows: list[YearRow]  # in rank order of the year's points
+    rows: list[YearRow]  # in rank order of the period's points per grid
     totals: LeaderRow
     monthly_totals: tuple[int, ...]
+    period: Optional[Period] = None  # None: the months given (a year by default)
+
+    @property
+    def kind(self) -> str:
+        return self.period.kind if self.period is not None else "year"
+
+
+PeriodRow, PeriodSummary = YearRow, YearSummary
+
+
+def period_tables(session: Session, site: Site, period: Period, *, until: Optional[dt.date] = None,
+                  as_of: Optional[dt.datetime] = None) -> list[MonthlyTable]:
+    """The monthly tables of a period's months up to `until` (the current month by default): a period still
+    running sums the months begun so far."""
+    if until is None:
+        until = month_of(as_of or utcnow(), site.timezone)
+    return [monthly_table(session, site, month, as_of=as_of) for month in period.months if month <= until]
 
 
 def yearly_tables(session: Session, site: Site, year: int, *, until: Optional[dt.date] = None) -> list[MonthlyTable]:
     """The twelve monthly tables of a year (only months up to `until`, the current month by default)."""
-    if until is None:
-        until = month_of(dt.datetime.now(dt.timezone.utc), site.timezone)
-    return [monthly_table(session, site, dt.date(year, m, 1)) for m in range(1, 13) if dt.date(year, m, 1) <= until]
+    return period_tables(session, site, Period("year", dt.date(year, 1, 1)), until=until)
 
 
-def year_summary(tables: list[MonthlyTable]) -> YearSummary:
-    """One row per person who led a grid in any month of the year: the months added up, points month by month,
-    ranked by the year's points (the year's points are the sum of the monthly tables' points)."""
+def period_summary(tables: list[MonthlyTable], period: Optional[Period] = None) -> YearSummary:
+    """One row per person who led a grid in any month given: the months added up (points are the sum of the
+    monthly tables' points; grids every grid held in any of them), points month by month. Points per grid are
+    the sum of the months' points per grid (each month divided by the grids held that month, so a grid held for
+    one month does not halve the rest), and rank like a month (并列, pinyin)."""
     if not tables:
         raise ValueError("no months to sum")
     by_user: dict[int, list[tuple[int, LeaderRow]]] = defaultdict(list)
@@ -309,11 +370,17 @@ def year_summary(tables: list[MonthlyTable]) -> YearSummary:
         last = items[-1][1]
         grids = tuple(sorted({g for _, r in items for g in r.grids}))
         totals.append(LeaderRow(**{**sum_rows([r for _, r in items]).__dict__, "user_id": user_id,
-                                   "username": last.username, "name": last.name, "grids": grids}))
+                                   "username": last.username, "name": last.name, "grids": grids,
+                                   "per_grid_sum": sum((r.per_grid_exact for _, r in items), Fraction(0))}))
         points = {i: r.points for i, r in items}
         monthly[user_id] = tuple(points.get(i) for i in range(len(tables)))
-    ranked = _rank(totals)
+    ranked = ranking.rank(totals)
     first = tables[0]
     return YearSummary(site_code=first.site_code, site_name=first.site_name, year=first.month.year,
                        months=[t.month for t in tables], rows=[YearRow(r, monthly[r.user_id]) for r in ranked],
-                       totals=sum_rows(ranked), monthly_totals=tuple(t.totals.points for t in tables))
+                       totals=sum_rows(ranked), monthly_totals=tuple(t.totals.points for t in tables), period=period)
+
+
+def year_summary(tables: list[MonthlyTable]) -> YearSummary:
+    """A year's months added up (`period_summary` of the year)."""
+    return period_summary(tables, Period("year", dt.date(tables[0].month.year, 1, 1)) if tables else None)

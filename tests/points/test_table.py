@@ -49,14 +49,15 @@ WHERE = {"A01": (120.1505, 30.2795), "A02": (120.1515, 30.2795), "A03": (120.150
 USERS = {"leader2": ("grid_leader", "staff"), "boss": ("supervisor",), "boss2": ("supervisor",), "root": ("admin",),
          "clerk": ("staff",), "fixer": ("rectifier",)}
 
-# Hand-computed November figures, per leader, in table order (rank, then name).
+# Hand-computed November figures, per leader, in table order (rank by points per grid, then pinyin of the name).
 EXPECTED = {
-    # name: (rank, grids, due, done, on time, late, missed, avg score, minor, major, critical, closed, points)
-    "Leader0": (1, ("A01",), 4, 3, 2, 1, 1, 90.0, 0, 1, 0, 1, 4),
-    "Leader1": (2, ("A02", "A03"), 4, 3, 2, 1, 1, 93.3, 2, 0, 0, 2, 3),
-    "Leader2": (2, ("A04",), 0, 0, 0, 0, 0, None, 0, 1, 0, 0, 3),
+    # name: (rank, grids, due, done, on time, late, missed, pass rate, minor, major, critical, closed, points,
+    #        points per grid)
+    "Leader0": (1, ("A01",), 4, 3, 2, 1, 1, 90.0, 0, 1, 0, 1, 4, 4.0),  # (100 + 70 + 100) / 3
+    "Leader2": (2, ("A04",), 0, 0, 0, 0, 0, None, 0, 1, 0, 0, 3, 3.0),
+    "Leader1": (3, ("A02", "A03"), 4, 3, 2, 1, 1, 93.33, 2, 0, 0, 2, 3, 1.5),  # (100 + 80 + 100) / 3; 3 / 2 grids
 }
-EXPECTED_TOTALS = (8, 6, 4, 2, 2, 91.7, 2, 2, 0, 3, 10)
+EXPECTED_TOTALS = (8, 6, 4, 2, 2, 91.67, 2, 2, 0, 3, 10)  # 550 / 6
 # leader0 2+1−3+2 (patrols) +3 (found major) −1 −1 (missed in own grid) +1 (appeal overturned) = 4
 # leader1 1+2−3+2 (patrols) +1 +1 (found minor) +0 (rejected) −1 (A03, found by the clerk) = 3
 # leader2 +3 (found major); clerk (no grid) +5 +1 +1 = 7
@@ -90,10 +91,15 @@ def report(app, reporter: str, grid: str, when: str, text: str = "消防栓漏�
     return issue_builders.file_report(app, reporter, lon=lon, lat=lat, when=when, description=text)
 
 
-def dispatch(app, issue_id: int, severity: str, when: str) -> None:
+def dispatch(app, issue_id: int, severity: str, when: str, *, missed_by_patrols: bool = True) -> None:
+    """Accept (or re-dispatch) as boss. A quick report accepted here is marked 应巡未发现 unless told otherwise:
+    the world's −1 entries for the grids' leaders are those marks."""
     with app.app_context(), job_transaction() as session:
-        issues.dispatch(session, session.get(Issue, issue_id), user(session, "boss"),
-                        team=session.scalar(sa.select(Team)), severity=severity, now=at(when))
+        issue = session.get(Issue, issue_id)
+        marked = {"should_have_been_found": missed_by_patrols} \
+            if issue.source == "report" and issue.state == "reported" else {}
+        issues.dispatch(session, issue, user(session, "boss"), team=session.scalar(sa.select(Team)),
+                        severity=severity, now=at(when), **marked)
 
 
 def build_november(app) -> dict:
@@ -177,13 +183,14 @@ def the_site(session) -> Site:
 
 def row_figures(row) -> tuple:
     return (row.rank, row.grids, row.patrols_due, row.patrols_done, row.on_time, row.late, row.missed,
-            row.average_score, row.found_minor, row.found_major, row.found_critical, row.issues_closed, row.points)
+            row.average_score, row.found_minor, row.found_major, row.found_critical, row.issues_closed, row.points,
+            row.points_per_grid)
 
 
 def test_every_figure_of_every_row_is_the_hand_computed_one(app, november):
     with app.app_context():
         table = tables.monthly_table(db.session, the_site(db.session), NOV)
-    assert [r.name for r in table.rows] == ["Leader0", "Leader1", "Leader2"]
+    assert [r.name for r in table.rows] == ["Leader0", "Leader2", "Leader1"]
     assert {r.name: row_figures(r) for r in table.rows} == EXPECTED
     t = table.totals
     assert (t.patrols_due, t.patrols_done, t.on_time, t.late, t.missed, t.average_score, t.found_minor,
@@ -287,10 +294,12 @@ def test_a_year_adds_up_the_months(app, november):
         assert [m.month.month for m in months] == list(range(1, 13))
         summary = tables.year_summary(months)
     rows = {r.total.name: r for r in summary.rows}
-    assert [r.total.name for r in summary.rows] == ["Leader0", "Leader1", "Leader2"]
+    # per grid: the months' values added up (Leader0's October over two grids does not halve November)
+    assert [(r.total.name, r.total.points_per_grid) for r in summary.rows] == [
+        ("Leader0", 4.0), ("Leader2", 3.0), ("Leader1", 1.5)]
     assert rows["Leader0"].total.grids == ("A01", "A04")  # A04 in October
     assert rows["Leader0"].monthly_points == (0,) * 10 + (4, 0)
     assert rows["Leader2"].monthly_points == (None,) * 10 + (3, 0)
-    assert rows["Leader1"].total.patrols_due == 4 and rows["Leader1"].total.average_score == 93.3
-    assert [r.total.rank for r in summary.rows] == [1, 2, 2]
+    assert rows["Leader1"].total.patrols_due == 4 and rows["Leader1"].total.average_score == 93.33
+    assert [r.total.rank for r in summary.rows] == [1, 2, 3]
     assert summary.totals.points == 10 and summary.monthly_totals == (0,) * 10 + (10, 0)
