@@ -15,7 +15,7 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.core.time import day_bounds, local_day, month_of, utcnow
+from gridpatrol.core.time import day_bounds, local_day, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
@@ -284,20 +284,42 @@ def _limit_table(site):
 @bp.get("/s/<site>/issues/metrics")
 @roles_required(Role.ADMIN, Role.SUPERVISOR)
 def metrics_page():
-    """结案率, 按期结案率, 返工率 and 平均处置时长 for a month, overall and by grid, team or category."""
-    from gridpatrol.issues import metrics
+    """结案率, 按期结案率, 返工率 and 平均处置时长 for a month, quarter, half-year or year as of an instant (截至),
+    overall and by grid, team or category."""
+    from gridpatrol.issues import metrics_report
 
-    site = g.site
-    this_month = month_of(utcnow(), site.timezone)
-    try:
-        year, month = (int(x) for x in request.args.get("month", f"{this_month:%Y-%m}").split("-"))
-        start, end = metrics.month_period(site, year, month)
-    except (ValueError, TypeError):
-        abort(400)
-    group = request.args.get("group") or "grid"
+    report, group, overall, rows = _metrics_report()
+    now = utcnow()
+    previous, following = metrics_report.neighbours(report, now)
+    return render_template("issues/metrics.html", site=g.site, overall=overall, rows=rows, group=group,
+                           report=report, choices=metrics_report.period_choices(report, now),
+                           kinds=metrics_report.KIND_LABELS, columns=metrics_report.COLUMNS,
+                           previous=previous, following=following)
+
+
+@bp.get("/s/<site>/issues/metrics.csv")
+@roles_required(Role.ADMIN, Role.SUPERVISOR)
+def metrics_csv():
+    """The metrics page's table as CSV, for the same period, "as of" and grouping."""
+    from gridpatrol.issues import metrics_report
+
+    report, group, overall, rows = _metrics_report()
+    body = metrics_report.export_csv(report, group, overall, rows)
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="metrics-{report.period.key}-{group}.csv"'})
+
+
+def _metrics_report():
+    """The report the query asks for (period, kind, as_of, group; see issues/metrics_report.py): its period and
+    figures. Bad parameters are refused (422) with the reason."""
+    from gridpatrol.issues import metrics, metrics_report
+
+    site, args = g.site, request.args
+    group = args.get("group") or "grid"
     if group not in ("grid", "team", "category"):
-        abort(400)
-    overall = metrics.metrics(db.session, site, start, end)[0]
-    rows = metrics.metrics(db.session, site, start, end, group_by=group)
-    return render_template("issues/metrics.html", site=site, overall=overall, rows=rows, group=group,
-                           month=f"{year:04d}-{month:02d}")
+        raise DomainError(_("Group the figures by grid, team or category."))
+    report = metrics_report.report_period(site, utcnow(), kind=args.get("kind"),
+                                          key=args.get("period") or args.get("month"), as_of=args.get("as_of"))
+    overall = metrics.metrics(db.session, site, report.start, report.end, as_of=report.as_of)[0]
+    rows = metrics.metrics(db.session, site, report.start, report.end, group_by=group, as_of=report.as_of)
+    return report, group, overall, rows

@@ -182,8 +182,8 @@ def test_metrics_page_for_supervisors(app, world):
     issue_id = builders.file_report(app, when="2026-11-18 09:00")
     builders.advance(app, issue_id, "closed", when="2026-11-18 10:00")
     html = client_for(app, "boss").get("/s/TEST/issues/metrics?month=2026-11&group=grid").get_data(as_text=True)
-    assert "100.0%" in html  # one due (deadline in November), closed on time
-    assert client_for(app, "boss").get("/s/TEST/issues/metrics?month=bad").status_code == 400
+    assert "100.00%" in html  # one due (deadline in November), closed on time
+    assert client_for(app, "boss").get("/s/TEST/issues/metrics?month=bad").status_code == 422
     assert client_for(app, "clerk").get("/s/TEST/issues/metrics").status_code == 403
 
 
