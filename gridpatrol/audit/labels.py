@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "team.updated": _l("Team changed"),
     "site.created": _l("Site created"),
     "site.uncovered_after_days": _l("Days before a grid shows as not patrolled changed"),
+    "site.issuing_unit": _l("Issuing unit of the printed points table changed"),
     "grids.imported": _l("Grids imported"),
     "grid.categories_changed": _l("Grid responsibility categories changed"),
     "grid.deputy_removed": _l("Deputy grid leader removed"),

@@ -54,23 +54,34 @@ def _read_boundary(stream) -> shapely.Geometry:
 def list_sites() -> None:
     for site in services.list_sites(db.session):
         click.echo(f"{site.code}\t{site.name}\t{site.timezone}\t{len(site.grids)} grids\t"
-                   f"uncovered after {site.uncovered_after_days} days")
+                   f"uncovered after {site.uncovered_after_days} days\tissuing unit {site.issuing_unit or site.name}")
 
 
 @sites.command("set")
 @click.argument("code")
-@click.option("--uncovered-after-days", type=int, required=True,
+@click.option("--uncovered-after-days", type=int,
               help="The map shows a grid grey (uncovered) after this many days without a patrol (1 to 365).")
+@click.option("--issuing-unit", metavar="NAME",
+              help="编制单位 printed on the points table (default: the site's name; '' puts the default back).")
 @with_appcontext
-def set_site(code: str, uncovered_after_days: int) -> None:
+def set_site(code: str, uncovered_after_days: int | None, issuing_unit: str | None) -> None:
     """Change a site's settings."""
+    if uncovered_after_days is None and issuing_unit is None:
+        raise click.UsageError("give --uncovered-after-days and/or --issuing-unit")
     try:
         with job_transaction() as session:
             site = services.get_site(session, code)
-            services.set_uncovered_after_days(session, site, uncovered_after_days, actor=None)
+            if uncovered_after_days is not None:
+                services.set_uncovered_after_days(session, site, uncovered_after_days, actor=None)
+            if issuing_unit is not None:
+                services.set_issuing_unit(session, site, issuing_unit, actor=None)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"site {site.code}: grids are uncovered after {uncovered_after_days} days without a patrol")
+    if uncovered_after_days is not None:
+        click.echo(f"site {site.code}: grids are uncovered after {uncovered_after_days} days without a patrol")
+    if issuing_unit is not None:
+        click.echo(f"site {site.code}: issuing unit {site.issuing_unit or site.name}"
+                   + ("" if site.issuing_unit else " (the site's name)"))
 
 
 @click.group()

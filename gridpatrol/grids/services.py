@@ -102,6 +102,23 @@ def set_uncovered_after_days(session: Session, site: Site, days: int, *, actor: 
                  detail={"before": before, "after": days})
 
 
+ISSUING_UNIT_MAX = 120  # sites.issuing_unit is String(120)
+
+
+def set_issuing_unit(session: Session, site: Site, name: Optional[str], *, actor: Optional[User]) -> None:
+    """The issuing unit (编制单位) printed on the site's points table; blank puts back the default, the site's
+    own name."""
+    name = " ".join((name or "").split()) or None
+    if name is not None and len(name) > ISSUING_UNIT_MAX:
+        raise DomainError(_("The issuing unit may be at most %(max)d characters long.", max=ISSUING_UNIT_MAX))
+    if site.issuing_unit == name:
+        return
+    before = site.issuing_unit
+    site.issuing_unit = name
+    session.flush()
+    audit.record(session, "site.issuing_unit", actor=actor, target=site, detail={"before": before, "after": name})
+
+
 def _check_boundary(boundary: BaseGeometry) -> None:
     if boundary.geom_type not in ("Polygon", "MultiPolygon") or not boundary.is_valid or boundary.is_empty:
         raise DomainError(_("The site boundary must be a valid polygon."))
