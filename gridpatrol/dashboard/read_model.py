@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from gridpatrol.core.categories import Category
+from gridpatrol.core.time import Period as CalendarPeriod
 from gridpatrol.core.time import day_bounds, local_day, month_of, next_month, previous_month
 from gridpatrol.grids.models import Site
 from gridpatrol.issues import metrics
@@ -77,7 +78,7 @@ def calendar(site: Site, now: dt.datetime) -> Calendar:
     today = local_day(now, tz)
     month = month_of(now, tz)
     last = previous_month(month)
-    quarter_first = dt.date(month.year, 3 * ((month.month - 1) // 3) + 1, 1)
+    quarter, year = CalendarPeriod.of("quarter", month), CalendarPeriod.of("year", month)
     monday = today - dt.timedelta(days=today.weekday())
     weeks = tuple(_period(f"w{i}", monday - dt.timedelta(weeks=WEEKS - 1 - i),
                           monday - dt.timedelta(weeks=WEEKS - 2 - i), tz) for i in range(WEEKS))
@@ -85,8 +86,8 @@ def calendar(site: Site, now: dt.datetime) -> Calendar:
         now=now, today=_period("today", today, today + dt.timedelta(days=1), tz),
         month=_period("month", month, next_month(month), tz),
         last_month=_period("last_month", last, month, tz),
-        year=_period("year", dt.date(month.year, 1, 1), dt.date(month.year + 1, 1, 1), tz),
-        quarter=_period("quarter", quarter_first, next_month(next_month(next_month(quarter_first))), tz),
+        year=_period("year", year.first, year.end_day, tz),
+        quarter=_period("quarter", quarter.first, quarter.end_day, tz),
         weeks=weeks)
 
 
