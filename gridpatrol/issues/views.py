@@ -286,9 +286,15 @@ def _limit_table(site):
 def metrics_page():
     """结案率, 按期结案率, 返工率 and 平均处置时长 for a month, quarter, half-year or year as of an instant (截至),
     overall and by grid, team or category."""
+    # A refused parameter: this month's page with the reason at the top (422), so the reader can pick again.
+    reshow_on_refusal(lambda: _metrics_html({}))
+    return _metrics_html(request.args)
+
+
+def _metrics_html(args):
     from gridpatrol.issues import metrics_report
 
-    report, group, overall, rows = _metrics_report()
+    report, group, overall, rows = _metrics_report(args)
     now = utcnow()
     previous, following = metrics_report.neighbours(report, now)
     return render_template("issues/metrics.html", site=g.site, overall=overall, rows=rows, group=group,
@@ -303,18 +309,18 @@ def metrics_csv():
     """The metrics page's table as CSV, for the same period, "as of" and grouping."""
     from gridpatrol.issues import metrics_report
 
-    report, group, overall, rows = _metrics_report()
+    report, group, overall, rows = _metrics_report(request.args)
     body = metrics_report.export_csv(report, group, overall, rows)
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="metrics-{report.period.key}-{group}.csv"'})
 
 
-def _metrics_report():
-    """The report the query asks for (period, kind, as_of, group; see issues/metrics_report.py): its period and
-    figures. Bad parameters are refused (422) with the reason."""
+def _metrics_report(args):
+    """The report the query `args` ask for (period, kind, as_of, group; see issues/metrics_report.py): its period
+    and figures. Bad parameters are refused (422) with the reason."""
     from gridpatrol.issues import metrics, metrics_report
 
-    site, args = g.site, request.args
+    site = g.site
     group = args.get("group") or "grid"
     if group not in ("grid", "team", "category"):
         raise DomainError(_("Group the figures by grid, team or category."))
