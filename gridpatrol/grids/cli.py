@@ -10,6 +10,7 @@ import click
 import shapely
 from flask.cli import with_appcontext
 
+from gridpatrol.core import spreadsheets
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
@@ -150,7 +151,7 @@ def locate(lon: float | None, lat: float | None, level: int, site_code: str | No
             raise click.ClickException(str(exc)) from None
         return
     locator = services.locators.get(db.session, site)
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer = spreadsheets.csv_writer(sys.stdout, lineterminator="\n")  # grid codes are imported text
     for number, row in enumerate(csv.reader(csv_file), start=1):
         if not row or row[0].strip().lower() in ("lon", "longitude", "#"):
             continue
