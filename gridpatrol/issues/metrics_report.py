@@ -32,6 +32,7 @@ from gridpatrol.issues.metrics import GROUPINGS, MetricRow
 
 KIND_LABELS = {"month": _l("Monthly"), "quarter": _l("Quarterly"), "half": _l("Half-yearly"), "year": _l("Yearly")}
 CHOICES_BACK = {"month": 24, "quarter": 12, "half": 6, "year": 5}  # how many periods the picker offers
+EARLIEST_YEAR = 2000  # no report before (and no instant a database could not store in UTC)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def report_period(site: Site, now: dt.datetime, *, kind: Optional[str] = None, k
                                 "as 2026-H2 or a year as 2026.", key=key)) from None
         if kind is not None and kind != period.kind:
             period = Period.of(kind, period.first)
+        if period.year < EARLIEST_YEAR:
+            raise DomainError(_("Figures are reported from %(year)s on.", year=EARLIEST_YEAR))
     start, end = period.bounds(site.timezone)
     if start > now:
         raise DomainError(_("%(period)s has not begun yet: its figures can be shown from %(start)s on.",
@@ -118,10 +121,9 @@ def period_choices(report: ReportPeriod, now: dt.datetime) -> list[tuple[str, st
     current = Period.of(report.period.kind, local_day(now, report.timezone))
     periods = [current]
     for _i in range(CHOICES_BACK[report.period.kind] - 1):
-        try:
-            periods.append(periods[-1].previous())
-        except ValueError:  # before year 1
+        if periods[-1].previous().year < EARLIEST_YEAR:
             break
+        periods.append(periods[-1].previous())
     if report.period not in periods:
         periods.append(report.period)
     return [(p.key, period_label(p)) for p in periods]
@@ -129,9 +131,8 @@ def period_choices(report: ReportPeriod, now: dt.datetime) -> list[tuple[str, st
 
 def neighbours(report: ReportPeriod, now: dt.datetime) -> tuple[Optional[Period], Optional[Period]]:
     """The previous period and the next one; None where there is none to show (the next has not begun)."""
-    try:
-        previous = report.period.previous()
-    except ValueError:
+    previous = report.period.previous()
+    if previous.year < EARLIEST_YEAR:
         previous = None
     try:
         following = report.period.next()

@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from html import unescape
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -273,6 +275,8 @@ def test_the_current_period_is_taken_as_of_now(app, data, clock):
     ("?period=2026-11&as_of=yesterday", "yesterday"), ("?period=2026-11&as_of=2026-12-05", "2026-11-30 24:00"),
     ("?period=2026-11&as_of=2026-10-31", "2026-11-30 24:00"), ("?period=2027-04", "2027-04-01"),
     ("?period=2027-03&as_of=2027-03-20", "2027-03-10 10:00"), ("?group=grade", None), ("?month=bad", "bad"),
+    ("?period=0001-01", "2000"), ("?period=1999-Q4", "2000"), ("?period=2026-11&as_of=0001-01-01", "2026-11-30 24:00"),
+    ("?period=2026-11&as_of=2026-11-15T25:00", "25:00"),
 ])
 def test_bad_period_parameters_are_refused_with_the_reason(app, data, clock, query, shown):
     clock(LATER)
@@ -281,10 +285,13 @@ def test_bad_period_parameters_are_refused_with_the_reason(app, data, clock, que
         response = boss.get(path + query)
         assert response.status_code == 422, path + query
         body = response.get_data(as_text=True)
+        reason = re.search(r'role="alert">([^<]*)</p>' if path.endswith("metrics") else r'<p class="hint">([^<]*)</p>',
+                           body)
+        assert reason is not None and reason.group(1).strip()
         if shown is not None:
-            assert shown in body
+            assert shown in unescape(reason.group(1))
         if not path.endswith(".csv"):  # the page again (this month), the reason on top, to pick again
-            assert 'role="alert"' in body and 'id="m-period"' in body and "2027-03-10 10:00" in body
+            assert 'id="m-period"' in body and "2027-03-10 10:00" in body
 
 
 def test_only_supervisors_of_the_site_see_its_metrics(app, data, clock):
