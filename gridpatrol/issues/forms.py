@@ -37,6 +37,13 @@ class DispatchForm(ActionForm):
     severity = SelectField(_l("Severity"), choices=choices(SEVERITY_LABELS))
 
 
+class AcceptForm(DispatchForm):
+    """The first dispatch (受理): for a quick report, the supervisor also marks 应巡未发现 (the view drops the
+    box for a problem a patrol found)."""
+
+    should_have_been_found = BooleanField(_l("A patrol should have found it (missed by patrols)"), default=False)
+
+
 class RejectForm(ActionForm):
     reason = SelectField(_l("Reason"), choices=choices(REJECT_LABELS))
     duplicate_of = IntegerField(_l("Duplicate of issue no."), validators=[Optional()])
@@ -52,6 +59,8 @@ class CommentForm(FlaskForm):
 
 class BulkDispatchForm(FlaskForm):
     team_id = SelectField(_l("Team"), coerce=int)
+    should_have_been_found = BooleanField(_l("Quick reports among them: a patrol should have found them"),
+                                          default=False)
 
 
 class TimeLimitForm(FlaskForm):

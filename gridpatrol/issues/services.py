@@ -26,7 +26,7 @@ from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid, Site
-from gridpatrol.issues import workflow
+from gridpatrol.issues import titles, workflow
 from gridpatrol.issues.models import (OPEN_STATES, Issue, IssueComment, IssueEvent, IssuePhoto, IssueSource,
                                       IssueState, RejectReason, Severity, TimeLimit, WorkingHours)
 from gridpatrol.issues.workflow import Action, Need, Transition, Who
@@ -48,7 +48,8 @@ issue_transitioned = signals.signal("issue-transitioned")
 """
 issue_accepted = signals.signal("issue-accepted")
 """The first dispatch: the report is valid. Named arguments: issue; accepted_severity (a `Severity`) and
-accepted_at (aware datetime), as stored on the issue; now."""
+accepted_at (aware datetime), as stored on the issue; should_have_been_found (应巡未发现, as stored on the issue:
+True or False for a quick report, as the supervisor marked it; None for a problem a patrol found); now."""
 issue_rejected = signals.signal("issue-rejected")
 """不予受理. Named arguments: issue; reason (a `RejectReason`); now."""
 issue_reported = signals.signal("issue-reported")
@@ -101,6 +102,14 @@ def can_view_patrol(session: Session, user: User, issue: Issue) -> bool:
         return False
     patrol = session.get(Patrol, issue.patrol_id)
     return patrol is not None and patrols.can_view(session, user, patrol)
+
+
+def standard_text(session: Session, issue: Issue) -> Optional[str]:
+    """The checklist item's standard a failed-item issue was checked against (对照标准), or None."""
+    from gridpatrol.standards.models import TemplateItem
+
+    return session.scalar(select(TemplateItem.text).where(TemplateItem.id == issue.item_id)) \
+        if issue.item_id is not None else None
 
 
 # The predicates the table's `who` names.
@@ -236,7 +245,8 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
         raise DomainError(_("The position is not valid."))
     where = locate_report(session, site, lon, lat, level)
     issue = Issue(site_id=site.id, grid=where.grid, level=level, lon=lon, lat=lat, category=category,
-                  severity=severity, title=description.splitlines()[0][:200], description=description,
+                  severity=severity, title=titles.cut(description.splitlines()[0].strip(), titles.TITLE_MAX),
+                  description=description,
                   source=IssueSource.REPORT.value, reporter_id=reporter.id, state=IssueState.REPORTED.value,
                   reported_at=now, rework_count=0)
     session.add(issue)
@@ -251,7 +261,8 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
 
 def issues_from_patrol(session: Session, *, patrol, failed_items, answers, now: dt.datetime,
                        **_kwargs) -> list[Issue]:
-    """Each failed checklist item becomes an issue linked to the patrol and item, its photos carried over."""
+    """Each failed checklist item becomes an issue linked to the patrol and item, its photos carried over. Its
+    title is the fault: the leader's note, or the item's short name and 不合格 (`issues.titles`)."""
     from gridpatrol.patrols.models import PatrolPhoto
 
     if not failed_items:
@@ -261,7 +272,8 @@ def issues_from_patrol(session: Session, *, patrol, failed_items, answers, now: 
         result, note, _names = answers[item.id]
         issue = Issue(site_id=patrol.site_id, grid_id=patrol.grid_id, level=patrol.grid.level,
                       category=item.category, severity=(Severity.MAJOR if item.critical else Severity.MINOR).value,
-                      title=item.text[:200], description=note, source=IssueSource.PATROL.value,
+                      title=titles.finding_title(category=item.category, item_text=item.text, note=note),
+                      description=note, source=IssueSource.PATROL.value,
                       patrol_id=patrol.id, item_id=item.id, reporter_id=patrol.submitted_by_id,
                       state=IssueState.REPORTED.value, reported_at=now, rework_count=0)
         session.add(issue)
@@ -404,9 +416,12 @@ def _check_recipient(session: Session, site_id: int, team: Optional[Team], assig
 
 def _send_to(session: Session, issue: Issue, actor: User, action: Action, *, team: Optional[Team],
              assignee: Optional[User], severity: Optional[str], note: Optional[str],
-             expected_version: Optional[int], now: dt.datetime) -> None:
+             expected_version: Optional[int], now: dt.datetime, should_have_been_found: Optional[bool] = None) -> None:
     row = _require(session, actor, issue, action, expected_version, team=team, assignee=assignee)
     _check_recipient(session, issue.site_id, team, assignee)
+    accepting = row.action is Action.DISPATCH
+    if accepting:
+        should_have_been_found = _missed_by_patrols(issue, should_have_been_found)
     if severity is not None:
         if severity not in Severity._value2member_map_:
             raise DomainError(_("Choose a severity."))
@@ -415,9 +430,9 @@ def _send_to(session: Session, issue: Issue, actor: User, action: Action, *, tea
         raise DomainError(_("Set the issue's grid before dispatching it."))
     issue.team_id = team.id if team else None
     issue.assignee_id = assignee.id if assignee else None
-    accepting = row.action is Action.DISPATCH
     if accepting:
         issue.dispatched_at = now
+        issue.should_have_been_found = should_have_been_found
         limit = time_limit(session, issue.site, issue.category, issue.severity)
         issue.deadline = deadline_from(session, issue.site, *limit, now)
         issue.accepted_severity, issue.accepted_at = issue.severity, now
@@ -425,20 +440,36 @@ def _send_to(session: Session, issue: Issue, actor: User, action: Action, *, tea
         "team": team.name if team else None, "assignee": assignee.username if assignee else None,
         "severity": issue.severity, "deadline": issue.deadline.isoformat() if issue.deadline else None,
         # The limit the deadline was counted with: a later official calendar recounts it (issues.deadlines).
-        **({"time_limit": list(limit)} if accepting else {})})
+        **({"time_limit": list(limit)} if accepting else {}),
+        **({"should_have_been_found": should_have_been_found} if should_have_been_found is not None else {})})
     if accepting:
         issue_accepted.send(session, issue=issue, accepted_severity=Severity(issue.accepted_severity),
-                            accepted_at=issue.accepted_at, now=now)
+                            accepted_at=issue.accepted_at, should_have_been_found=issue.should_have_been_found,
+                            now=now)
+
+
+def _missed_by_patrols(issue: Issue, marked: Optional[bool]) -> Optional[bool]:
+    """应巡未发现 as stored at acceptance: for a quick report, whether the supervisor marked that a patrol should
+    have found it (unmarked: False); for a problem a patrol found, None (there is nothing to mark)."""
+    if issue.source == IssueSource.PATROL.value:
+        if marked:
+            raise DomainError(_("A patrol found this problem: only a quick report can be marked as one a patrol "
+                                "should have found."))
+        return None
+    return bool(marked)
 
 
 @performs(Action.DISPATCH)
 def accept(session: Session, issue: Issue, actor: User, *, team: Optional[Team] = None,
            assignee: Optional[User] = None, severity: Optional[str] = None, note: Optional[str] = None,
-           expected_version: Optional[int] = None, now: dt.datetime) -> None:
+           should_have_been_found: Optional[bool] = None, expected_version: Optional[int] = None,
+           now: dt.datetime) -> None:
     """受理 and 派单: the report is valid; send it to a team or a person. The deadline runs from now, and the
-    severity it is accepted with is stored on the issue (`accepted_severity`, `accepted_at`)."""
+    severity it is accepted with is stored on the issue (`accepted_severity`, `accepted_at`), with, for a quick
+    report, whether a patrol should have found it (`should_have_been_found`, 应巡未发现: only then does it cost
+    the grid's leader; unmarked means no)."""
     _send_to(session, issue, actor, Action.DISPATCH, team=team, assignee=assignee, severity=severity, note=note,
-             expected_version=expected_version, now=now)
+             expected_version=expected_version, now=now, should_have_been_found=should_have_been_found)
 
 
 @performs(Action.REDISPATCH)
@@ -528,13 +559,18 @@ assert set(_PERFORMERS) == {t.action for t in workflow.TRANSITIONS}, "one servic
 
 
 def bulk_dispatch(session: Session, issues: Iterable[Issue], actor: User, *, team: Optional[Team],
-                  assignee: Optional[User], now: dt.datetime) -> int:
-    """Dispatch several reported issues at once (from the queue); all or none."""
+                  assignee: Optional[User], now: dt.datetime, should_have_been_found: bool = False) -> int:
+    """Dispatch several reported issues at once (from the queue); all or none. `should_have_been_found`
+    (应巡未发现) marks the quick reports among them; problems found by patrols are not marked."""
     issues = list(issues)
     for site_id in sorted({issue.site_id for issue in issues}):
         _check_recipient(session, site_id, team, assignee)  # refused before any is changed
     count = 0
     for issue in issues:
-        dispatch(session, issue, actor, team=team, assignee=assignee, now=now)
+        if IssueState(issue.state) is IssueState.REPORTED:
+            accept(session, issue, actor, team=team, assignee=assignee, now=now, should_have_been_found=(
+                should_have_been_found if issue.source == IssueSource.REPORT.value else None))
+        else:
+            redispatch(session, issue, actor, team=team, assignee=assignee, now=now)
         count += 1
     return count

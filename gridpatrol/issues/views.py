@@ -21,7 +21,7 @@ from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
 from gridpatrol.issues import bp, deadlines, queue, services
 from gridpatrol.issues.forms import BulkDispatchForm, DispatchForm, ReportForm, TimeLimitForm
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueState, Severity
+from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueSource, IssueState, Severity
 
 INVALID = 422
 PER_PAGE = 50
@@ -115,7 +115,8 @@ def bulk_dispatch():
         return redirect(url_for("issues.index"))
     issues = [load(Issue, i) for i in ids]
     count = services.bulk_dispatch(db.session, issues, current_user,
-                                   team=db.session.get(Team, form.team_id.data), assignee=None, now=utcnow())
+                                   team=db.session.get(Team, form.team_id.data), assignee=None, now=utcnow(),
+                                   should_have_been_found=form.should_have_been_found.data)
     flash(_("%(n)d issues dispatched.", n=count), "success")
     return redirect(url_for("issues.index"))
 
@@ -143,6 +144,8 @@ def _forms(issue: Issue, transitions) -> dict:
                 form.team_id.choices = choices([(0, "—")] + [(team.id, team.name)
                                                              for team in accounts.team_choices(db.session)])
                 form.assignee_id.choices = choices(_rectifier_choices())
+            if "should_have_been_found" in form and issue.source != IssueSource.REPORT.value:
+                del form.should_have_been_found  # 应巡未发现 is asked of quick reports only
             built[t.action] = form
     return built
 
@@ -154,6 +157,7 @@ def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200):
     return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), transitions=transitions,
                            forms=_forms(issue, transitions), refusal=refusal,
                            patrol_link=services.can_view_patrol(db.session, current_user, issue),
+                           standard=services.standard_text(db.session, issue),
                            deadline_provisional=deadlines.rests_on_provisional(db.session, issue),
                            before=[p for p in issue.photos if p.kind == "before"],
                            after=[p for p in issue.photos if p.kind == "after"]), status

@@ -104,7 +104,7 @@ _SEND_TO = {Need.TEAM_OR_ASSIGNEE: _l("Choose a team or a person.")}
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(IssueState.REPORTED, Action.DISPATCH, IssueState.DISPATCHED, Who.SUPERVISOR, _l("Dispatch"),
-               "DispatchForm", _SEND_TO, event="dispatch"),
+               "AcceptForm", _SEND_TO, event="dispatch"),
     Transition(IssueState.REPORTED, Action.REJECT, IssueState.REJECTED, Who.SUPERVISOR, _l("Reject"), "RejectForm",
                {Need.REASON: _l("Choose why the report is rejected."),
                 Need.NOTE: _l("Say why the report is rejected.")}, event="reject", primary=False),

@@ -4,7 +4,9 @@ The live path (signal handlers writing the ledger as events happen) and `rebuild
 from the events) both use these functions, so the two cannot drift apart.
 
 Default rules (DESIGN.md): on-time patrol +2, late patrol +1, missed patrol −3, valid issue found +1/+3/+5
-by severity (一般/较大/重大), rejected report 0, a problem in one's own grid first found by someone else −1.
+by severity (一般/较大/重大), rejected report 0, a problem in one's own grid first found by someone else −1 —
+only when the supervisor marked at acceptance that a patrol should have found it (应巡未发现,
+`Issue.should_have_been_found`): staff repair requests (随手拍) do not cost the leader.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ RULE_LABELS = {
     "issue_found_major": _l("Valid issue found (major)"),
     "issue_found_critical": _l("Valid issue found (critical)"),
     "report_rejected": _l("Report rejected"),
-    "missed_in_own_grid": _l("Problem in own grid found by someone else"),
+    "missed_in_own_grid": _l("Problem in own grid a patrol should have found, reported by someone else"),
     "patrol_missed_reversed": _l("Correction: missed patrol arrived in time"),
     "appeal_overturned": _l("Correction: appeal upheld for the leader"),
 }
@@ -69,7 +71,8 @@ def patrol_earnings(patrol) -> list[Earning]:
 def issue_earnings(issue, *, accepted_severity: Optional[str], grid_leader_id: Optional[int],
                    grid_deputy_id: Optional[int]) -> list[Earning]:
     """A valid (accepted) issue earns its finder points by the severity it was accepted with; the grid's
-    leader loses a point when someone from outside the grid found it first. A rejected report earns 0."""
+    leader loses a point when someone else reported it first and the supervisor marked at acceptance that a
+    patrol should have found it (应巡未发现). A rejected report earns 0."""
     if IssueState(issue.state) is IssueState.REJECTED:
         return [Earning(issue.reporter_id, "report_rejected", "issue", issue.id, issue.reported_at,
                         f"issue {issue.id} rejected ({issue.reject_reason})")]
@@ -77,7 +80,8 @@ def issue_earnings(issue, *, accepted_severity: Optional[str], grid_leader_id: O
         return []  # not accepted yet
     earned = [Earning(issue.reporter_id, f"issue_found_{accepted_severity}", "issue", issue.id, issue.reported_at,
                       f"issue {issue.id} found")]
-    if grid_leader_id is not None and issue.reporter_id not in (grid_leader_id, grid_deputy_id):
+    if issue.should_have_been_found is True and grid_leader_id is not None \
+            and issue.reporter_id not in (grid_leader_id, grid_deputy_id):
         earned.append(Earning(grid_leader_id, "missed_in_own_grid", "issue", issue.id, issue.reported_at,
                               f"issue {issue.id} in own grid found by someone else"))
     return earned

@@ -18,6 +18,7 @@ from gridpatrol.history import services as history
 from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
 from gridpatrol.patrols.models import Patrol, PatrolPlan, PatrolStatus
 from gridpatrol.points.models import Appeal, AppealState, MonthClose, PointsEntry
+from gridpatrol.standards.models import TemplateItem
 
 ZONE = "Asia/Shanghai"
 sqlite_only = pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)
@@ -87,6 +88,17 @@ def test_a_short_history_runs_through_the_services(app):
                                                               PatrolPlan.kind == "routine").limit(1))
         assert routine.recurrence == "workdays"
         assert routine.starts_on == local_day(start, ZONE)
+        # Problems found on patrols are titled with the fault the leader wrote (or the item's name and 不合格),
+        # never with the standard the item states; the mark 应巡未发现 belongs to quick reports only.
+        found = session.execute(sa.select(Issue.title, Issue.description, TemplateItem.text, Issue.should_have_been_found)
+                                .join(TemplateItem, TemplateItem.id == Issue.item_id)).all()
+        assert found, "ten days of patrols find something"
+        for title, note, standard, marked in found:
+            assert title != standard and marked is None
+            assert title == (note.splitlines()[0].strip() if note else title) and (note or title.endswith(" 不合格"))
+        accepted = session.execute(sa.select(Issue.should_have_been_found).where(
+            Issue.source == "report", Issue.accepted_at.is_not(None))).scalars().all()
+        assert all(marked in (True, False) for marked in accepted)
         # Where the scheduler takes over: today's later windows are still to do.
         assert session.scalar(sa.select(sa.func.count()).select_from(Patrol).where(
             Patrol.status == PatrolStatus.SCHEDULED.value, Patrol.window_start > now)) > 0
@@ -155,6 +167,18 @@ def test_a_year_of_history_has_the_shape_of_a_real_one(app):
 
         assert per_month("water_power", (6, 7, 8, 9)) > 1.5 * per_month("water_power", (1, 2, 3, 4))
         assert per_month("fire_safety", (12, 1, 2)) > 1.3 * per_month("fire_safety", (5, 6, 7, 8))
+
+        # 应巡未发现: a realistic share of the accepted quick reports is marked, and only those cost a leader.
+        marks = session.execute(sa.select(Issue.should_have_been_found).where(
+            Issue.source == "report", Issue.accepted_at.is_not(None))).scalars().all()
+        assert 0.08 <= sum(marks) / len(marks) <= 0.25, sum(marks) / len(marks)
+        penalties = session.scalar(sa.select(sa.func.count()).select_from(PointsEntry).where(
+            PointsEntry.rule_code == "missed_in_own_grid"))
+        assert 0 < penalties <= sum(marks)
+        assert issues(Issue.source == "patrol", Issue.should_have_been_found.is_not(None)) == 0
+        # The 整改台账 reads like faults: titles of patrol findings are the leaders' notes, a few the item's name.
+        unnamed = issues(Issue.source == "patrol", Issue.title.like("% 不合格"))
+        assert 0 < unnamed < 0.2 * issues(Issue.source == "patrol")
 
         # Points: every past month closed at both sites, and appeals filed and decided.
         for site in sites.values():

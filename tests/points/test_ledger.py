@@ -119,7 +119,7 @@ def test_closed_month_takes_nothing_and_the_late_event_goes_to_the_next_month(ap
 
 
 def _issue_world(app):
-    """Issue found in A01 by the clerk and accepted as major; another rejected."""
+    """Issue found in A01 by the clerk and accepted as major, marked 应巡未发现; another rejected."""
     from tests.issues.builders import jpeg
 
     with app.app_context(), job_transaction() as session:
@@ -139,7 +139,8 @@ def _issue_world(app):
 
         accounts.create_user(session, username="fixer", display_name="fixer", password=DEFAULT_PASSWORD,
                              roles=[Role.RECTIFIER], teams=[team], actor=None)  # a team with nobody is refused
-        issues.dispatch(session, found, boss, team=team, severity="major", now=at("2026-11-05 10:00"))
+        issues.dispatch(session, found, boss, team=team, severity="major", should_have_been_found=True,
+                        now=at("2026-11-05 10:00"))
         issues.reject(session, bogus, boss, reason="invalid", note="不是问题", now=at("2026-11-05 10:05"))
         return found.id, bogus.id
 
