@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gridpatrol.core.time import format_local, local_day
 from gridpatrol.grids.models import Site
 from gridpatrol.issues import services
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssueEvent
+from gridpatrol.issues.models import CLOCK_STATES, Issue, IssueEvent
 from gridpatrol.workdays import services as workdays
 
 SHOWN = 20  # issues named in a preview; the count says the rest
@@ -42,7 +42,7 @@ def follow_official_year(session: Session, *, year: int, days: dict, now: dt.dat
     first = dt.datetime(year - 1, 12, 31, tzinfo=dt.timezone.utc)
     last = dt.datetime(year + 1, 1, 2, tzinfo=dt.timezone.utc)
     issues = session.scalars(select(Issue).where(
-        Issue.state.in_(OPEN_STATES), Issue.deadline.is_not(None), Issue.accepted_at.is_not(None),
+        Issue.state.in_(CLOCK_STATES), Issue.deadline.is_not(None), Issue.accepted_at.is_not(None),
         Issue.deadline >= first, Issue.accepted_at < last).order_by(Issue.id)).all()
     calendars: dict[int, workdays.WorkdayCalendar] = {}
     moved: list[tuple[Issue, dt.datetime, dt.datetime]] = []

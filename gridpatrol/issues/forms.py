@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import BooleanField, FloatField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import BooleanField, DateField, FloatField, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from gridpatrol.core.categories import CATEGORY_LABELS
@@ -51,6 +51,27 @@ class RejectForm(ActionForm):
 
 class FixForm(ActionForm):
     photos = MultipleFileField(_l("Photos after the fix"))
+
+
+class ResumeForm(ActionForm):
+    """恢复办理 after 缓办: a new deadline (the day's close of office), or none for the working time that was left."""
+
+    deadline = DateField(_l("New deadline"), validators=[Optional()])
+
+
+class ExtensionRequestForm(FlaskForm):
+    """延期申请: why, and the day the work can be done by (the deadline becomes that day's close of office)."""
+
+    reason = TextAreaField(_l("Why more time is needed"),
+                           validators=[DataRequired(message=_l("Say why more time is needed.")), Length(max=2000)])
+    deadline = DateField(_l("New deadline"), validators=[DataRequired(message=_l("Give the new deadline."))])
+
+
+class ExtensionDecisionForm(FlaskForm):
+    """A supervisor's decision on a pending request; `version` is the request's, as the page showed it."""
+
+    version = HiddenField()
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
 class CommentForm(FlaskForm):

@@ -13,7 +13,7 @@ from gridpatrol.core.roles import Role
 from gridpatrol.grids import sections, status
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
+from gridpatrol.issues.models import CLOCK_STATES, OPEN_STATES, Issue, IssueState
 
 OPEN_SHOWN = 20
 RECENT_SHOWN = 10
@@ -21,7 +21,7 @@ RECENT_SHOWN = 10
 
 def overdue_condition(now: dt.datetime):
     """Open and past its deadline (as Issue.overdue_at says; overdue is derived, never stored)."""
-    return and_(Issue.state.in_(OPEN_STATES), Issue.deadline.is_not(None), Issue.deadline < now)
+    return and_(Issue.state.in_(CLOCK_STATES), Issue.deadline.is_not(None), Issue.deadline < now)
 
 
 def status_facts(session: Session, query: status.FactsQuery) -> dict[int, status.GridFacts]:
@@ -76,7 +76,7 @@ def section(session: Session, user: User, grid: Grid, now: dt.datetime):
     def row(r):
         return {"id": r.id, "state": r.state, "severity": r.severity, "category": r.category, "title": r.title,
                 "reported_at": r.reported_at, "deadline": r.deadline, "ended_at": r.closed_at or r.rejected_at,
-                "overdue": r.state in OPEN_STATES and r.deadline is not None and now > r.deadline}
+                "overdue": r.state in CLOCK_STATES and r.deadline is not None and now > r.deadline}
 
     return {"open_issues": [row(r) for r in open_rows], "open_total": open_total,
             "recent_issues": [row(r) for r in recent_rows]}

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridpatrol.grids.models import Grid, Site
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
+from gridpatrol.issues.models import CLOCK_STATES, Issue, IssueState
 
 if TYPE_CHECKING:
     from gridpatrol.scheduler.jobs import SiteRef
@@ -90,7 +90,7 @@ def escalate_overdue(session: Session, now: dt.datetime, *, site: Optional[Site]
     notifications package tells the site's supervisors and the grid's current leader, once per issue and
     deadline. Returns the notices sent."""
     return _announce(issues_overdue, session, _due_issues(
-        Issue.state.in_(OPEN_STATES), Issue.deadline < now, site=site), now)
+        Issue.state.in_(CLOCK_STATES), Issue.deadline < now, site=site), now)
 
 
 def _issue_reminders(session: Session, site: SiteRef, now: dt.datetime) -> int:

@@ -5,14 +5,24 @@ next period) and is taken *as of* an instant ``as_of`` (default: now). Only what
 counts, so a report for a past date is reproducible. Figures, per group (grid, team, category) and overall:
 
 应结案数 ``due``
-    Issues dispatched (``dispatched_at <= as_of``) whose ``deadline`` falls within ``[start, end)``.
-    Rejected issues (不予受理) never count, whatever their timestamps. Issues never dispatched have no
-    deadline and are not due.
+    Issues dispatched (``dispatched_at <= as_of``) whose ``deadline`` falls within ``[start, end)`` and that
+    were not deferred (缓办) at ``as_of``. Rejected issues (不予受理) never count, whatever their timestamps.
+    Issues never dispatched have no deadline and are not due. The deadline is the one in force: an approved
+    extension (延期) moved it, a resume after a deferral set it anew.
+缓办数 ``deferred``
+    Issues deferred at ``as_of`` (an ``IssueDeferral`` stretch begun by ``as_of`` and not resumed by then)
+    whose deadline when deferred falls within ``[start, end)``: the issues taken out of this period's 应结案数,
+    as the standards count them. Once resumed, an issue is due by its new deadline. Read from the deferral's
+    own record, so the report is the same before and after the resume.
+延期数 ``extended``
+    Issues with an extension approved within the period (``start <= decided_at < end``, ``decided_at <=
+    as_of``); an issue extended twice in the period counts once.
 结案数 ``closed``
     Of the due issues, those closed by ``as_of`` (``closed_at <= as_of``) — an issue due in the period but
     closed after its end (and before ``as_of``) counts as closed.
 按期结案数 ``closed_on_time``
-    Of the closed due issues, those closed no later than their deadline (``closed_at <= deadline``).
+    Of the closed due issues, those closed no later than their deadline in force (``closed_at <= deadline``):
+    closed by an approved extension's deadline is on time.
 结案率 ``close_rate`` = closed ÷ due; 按期结案率 ``on_time_rate`` = closed_on_time ÷ due.
     Fractions in [0, 1]; ``None`` when nothing is due (no 0 ÷ 0).
 返工率 ``rework_rate`` = ``reworked`` ÷ ``closed_in_period``
@@ -26,7 +36,8 @@ counts, so a report for a past date is reproducible. Figures, per group (grid, t
 Counts beside the rates:
     ``reported`` issues reported within the period; ``rejected`` rejected within the period;
     ``open`` issues open at ``as_of`` (reported by then, neither closed nor rejected by then);
-    ``overdue`` open at ``as_of`` with a deadline before ``as_of`` (overdue is derived, never stored).
+    ``overdue`` open at ``as_of`` with a deadline before ``as_of``, not deferred then (overdue is derived,
+    never stored).
 
 Groups: by grid (``Issue.grid_id``), by team the issue is (now) dispatched to (``Issue.team_id``; issues
 sent to a person only, or not dispatched, fall in the "no team" group, key ``None``), by category, or one
@@ -49,7 +60,7 @@ from gridpatrol.accounts.models import Team
 from gridpatrol.core.categories import Category
 from gridpatrol.core.time import month_bounds, utcnow
 from gridpatrol.grids.models import Grid, Site
-from gridpatrol.issues.models import Issue, IssueState
+from gridpatrol.issues.models import ExtensionState, Issue, IssueDeferral, IssueExtension, IssueState
 
 GroupBy = Optional[Literal["grid", "team", "category"]]
 GROUPINGS = (None, "grid", "team", "category")
@@ -99,6 +110,8 @@ class MetricRow(_Rates):
     overdue: int
     mean_hours: Optional[float]
     median_hours: Optional[float]
+    deferred: int = 0  # 缓办数
+    extended: int = 0  # 延期数
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,8 @@ class PeriodFigures(_Rates):
     closed_in_period: int = 0
     reworked: int = 0
     mean_hours: Optional[float] = None
+    deferred: int = 0  # 缓办数
+    extended: int = 0  # 延期数
 
 
 def month_period(site: Site, year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
@@ -136,9 +151,16 @@ class _Conditions:
         def within(column):
             return and_(column >= start, column < end, column <= as_of)
 
-        self.due = and_(Issue.dispatched_at.is_not(None), Issue.dispatched_at <= as_of, Issue.deadline.is_not(None),
-                        Issue.deadline >= start, Issue.deadline < end,
-                        Issue.state != IssueState.REJECTED.value, Issue.rejected_at.is_(None))
+        dispatched = and_(Issue.dispatched_at.is_not(None), Issue.dispatched_at <= as_of,
+                          Issue.state != IssueState.REJECTED.value, Issue.rejected_at.is_(None))
+        self.deferred_then = deferred_at(as_of)
+        self.due = and_(dispatched, Issue.deadline.is_not(None), Issue.deadline >= start, Issue.deadline < end,
+                        ~self.deferred_then)
+        # By the deadline it had when deferred (a resume sets a new one): the same answer before and after it.
+        self.deferred = and_(dispatched, deferred_at(as_of, deadline_within=(start, end)))
+        self.extended = select(IssueExtension.id).where(
+            IssueExtension.issue_id == Issue.id, IssueExtension.state == ExtensionState.APPROVED.value,
+            within(IssueExtension.decided_at)).exists()
         self.closed = and_(self.due, Issue.closed_at.is_not(None), Issue.closed_at <= as_of)
         self.closed_on_time = and_(self.closed, Issue.closed_at <= Issue.deadline)
         self.closed_in_period = and_(Issue.state != IssueState.REJECTED.value, Issue.dispatched_at.is_not(None),
@@ -146,6 +168,17 @@ class _Conditions:
         self.reworked = and_(self.closed_in_period, Issue.rework_count > 0)
         self.reported = within(Issue.reported_at)
         self.rejected = within(Issue.rejected_at)
+
+
+def deferred_at(as_of, *, deadline_within=None):
+    """A SQL condition: the issue was deferred (缓办) at `as_of` — a deferral begun by then and not resumed by
+    then; with `deadline_within` (start, end), one whose deadline when deferred fell within [start, end)."""
+    condition = [IssueDeferral.issue_id == Issue.id, IssueDeferral.deferred_at <= as_of,
+                 or_(IssueDeferral.resumed_at.is_(None), IssueDeferral.resumed_at > as_of)]
+    if deadline_within is not None:
+        condition += [IssueDeferral.deadline_before >= deadline_within[0],
+                      IssueDeferral.deadline_before < deadline_within[1]]
+    return select(IssueDeferral.id).where(*condition).exists()
 
 
 def _flag(condition):
@@ -175,7 +208,7 @@ def metrics(session: Session, site: Site, start: dt.datetime, end: dt.datetime, 
     closed_in_period = c.closed_in_period
     open_ = and_(Issue.reported_at <= as_of, or_(Issue.closed_at.is_(None), Issue.closed_at > as_of),
                  or_(Issue.rejected_at.is_(None), Issue.rejected_at > as_of))
-    overdue = and_(open_, Issue.deadline.is_not(None), Issue.deadline < as_of)
+    overdue = and_(open_, Issue.deadline.is_not(None), Issue.deadline < as_of, ~c.deferred_then)
     hours = _hours(session, Issue.closed_at, Issue.dispatched_at)
 
     group = _group_column(group_by).label("g")
@@ -186,8 +219,10 @@ def metrics(session: Session, site: Site, start: dt.datetime, end: dt.datetime, 
                         _flag(closed_in_period).label("closed_in_period"),
                         _flag(c.reworked).label("reworked"),
                         _flag(open_).label("open"), _flag(overdue).label("overdue"),
-                        func.avg(case((closed_in_period, hours), else_=None)).label("mean_hours"))
-                 .where(Issue.site_id == site.id, or_(reported, rejected, due, closed_in_period, open_)))
+                        func.avg(case((closed_in_period, hours), else_=None)).label("mean_hours"),
+                        _flag(c.deferred).label("deferred"), _flag(c.extended).label("extended"))
+                 .where(Issue.site_id == site.id,
+                        or_(reported, rejected, due, closed_in_period, open_, c.deferred, c.extended)))
     if group_by is not None:
         statement = statement.group_by(_group_column(group_by))
     figures = session.execute(statement).all()
@@ -200,7 +235,7 @@ def metrics(session: Session, site: Site, start: dt.datetime, end: dt.datetime, 
                       closed_in_period=int(row.closed_in_period), reworked=int(row.reworked),
                       open=int(row.open), overdue=int(row.overdue),
                       mean_hours=_round(row.mean_hours),
-                      median_hours=medians.get(row.g))
+                      median_hours=medians.get(row.g), deferred=int(row.deferred), extended=int(row.extended))
             for row in figures]
     return sorted(rows, key=_order(group_by))
 
@@ -284,14 +319,17 @@ def period_figures(session: Session, site_ids: Sequence[int],
             if row is None:
                 figures[site_id, name] = PeriodFigures(site_id=site_id, period=name)
                 continue
-            due, closed, on_time, closed_in_period, reworked, mean = row[index * 6:index * 6 + 6]
+            due, closed, on_time, closed_in_period, reworked, mean, deferred, extended = \
+                row[index * _PER_PERIOD:(index + 1) * _PER_PERIOD]
             figures[site_id, name] = PeriodFigures(
                 site_id=site_id, period=name, due=int(due), closed=int(closed), closed_on_time=int(on_time),
-                closed_in_period=int(closed_in_period), reworked=int(reworked), mean_hours=_round(mean))
+                closed_in_period=int(closed_in_period), reworked=int(reworked), mean_hours=_round(mean),
+                deferred=int(deferred), extended=int(extended))
     return figures
 
 
 _PERIOD_STATEMENTS: dict[tuple[str, int, bool], object] = {}
+_PER_PERIOD = 8  # the columns of one period in `_period_statement`
 
 
 def _period_statement(session: Session, periods: int, several_sites: bool):
@@ -307,15 +345,22 @@ def _period_statement(session: Session, periods: int, several_sites: bool):
         for index in range(periods):
             c = _Conditions(bindparam(f"start_{index}", type_=instant), bindparam(f"end_{index}", type_=instant), as_of)
             columns += [_flag(c.due), _flag(c.closed), _flag(c.closed_on_time), _flag(c.closed_in_period),
-                        _flag(c.reworked), func.avg(case((c.closed_in_period, hours), else_=None))]
-            wanted.append(or_(c.due, c.closed_in_period))
+                        _flag(c.reworked), func.avg(case((c.closed_in_period, hours), else_=None)),
+                        _flag(c.deferred), _flag(c.extended)]
+            wanted.append(or_(c.due, c.closed_in_period, c.deferred, c.extended))
         site = (Issue.site_id.in_(bindparam("site_ids", expanding=True)) if several_sites
                 else Issue.site_id == bindparam("site_id"))
         # Implied by `wanted` (due: deadline within a period; closed in one: closed_at within it), written as two
         # plain ranges the indexes on (site, deadline) and (site, closed_at) answer.
         first, last = bindparam("first", type_=instant), bindparam("last", type_=instant)
+        extended = select(IssueExtension.issue_id).where(IssueExtension.state == ExtensionState.APPROVED.value,
+                                                         IssueExtension.decided_at >= first,
+                                                         IssueExtension.decided_at < last)
+        deferred = select(IssueDeferral.issue_id).where(IssueDeferral.deadline_before >= first,
+                                                        IssueDeferral.deadline_before < last)
         ranges = or_(and_(Issue.deadline >= first, Issue.deadline < last),
-                     and_(Issue.closed_at >= first, Issue.closed_at < last))
+                     and_(Issue.closed_at >= first, Issue.closed_at < last), Issue.id.in_(extended),
+                     Issue.id.in_(deferred))
         statement = _PERIOD_STATEMENTS[key] = (select(Issue.site_id, *columns).where(site, ranges, or_(*wanted))
                                                .group_by(Issue.site_id))
     return statement

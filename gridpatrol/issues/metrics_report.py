@@ -163,6 +163,8 @@ class Column:
 COLUMNS = (
     Column(_l("Due to close"), lambda row: row.due),
     Column(_l("Closed"), lambda row: row.closed),
+    Column(_l("Deferred (out of due)"), lambda row: row.deferred),  # 缓办数 (issues.metrics)
+    Column(_l("Extended"), lambda row: row.extended),  # 延期数
     Column(_l("Close rate"), lambda row: rate(row.close_rate)),
     Column(_l("On-time rate"), lambda row: rate(row.on_time_rate)),
     Column(_l("Rework rate"), lambda row: rate(row.rework_rate)),

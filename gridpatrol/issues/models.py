@@ -5,7 +5,7 @@ import enum
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text, Time,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridpatrol.accounts.models import Team, User
@@ -28,6 +28,7 @@ class IssueState(str, enum.Enum):
     AWAITING_VERIFICATION = "awaiting_verification"  # 待复核
     CLOSED = "closed"  # 已结案
     REJECTED = "rejected"  # 不予受理
+    DEFERRED = "deferred"  # 缓办: set aside by a supervisor (e.g. waiting for a budget); its clock stops
 
 
 class RejectReason(str, enum.Enum):
@@ -42,7 +43,17 @@ class IssueSource(str, enum.Enum):
 
 
 OPEN_STATES = (IssueState.REPORTED.value, IssueState.DISPATCHED.value, IssueState.IN_PROGRESS.value,
-               IssueState.AWAITING_VERIFICATION.value)
+               IssueState.AWAITING_VERIFICATION.value, IssueState.DEFERRED.value)
+# The open states whose deadline runs: only these can be overdue. A deferred issue (缓办) is open — it is in the
+# 整改台账 and will be resumed — but its clock stands still until a supervisor resumes it with a new deadline.
+CLOCK_STATES = tuple(s for s in OPEN_STATES if s != IssueState.DEFERRED.value)
+
+
+class ExtensionState(str, enum.Enum):
+    PENDING = "pending"  # 待审批
+    APPROVED = "approved"  # 已批准: the deadline moved
+    REFUSED = "refused"  # 未批准: the deadline stands
+    LAPSED = "lapsed"  # the issue was deferred before a decision: a resume sets the deadline anyway
 
 
 class Issue(db.Model):
@@ -117,7 +128,7 @@ class Issue(db.Model):
         Index("ix_issues_site_id_closed_at", "site_id", "closed_at"),
         CheckConstraint("severity IN ('minor', 'major', 'critical')", name="severity_known"),
         CheckConstraint("state IN ('reported', 'dispatched', 'in_progress', 'awaiting_verification', 'closed', "
-                        "'rejected')", name="state_known"),
+                        "'rejected', 'deferred')", name="state_known"),
         CheckConstraint("source IN ('patrol', 'report')", name="source_known"),
     )
 
@@ -126,7 +137,8 @@ class Issue(db.Model):
         return self.state in OPEN_STATES
 
     def overdue_at(self, now: dt.datetime) -> bool:
-        return self.is_open and self.deadline is not None and now > self.deadline
+        """Past its deadline while its clock runs (a deferred issue is never overdue)."""
+        return self.state in CLOCK_STATES and self.deadline is not None and now > self.deadline
 
 
 class IssueEvent(db.Model):
@@ -146,6 +158,73 @@ class IssueEvent(db.Model):
 
     issue: Mapped[Issue] = relationship(back_populates="events")
     actor: Mapped[Optional[User]] = relationship(lazy="joined")
+
+
+class IssueExtension(db.Model):
+    """延期: a rectifier's request for a later deadline, and a supervisor's decision on it. The issue's deadline
+    moves only when one is approved; each step writes an `IssueEvent` in the same transaction. At most one request
+    per issue is pending (a partial unique index; the service says so first, in words)."""
+
+    __tablename__ = "issue_extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(10), default=ExtensionState.PENDING.value)
+    requested_at: Mapped[dt.datetime]
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    deadline_before: Mapped[dt.datetime]  # the deadline in force when it was asked for
+    requested_deadline: Mapped[dt.datetime]
+    decided_at: Mapped[Optional[dt.datetime]]
+    decided_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[Optional[str]] = mapped_column(Text)
+    # Two supervisors deciding the same request at once: the second flush finds the row changed and is refused.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    issue: Mapped[Issue] = relationship()
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[Optional[User]] = relationship(foreign_keys=[decided_by_id])
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_issue_extensions_issue_id", "issue_id"),
+        Index("uq_issue_extensions_one_pending", "issue_id", unique=True, sqlite_where=text("state = 'pending'"),
+              postgresql_where=text("state = 'pending'")),
+        # 延期数 of a period: approvals by decision time.
+        Index("ix_issue_extensions_state_decided_at", "state", "decided_at"),
+        CheckConstraint("state IN ('pending', 'approved', 'refused', 'lapsed')", name="state_known"),
+        CheckConstraint("requested_deadline > deadline_before", name="later_deadline"),
+    )
+
+
+class IssueDeferral(db.Model):
+    """缓办: one stretch of time an issue spent deferred (state `deferred`), from `deferred_at` until `resumed_at`
+    (None: still deferred). Kept as rows so that a report taken "as of" an instant knows whether the issue was
+    deferred then (metrics: deferred issues leave 应结案数 while deferred). At most one open stretch per issue."""
+
+    __tablename__ = "issue_deferrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    deferred_at: Mapped[dt.datetime]
+    deferred_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    from_state: Mapped[str] = mapped_column(String(24))
+    deadline_before: Mapped[Optional[dt.datetime]]  # the deadline in force when deferred (kept on the issue too)
+    remaining_hours: Mapped[float] = mapped_column(Float, default=0.0)  # working hours left to it then
+    resumed_at: Mapped[Optional[dt.datetime]]
+    resumed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    deadline_after: Mapped[Optional[dt.datetime]]  # the deadline the resume set
+
+    issue: Mapped[Issue] = relationship()
+    deferred_by: Mapped[User] = relationship(foreign_keys=[deferred_by_id], lazy="joined")
+
+    __table_args__ = (
+        Index("ix_issue_deferrals_issue_id_deferred_at", "issue_id", "deferred_at"),
+        Index("uq_issue_deferrals_one_open", "issue_id", unique=True, sqlite_where=text("resumed_at IS NULL"),
+              postgresql_where=text("resumed_at IS NULL")),
+        CheckConstraint("remaining_hours >= 0", name="remaining_not_negative"),
+    )
 
 
 class IssuePhoto(StoredPhotoColumns, db.Model):

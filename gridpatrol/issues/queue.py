@@ -12,14 +12,14 @@ import io
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.core import spreadsheets
 from gridpatrol.core.roles import Role
 from gridpatrol.grids.models import Grid, GridAssignment
-from gridpatrol.issues.models import OPEN_STATES, Issue
+from gridpatrol.issues.models import CLOCK_STATES, OPEN_STATES, Issue
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _query(user: User, f: QueueFilter, now: dt.datetime, session: Session | None
         if value is not None and value != "":
             query = query.where(column == value)
     if f.overdue:
-        states = [s for s in (f.states or OPEN_STATES) if s in OPEN_STATES]
+        states = [s for s in (f.states or CLOCK_STATES) if s in CLOCK_STATES]  # a deferred issue is never overdue
         query = query.where(Issue.state.in_(states), Issue.deadline < now)
     elif f.states:
         query = query.where(Issue.state.in_(f.states))
@@ -152,7 +152,7 @@ def _rows(session: Session, query: Select, now: dt.datetime, page: int, per_page
                .outerjoin(Grid, Grid.id == Issue.grid_id)
                .order_by(case((Issue.deadline.is_(None), 0), else_=1), Issue.deadline, Issue.id)
                .offset((page - 1) * per_page).limit(per_page))
-    rows = [QueueRow(*row, overdue=row.state in OPEN_STATES and row.deadline is not None and now > row.deadline)
+    rows = [QueueRow(*row, overdue=row.state in CLOCK_STATES and row.deadline is not None and now > row.deadline)
             for row in session.execute(ordered)]
     return rows, total
 
@@ -169,7 +169,7 @@ def _counts_filter(f: QueueFilter) -> QueueFilter:
 
 
 def _counts(session: Session, query: Select, now: dt.datetime) -> dict[str, int]:
-    overdue = func.sum(case((Issue.deadline < now, 1), else_=0))
+    overdue = func.sum(case((and_(Issue.state.in_(CLOCK_STATES), Issue.deadline < now), 1), else_=0))
     rows = session.execute(query.with_only_columns(Issue.state, func.count(), overdue, maintain_column_froms=True)
                            .group_by(Issue.state).order_by(None)).all()
     counts = {state: 0 for state in OPEN_STATES} | {f"overdue_{state}": 0 for state in OPEN_STATES}
@@ -183,7 +183,7 @@ def _counts(session: Session, query: Select, now: dt.datetime) -> dict[str, int]
 def total_from_counts(f: QueueFilter, counts: dict[str, int]) -> Optional[int]:
     """The page total when the filter asks only for open states (the counts cover exactly those), else None."""
     if f.overdue:  # the overdue filter keeps only the open states among those asked for (see _query)
-        return sum(counts[f"overdue_{state}"] for state in set(f.states or OPEN_STATES) if state in OPEN_STATES)
+        return sum(counts[f"overdue_{state}"] for state in set(f.states or CLOCK_STATES) if state in CLOCK_STATES)
     if not f.states or any(state not in OPEN_STATES for state in f.states):
         return None
     return sum(counts[state] for state in set(f.states))
@@ -213,7 +213,7 @@ def export_csv(session: Session, user: User, f: QueueFilter, now: dt.datetime, *
     local = lambda value: value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""  # noqa: E731
     for (issue_id, state, deadline, severity, category, grid_code, title, reported_at, reporter_name, team_name,
          assignee_name, closed_at, rework_count) in rows:
-        overdue = state in OPEN_STATES and deadline is not None and now > deadline
+        overdue = state in CLOCK_STATES and deadline is not None and now > deadline
         writer.writerow([issue_id, state, "yes" if overdue else "", severity, category, grid_code or "", title,
                          local(reported_at), reporter_name, team_name or "", assignee_name or "", local(deadline),
                          local(closed_at), rework_count])

@@ -24,11 +24,13 @@ from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
+from gridpatrol.core.time import format_local
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid, Site
 from gridpatrol.issues import titles, workflow
-from gridpatrol.issues.models import (OPEN_STATES, Issue, IssueComment, IssueEvent, IssuePhoto, IssueSource,
-                                      IssueState, RejectReason, Severity, TimeLimit, WorkingHours)
+from gridpatrol.issues.models import (OPEN_STATES, ExtensionState, Issue, IssueComment, IssueDeferral, IssueEvent,
+                                      IssueExtension, IssuePhoto, IssueSource, IssueState, RejectReason, Severity,
+                                      TimeLimit, WorkingHours)
 from gridpatrol.issues.workflow import Action, Need, Transition, Who
 from gridpatrol.workdays import services as workdays
 
@@ -336,6 +338,44 @@ def deadline_from(session: Session, site: Site, amount: int, unit: str, start: d
     return workdays.add_working_days(calendar, tz, start, amount, office)
 
 
+MAX_NEW_DEADLINE = dt.timedelta(days=180)  # how far ahead an extension or a resume may set a deadline
+
+
+def deadline_on_day(session: Session, site: Site, day: dt.date) -> dt.datetime:
+    """A deadline given as a date (延期, resume): the close of office that day in the site's zone, as UTC."""
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    return dt.datetime.combine(day, office_hours(session, site)[1], tzinfo=tz).astimezone(dt.timezone.utc)
+
+
+def check_new_deadline(deadline: dt.datetime, *, after: dt.datetime, now: dt.datetime) -> None:
+    """A deadline given by a person: later than `after`, and no further than `MAX_NEW_DEADLINE` from now."""
+    if deadline <= after:
+        raise DomainError(_("The new deadline must be later than %(when)s.", when=format_local(after)))
+    if deadline > now + MAX_NEW_DEADLINE:
+        raise DomainError(_("The new deadline may be at most %(days)d days ahead.", days=MAX_NEW_DEADLINE.days))
+
+
+def working_hours_between(session: Session, site: Site, start: dt.datetime, end: dt.datetime) -> float:
+    """The office hours on workdays between `start` and `end` at `site` (0 when `end` is not later): what was left
+    of an issue's time when it was deferred."""
+    if end <= start:
+        return 0.0
+    calendar = workdays.calendar_for(session, site)
+    tz = zoneinfo.ZoneInfo(site.timezone)
+    opens_at, closes_at = office_hours(session, site)
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    total = dt.timedelta()
+    day = start.date()
+    while day <= end.date():
+        if calendar.is_workday(day):
+            begin = max(dt.datetime.combine(day, opens_at, tzinfo=tz), start)
+            finish = min(dt.datetime.combine(day, closes_at, tzinfo=tz), end)
+            if finish > begin:
+                total += finish - begin
+        day += dt.timedelta(days=1)
+    return round(total.total_seconds() / 3600.0, 4)
+
+
 def set_time_limit(session: Session, site: Site, category: str, severity: str, amount: int, unit: str, *,
                    actor: User) -> None:
     from gridpatrol.audit import services as audit
@@ -541,6 +581,54 @@ def verify(session: Session, issue: Issue, actor: User, *, passed: bool, note: O
     """核查: `verify_pass` or `verify_fail`."""
     (verify_pass if passed else verify_fail)(session, issue, actor, note=note, expected_version=expected_version,
                                              now=now)
+
+
+@performs(Action.DEFER)
+def defer(session: Session, issue: Issue, actor: User, *, note: Optional[str],
+          expected_version: Optional[int] = None, now: dt.datetime) -> IssueDeferral:
+    """缓办: a supervisor sets the issue aside with a reason (e.g. waiting for a budget). Its clock stops: never
+    overdue, out of 应结案数 while deferred. The working time left to its deadline is kept for the resume; a
+    pending request for a later deadline lapses (the resume sets the deadline anyway)."""
+    row = _require(session, actor, issue, Action.DEFER, expected_version, note=note)
+    remaining = working_hours_between(session, issue.site, now, issue.deadline) if issue.deadline else 0.0
+    deferral = IssueDeferral(issue=issue, deferred_at=now, deferred_by_id=actor.id, reason=note.strip(),
+                             from_state=issue.state, deadline_before=issue.deadline, remaining_hours=remaining)
+    session.add(deferral)
+    for pending in session.scalars(select(IssueExtension).where(IssueExtension.issue_id == issue.id,
+                                                                IssueExtension.state == ExtensionState.PENDING.value)):
+        pending.state, pending.decided_at, pending.decided_by_id = ExtensionState.LAPSED.value, now, actor.id
+        _event(session, issue, actor, "extension_lapsed", at=now, data={"extension": pending.id})
+    _done(session, issue, row, actor, note=note, now=now, data={"remaining_hours": remaining})
+    return deferral
+
+
+def open_deferral(session: Session, issue: Issue) -> Optional[IssueDeferral]:
+    """The deferral the issue is in now, or None."""
+    return session.scalar(select(IssueDeferral).where(IssueDeferral.issue_id == issue.id,
+                                                      IssueDeferral.resumed_at.is_(None)))
+
+
+@performs(Action.RESUME)
+def resume(session: Session, issue: Issue, actor: User, *, deadline: Optional[dt.date] = None,
+           note: Optional[str] = None, expected_version: Optional[int] = None, now: dt.datetime) -> None:
+    """恢复办理: back to `dispatched` (the rectifier starts again) with a new deadline: the close of office on the
+    day the supervisor gives, else the working time that was left when it was deferred, counted from now."""
+    row = _require(session, actor, issue, Action.RESUME, expected_version, note=note)
+    deferral = open_deferral(session, issue)
+    if deadline is not None:
+        new_deadline = deadline_on_day(session, issue.site, deadline)
+        check_new_deadline(new_deadline, after=now, now=now)
+    elif deferral is not None and deferral.remaining_hours > 0:
+        new_deadline = deadline_from(session, issue.site, deferral.remaining_hours, "hours", now)
+    else:
+        raise DomainError(_("No working time was left when the issue was deferred: give the new deadline."))
+    old = issue.deadline
+    issue.deadline = new_deadline
+    if deferral is not None:
+        deferral.resumed_at, deferral.resumed_by_id, deferral.deadline_after = now, actor.id, new_deadline
+    _done(session, issue, row, actor, note=note, now=now,
+          data={"from": old.isoformat() if old else None, "to": new_deadline.isoformat(),
+                "given": deadline is not None})
 
 
 @performs(Action.COMMENT)

@@ -1,8 +1,9 @@
 """Issue counts for the supervisor's screens, counted in the database in one pass per question.
 
 Live figures, by the issue's state now (the queue's words): open (reported, dispatched, in progress, awaiting
-verification), 待受理 (reported), 待复核 (awaiting verification), overdue (open with a deadline before now — the
-queue's "overdue"), due today (open with a deadline within the given day). Figures of a period [start, end):
+verification, deferred), 待受理 (reported), 待复核 (awaiting verification), overdue (open with a deadline before
+now, its clock running — the queue's "overdue"; a deferred issue 缓办 is never overdue), due today (the same, with
+a deadline within the given day). Figures of a period [start, end):
 *found* = reported in the period and not rejected (不予受理 reports are not problems found), *closed* = closed
 in the period. The rates of the 通报 (结案率, 按期结案率, 返工率, 平均处置时长) are not here: they are
 `issues.metrics` (its `period_figures` for several periods at once).
@@ -18,11 +19,13 @@ from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from gridpatrol.grids.models import Grid, Site
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssueState
+from gridpatrol.issues.models import CLOCK_STATES, OPEN_STATES, Issue, IssueState
 
 FOUND_STATES = tuple(s.value for s in IssueState if s is not IssueState.REJECTED)  # the queue's states of "found"
-# The queue's states of metrics' "due to close" (应结案): dispatched at some time, never rejected.
-DUE_STATES = tuple(s.value for s in IssueState if s not in (IssueState.REPORTED, IssueState.REJECTED))
+# The queue's states of metrics' "due to close" (应结案): dispatched at some time, never rejected, and not deferred
+# (缓办) now — a deferred issue leaves 应结案数 while it is deferred (issues.metrics).
+DUE_STATES = tuple(s.value for s in IssueState
+                   if s not in (IssueState.REPORTED, IssueState.REJECTED, IssueState.DEFERRED))
 
 
 @dataclass
@@ -120,11 +123,12 @@ def _summary_statement(found_bounds: int, closed_bounds: int):
     found_cuts = [bindparam(f"f{i}", type_=instant) for i in range(found_bounds)]
     closed_cuts = [bindparam(f"c{i}", type_=instant) for i in range(closed_bounds)]
     is_open = Issue.state.in_(OPEN_STATES)
+    runs = Issue.state.in_(CLOCK_STATES)  # a deferred issue is open but neither overdue nor due today
     flag = lambda condition: case((condition, literal_column("1")), else_=literal_column("0"))  # noqa: E731
     none = literal_column("-1")
     columns = [Issue.category.label("category"), Issue.severity.label("severity"), Issue.state.label("state"),
-               flag(and_(is_open, Issue.deadline < now)).label("overdue"),
-               flag(and_(is_open, Issue.deadline >= today_start, Issue.deadline < today_end)).label("due_today"),
+               flag(and_(runs, Issue.deadline < now)).label("overdue"),
+               flag(and_(runs, Issue.deadline >= today_start, Issue.deadline < today_end)).label("due_today"),
                (case((Issue.state == IssueState.REJECTED.value, none), else_=_segment(Issue.reported_at, found_cuts))
                 if found_cuts else none).label("found"),
                (case((Issue.state == IssueState.CLOSED.value, _segment(Issue.closed_at, closed_cuts)), else_=none)
@@ -164,7 +168,7 @@ def overdue_by_site(session: Session, site_ids: Sequence[int], now: dt.datetime)
     if not site_ids:
         return {}
     counts: dict[int, int] = dict(session.execute(
-        select(Issue.site_id, func.count()).where(Issue.site_id.in_(sorted(site_ids)), Issue.state.in_(OPEN_STATES),
+        select(Issue.site_id, func.count()).where(Issue.site_id.in_(sorted(site_ids)), Issue.state.in_(CLOCK_STATES),
                                                   Issue.deadline < now).group_by(Issue.site_id)).all())
     return {site_id: int(counts.get(site_id, 0)) for site_id in site_ids}
 

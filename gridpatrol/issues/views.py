@@ -15,13 +15,14 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.core.time import day_bounds, local_day, utcnow
+from gridpatrol.core.time import day_bounds, format_local, local_day, utcnow
 from gridpatrol.extensions import db
 from gridpatrol.grids import map_svg
 from gridpatrol.grids import services as grids
-from gridpatrol.issues import bp, deadlines, queue, services
-from gridpatrol.issues.forms import BulkDispatchForm, DispatchForm, ReportForm, TimeLimitForm
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssuePhoto, IssueSource, IssueState, Severity
+from gridpatrol.issues import bp, deadlines, extensions, queue, services
+from gridpatrol.issues.forms import (BulkDispatchForm, DispatchForm, ExtensionDecisionForm, ExtensionRequestForm,
+                                     ReportForm, TimeLimitForm)
+from gridpatrol.issues.models import OPEN_STATES, Issue, IssueExtension, IssuePhoto, IssueSource, IssueState, Severity
 
 INVALID = 422
 PER_PAGE = 50
@@ -150,12 +151,27 @@ def _forms(issue: Issue, transitions) -> dict:
     return built
 
 
-def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200):
+def _extension_panel(issue: Issue, request_form: ExtensionRequestForm | None = None) -> dict:
+    """延期 on the issue page: the pending request (with the decision forms for a supervisor), or the request form
+    for the rectifier working on it."""
+    pending = extensions.pending(db.session, issue)
+    deciding = pending is not None and extensions.may_decide(db.session, current_user, issue)
+    return {"pending": pending,
+            "decision_form": ExtensionDecisionForm(version=pending.version) if deciding else None,
+            "request_form": (request_form or ExtensionRequestForm())
+            if extensions.may_request(db.session, current_user, issue) else None,
+            "deferral": services.open_deferral(db.session, issue) if issue.state == IssueState.DEFERRED.value
+            else None}
+
+
+def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200,
+                request_form: ExtensionRequestForm | None = None):
     timeline = sorted([("event", e.at, e) for e in issue.events] + [("comment", c.at, c) for c in issue.comments],
                       key=lambda t: (t[1], t[0]))
     transitions = services.allowed_transitions(db.session, current_user, issue)
     return render_template("issues/issue.html", issue=issue, timeline=timeline, now=utcnow(), transitions=transitions,
                            forms=_forms(issue, transitions), refusal=refusal,
+                           extension=_extension_panel(issue, request_form),
                            patrol_link=services.can_view_patrol(db.session, current_user, issue),
                            standard=services.standard_text(db.session, issue),
                            deadline_provisional=deadlines.rests_on_provisional(db.session, issue),
@@ -208,6 +224,41 @@ def act(issue_id: int, action: str):
     if row.place is workflow.Place.TIMELINE:
         return redirect(url_for("issues.show", issue_id=issue.id) + "#timeline")
     flash(_("Done: the issue is now %(state)s.", state=services.state_label(issue.state)), "success")
+    return redirect(url_for("issues.show", issue_id=issue.id))
+
+
+@bp.post("/s/<site>/issues/<int:issue_id>/extensions")
+@login_required
+def request_extension(issue_id: int):
+    """延期申请 by the rectifier working on the issue."""
+    issue = _issue_or_404(issue_id)
+    form = ExtensionRequestForm()
+    if not form.validate_on_submit():
+        return _issue_page(issue, refusal="; ".join(str(e) for errors in form.errors.values() for e in errors),
+                           status=INVALID, request_form=form)
+    reshow_on_refusal(lambda: _issue_page(issue, request_form=form))
+    extensions.request(db.session, issue, current_user, reason=form.reason.data, deadline=form.deadline.data,
+                       now=utcnow())
+    flash(_("Your request for a later deadline waits for a supervisor's decision."), "success")
+    return redirect(url_for("issues.show", issue_id=issue.id))
+
+
+@bp.post("/s/<site>/issues/<int:issue_id>/extensions/<int:extension_id>/<decision>")
+@login_required
+def decide_extension(issue_id: int, extension_id: int, decision: str):
+    """A supervisor approves or refuses a pending request for a later deadline."""
+    issue = _issue_or_404(issue_id)
+    extension = db.session.get(IssueExtension, extension_id)
+    if extension is None or extension.issue_id != issue.id or decision not in ("approve", "refuse"):
+        abort(404)
+    form = ExtensionDecisionForm()
+    if not form.validate_on_submit():
+        return _refuse(issue, "; ".join(str(e) for errors in form.errors.values() for e in errors))
+    reshow_on_refusal(lambda: _issue_page(issue))
+    extensions.decide(db.session, issue, extension, current_user, approve=decision == "approve",
+                      note=form.note.data, expected_version=_version(form), now=utcnow())
+    flash(_("The deadline is now %(deadline)s.", deadline=format_local(issue.deadline)) if decision == "approve"
+          else _("The request was refused; the deadline stands."), "success")
     return redirect(url_for("issues.show", issue_id=issue.id))
 
 

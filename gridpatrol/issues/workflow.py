@@ -4,7 +4,19 @@
         │                  ▲ redispatch        ▲ redispatch                     │
         └─reject─▶ rejected                    └───────── rework ◀── verify_fail ┤
                                                                   verify_pass ──▶ closed
+    dispatched, in_progress ─defer─▶ deferred ─resume─▶ dispatched        (缓办, by a supervisor)
     (comment: in every state, by anyone who can view the issue)
+
+缓办 (deferral) is a state, not a flag beside the state: while an issue waits for a budget or parts nothing but a
+resume (and comments) can happen to it, which is exactly what a state of this table says; a flag would have had
+every other row ask "unless deferred". A deferred issue is open (in the 整改台账, `OPEN_STATES`) but its clock
+stands still: it is never overdue (`CLOCK_STATES`) and leaves 应结案数 while deferred (`issues.metrics`). A
+resume leads back to `dispatched`: the rectifier starts again. Its new deadline is the date the supervisor gives,
+else the working time that was left when it was deferred, counted from the resume. The stretches of deferral are
+rows (`IssueDeferral`), so a report taken "as of" an instant knows whether the issue was deferred then.
+
+延期 (extension) is not a row here: it changes no state. A rectifier working on the issue asks for a later
+deadline, a supervisor of the site approves or refuses (`issues/extensions.py`); its events' words are below.
 
 Each row says, for an issue in `from_state`, what `action` does: the state it leads to, who may do it (a
 predicate name, `Who`; the predicates themselves are in `services`), what the action needs (`Need`, with the
@@ -37,6 +49,8 @@ class Action(str, enum.Enum):
     REPORT_FIX = "report_fix"  # 整改完成, with after-photos
     VERIFY_PASS = "verify_pass"  # 核查通过: 结案
     VERIFY_FAIL = "verify_fail"  # 核查不通过: 返工
+    DEFER = "defer"  # 缓办, with the reason
+    RESUME = "resume"  # 恢复办理, with a new deadline
     COMMENT = "comment"  # 留言
 
 
@@ -98,9 +112,11 @@ STATES: dict[IssueState, StateInfo] = {
     IssueState.AWAITING_VERIFICATION: StateInfo(_l("Awaiting verification"), _l("awaiting verification")),
     IssueState.CLOSED: StateInfo(_l("Closed"), _l("closed")),
     IssueState.REJECTED: StateInfo(_l("Rejected"), _l("rejected")),
+    IssueState.DEFERRED: StateInfo(_l("Deferred"), _l("deferred")),
 }
 
 _SEND_TO = {Need.TEAM_OR_ASSIGNEE: _l("Choose a team or a person.")}
+_DEFER_WHY = {Need.NOTE: _l("Say why the issue is deferred.")}
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(IssueState.REPORTED, Action.DISPATCH, IssueState.DISPATCHED, Who.SUPERVISOR, _l("Dispatch"),
@@ -122,6 +138,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(IssueState.AWAITING_VERIFICATION, Action.VERIFY_FAIL, IssueState.IN_PROGRESS, Who.VERIFIER,
                _l("Not fixed: send back for rework"), "ActionForm", {Need.NOTE: _l("Say what is still wrong.")},
                event="rework", primary=False),
+    Transition(IssueState.DISPATCHED, Action.DEFER, IssueState.DEFERRED, Who.SUPERVISOR, _l("Defer"), "ActionForm",
+               _DEFER_WHY, event="defer", primary=False),
+    Transition(IssueState.IN_PROGRESS, Action.DEFER, IssueState.DEFERRED, Who.SUPERVISOR, _l("Defer"), "ActionForm",
+               _DEFER_WHY, event="defer", primary=False),
+    Transition(IssueState.DEFERRED, Action.RESUME, IssueState.DISPATCHED, Who.SUPERVISOR, _l("Resume the work"),
+               "ResumeForm", event="resume"),
     *(Transition(state, Action.COMMENT, state, Who.VIEWER, _l("Add comment"), "CommentForm",
                  {Need.TEXT: _l("A comment cannot be empty.")}, place=Place.TIMELINE, primary=False)
       for state in IssueState),
@@ -139,6 +161,13 @@ EVENT_LABELS: dict[str, object] = {
     "rework": _l("sent it back for rework"),
     # Not a transition: the official calendar of a year was imported and gave more days off before the deadline.
     "deadline_moved": _l("moved the deadline by the official calendar"),
+    "defer": _l("deferred it"),
+    "resume": _l("resumed it with a new deadline"),
+    # Not transitions: 延期 (issues/extensions.py).
+    "extension_requested": _l("asked for a later deadline"),
+    "extension_approved": _l("approved the later deadline"),
+    "extension_refused": _l("refused the later deadline"),
+    "extension_lapsed": _l("closed the request for a later deadline: the issue was deferred"),
 }
 
 _BY_KEY: dict[tuple[IssueState, Action], Transition] = {(t.from_state, t.action): t for t in TRANSITIONS}

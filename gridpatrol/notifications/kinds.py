@@ -101,6 +101,14 @@ def _appeal_decided(p: dict, c: Context) -> str:
     return _("Your appeal against “%(rule)s” (%(month)s) was not granted: the entry stands. %(note)s", **values)
 
 
+def _extension_decided(p: dict, c: Context) -> str:
+    if p.get("approved"):
+        return _("The later deadline for issue #%(id)s %(title)s was approved: it is now %(deadline)s.",
+                 id=p.get("id"), title=p.get("title"), deadline=_local(p.get("deadline"), c))
+    return _("The later deadline for issue #%(id)s %(title)s was refused; the deadline stays %(deadline)s. %(note)s",
+             id=p.get("id"), title=p.get("title"), deadline=_local(p.get("deadline"), c), note=p.get("note") or "")
+
+
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     # --- reminders (scheduler jobs) -------------------------------------------------------------------
     Kind("patrol_due",
@@ -137,6 +145,13 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
          lambda p, c: _("Your report #%(id)s %(title)s was not accepted: %(reason)s.", id=p.get("id"),
                         title=p.get("title"), reason=_reject_reason(p.get("reason"))),
          "issues.show", _issue_link),
+    # --- 延期 (issues/extensions.py) -------------------------------------------------------------------
+    Kind("extension_requested",
+         lambda p, c: _("%(name)s asks to move the deadline of issue #%(id)s %(title)s to %(deadline)s.",
+                        name=p.get("name") or "—", id=p.get("id"), title=p.get("title"),
+                        deadline=_local(p.get("deadline"), c)),
+         "issues.show", _issue_link),
+    Kind("extension_decided", _extension_decided, "issues.show", _issue_link),
     # --- points ---------------------------------------------------------------------------------------
     Kind("appeal_decided", _appeal_decided, "points.me", _points_link),
     # --- rows written before notifications had kinds (migration 0009): their text and link as written --

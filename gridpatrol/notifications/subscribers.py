@@ -10,6 +10,8 @@ notification exists exactly when its cause is committed. Nobody is told what the
 | issues `issue_transitioned` report_fix | issue_fix_reported | who may verify: the site's supervisors and the grid's leader, not the fixer |
 | issues `issue_transitioned` verify_fail | issue_rework | the fixer |
 | issues `issue_transitioned` verify_pass / reject | issue_closed / issue_rejected | the reporter |
+| issues.extensions `extension_requested` | extension_requested | the site's supervisors |
+| issues.extensions `extension_decided` | extension_decided | who asked for it |
 | points `appeal_decided` | appeal_decided | the leader who appealed |
 | patrols `patrols_due_soon` (job) | patrol_due | the patrol's assignee |
 | issues `issues_due_soon` (job) | issue_due | the assignee, or else the team's active members |
@@ -80,6 +82,24 @@ def on_issue_transitioned(session: Session, *, issue, action, actor, note: Optio
     services.notify(session, kind, _others(to, actor.id), key=key, target=target, params=params, now=now)
 
 
+# --- 延期 --------------------------------------------------------------------------------------------------
+def on_extension_requested(session: Session, *, issue, extension, actor, now: dt.datetime, **_kwargs) -> None:
+    services.notify(session, "extension_requested",
+                    _others(recipients.supervisors_of_site(session, issue.site_id), actor.id),
+                    key=f"extension-requested:{extension.id}", target=Target("issue", issue.id, issue.site_id),
+                    params=_issue_params(issue, name=actor.display_name,
+                                         deadline=_stamp(extension.requested_deadline)), now=now)
+
+
+def on_extension_decided(session: Session, *, issue, extension, approved: bool, actor, now: dt.datetime,
+                         **_kwargs) -> None:
+    services.notify(session, "extension_decided",
+                    _others(recipients.active(session, [extension.requested_by_id]), actor.id),
+                    key=f"extension-decided:{extension.id}", target=Target("issue", issue.id, issue.site_id),
+                    params=_issue_params(issue, approved=approved, deadline=_stamp(issue.deadline),
+                                         note=extension.decision_note), now=now)
+
+
 # --- points ----------------------------------------------------------------------------------------------
 def on_appeal_decided(session: Session, *, appeal, overturned: bool, actor, now: dt.datetime, **_kwargs) -> None:
     entry = appeal.entry
@@ -136,6 +156,7 @@ def on_issues_overdue(session: Session, *, issues, now: dt.datetime, **_kwargs) 
 
 def connect_signals() -> None:
     """Subscribe to the domains' signals (idempotent: blinker connects a receiver once)."""
+    from gridpatrol.issues import extensions as issue_extensions
     from gridpatrol.issues import jobs as issue_jobs
     from gridpatrol.issues import services as issues
     from gridpatrol.patrols import services as patrols
@@ -143,6 +164,8 @@ def connect_signals() -> None:
 
     issues.issue_transitioned.connect(on_issue_transitioned)
     issues.issue_reported.connect(on_issue_reported)
+    issue_extensions.extension_requested.connect(on_extension_requested)
+    issue_extensions.extension_decided.connect(on_extension_decided)
     issue_jobs.issues_due_soon.connect(on_issues_due_soon)
     issue_jobs.issues_overdue.connect(on_issues_overdue)
     patrols.patrols_due_soon.connect(on_patrols_due_soon)

@@ -67,7 +67,13 @@ def file_report(app, reporter="clerk", *, lon=120.1505, lat=30.2795, category="w
 
 
 def advance(app, issue_id: int, to: str, *, when="2026-11-18 10:00") -> None:
-    """Walk an issue through the happy path up to state `to`."""
+    """Walk an issue through the happy path up to state `to` ("deferred": dispatched, then deferred by boss)."""
+    if to == "deferred":
+        advance(app, issue_id, "dispatched", when=when)
+        with app.app_context(), job_transaction() as session:
+            services.defer(session, session.get(Issue, issue_id), user(session, "boss"), note="等待预算",
+                           now=at(when))
+        return
     path = ["reported", "dispatched", "in_progress", "awaiting_verification", "closed"]
     with app.app_context(), job_transaction() as session:
         issue = session.get(Issue, issue_id)

@@ -54,7 +54,7 @@ def test_counts_per_open_state_and_overdue(app):
     _place(app)
     _, _, counts = _run(app, "boss", queue.QueueFilter(states=["closed"]))  # the tabs ignore the state filter
     assert {s: counts[s] for s in OPEN_STATES} == {"reported": 1, "dispatched": 1, "in_progress": 1,
-                                                   "awaiting_verification": 1}
+                                                   "awaiting_verification": 1, "deferred": 0}
     assert counts["overdue"] == 2
     assert counts["overdue_in_progress"] == 1 and counts["overdue_awaiting_verification"] == 1
 

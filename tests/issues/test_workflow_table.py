@@ -82,7 +82,7 @@ def _admitted(state: IssueState) -> dict[Who, set[str]]:
 STATE_PATHS = {
     IssueState.REPORTED: "reported", IssueState.DISPATCHED: "dispatched", IssueState.IN_PROGRESS: "in_progress",
     IssueState.AWAITING_VERIFICATION: "awaiting_verification", IssueState.CLOSED: "closed",
-    IssueState.REJECTED: None,
+    IssueState.REJECTED: None, IssueState.DEFERRED: "deferred",
 }
 
 
