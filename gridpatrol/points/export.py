@@ -170,6 +170,15 @@ def _column_pixels(width: float) -> int:
     return int(width * 7 + 5) if width >= 1 else int(width * 12 + 0.5)
 
 
+def text_height(text: str, pixels: float, size: float) -> float:
+    """The height (points) a wrapped text of font `size` needs in a cell `pixels` wide: a CJK character is as wide
+    as the font is high, another about half that; 10 % for where lines break; 1.35 × size a line, 4 points of
+    padding. Rows have fixed heights (so that the pages can be counted), so they are made tall enough here."""
+    width = sum(size if ord(ch) >= 0x2E80 else size * 0.55 for ch in text) * 1.1
+    usable = max(pixels - 6, 1) * 0.75  # pixels at 96 dpi → points
+    return math.ceil(width / usable) * size * 1.35 + 4
+
+
 def _scale(columns: Sequence[Column]) -> int:
     """The print scale (percent, ≤ 100) at which the columns fit the width of the page."""
     usable = (PAPER_W - 2 * MARGIN_SIDE) * 96 * SAFETY
@@ -239,6 +248,7 @@ class Sheet:
         self.columns, self.formats, self.locale = columns, formats, locale
         self.width = len(columns)
         self.heights: list[float] = []
+        self.pixels = [_column_pixels(column.width) for column in columns]
         for col, column in enumerate(columns):
             self.ws.set_column(col, col, column.width)
 
@@ -260,16 +270,27 @@ class Sheet:
             self.ws.merge_range(row, first, row, last, None, cell_format)
         spreadsheets.write_cell(self.ws, row, first, text, cell_format)
 
+    def fitting(self, values: Sequence[Any], minimum: float) -> float:
+        """A row's height: `minimum`, or taller where a text (a leader's many grids, a long name) wraps."""
+        return max([minimum] + [text_height(value, pixels, 11) for value, pixels in zip(values, self.pixels)
+                                if isinstance(value, str)])
+
     def values(self, values: Sequence[Any], formats: Sequence[Any], height: float) -> None:
         row = self._height(height)
         for col, (value, cell_format) in enumerate(zip(values, formats)):
             spreadsheets.write_cell(self.ws, row, col, value, cell_format)
 
     def header(self) -> None:
-        """Two header rows: a group header over its columns, other labels merged over both rows."""
-        first = self._height(HEADER_H)
-        self._height(HEADER_H)
+        """Two header rows: a group header over its columns, other labels merged over both rows; each row as tall
+        as its longest label needs."""
         ws, fmt, columns = self.ws, self.formats.header, self.columns
+
+        def needed(column: Column) -> float:
+            return text_height(column.label(self.locale), _column_pixels(column.width), 11)
+
+        second = max([HEADER_H] + [needed(c) for c in columns if c.group is not None])
+        first = self._height(max([HEADER_H] + [needed(c) - second for c in columns if c.group is None]))
+        self._height(second)
         index = 0
         while index < len(columns):
             column = columns[index]
@@ -420,13 +441,13 @@ def _main_sheet(workbook, name: str, formats: Formats, table: MonthlyTable, loca
     body = sheet.row
     row_formats = formats.row(columns)
     for values in main_rows(table):
-        sheet.values(values + [None], row_formats, LEADER_H)
+        sheet.values(values + [None], row_formats, sheet.fitting(values, LEADER_H))
     tail = sheet.row
     total_formats = formats.row(columns, total=True)
     sheet.values(totals_row(table.totals, locale) + [None], total_formats, TOTAL_H)
     sheet.ws.merge_range(tail, 0, tail, 2, _t("total", locale), formats.total)
     for note in _notes(table, locale):
-        sheet.merged(note, formats.note, NOTE_H)
+        sheet.merged(note, formats.note, max(NOTE_H, text_height(note, sum(sheet.pixels), 9)))
     sheet._height(GAP_H)
     sheet.signatures(signing.prepared_by)
     return sheet.finish(header_rows=(header, header + 1), body_from=body, freeze=(body, 2), keep_together_from=tail)
@@ -540,7 +561,8 @@ def _year_sheet(workbook, formats: Formats, summary: YearSummary, locale: str, g
     body = sheet.row
     row_formats = formats.row(columns)
     for year_row in summary.rows:
-        sheet.values([c.value(year_row) for c in columns], row_formats, LEADER_H)
+        values = [c.value(year_row) for c in columns]
+        sheet.values(values, row_formats, sheet.fitting(values, LEADER_H))
     tail = sheet.row
     totals = [c.value(YearRow(summary.totals, summary.monthly_totals)) for c in columns]
     totals[0], totals[1], totals[2] = _t("total", locale), None, None
