@@ -5,14 +5,19 @@
 1. 积分表 / Points table — a title with the site and month, a line with the issuing unit (编制单位), the site,
    the month, whether the month is closed and the rule-set version, a "generated" line (the only cell that
    differs between two exports of the same month), a two-row header (frozen, repeated on every printed page),
-   one row per grid leader ending in a 签字确认 cell for the leader's own signature, a totals row, notes, and
-   the lines 制表人 (the person exporting) / 审核人 / 日期 to sign.
-2. 积分明细 / Ledger detail — every ledger entry booked in the month: person, rule (label and code), rule-set
-   version, points, source (type and number), event month, reason, the entry it corrects; and a total.
+   one row per grid leader (in rank order: points per grid held, 并列, pinyin; the figures of `points.table`:
+   巡查合格率, problems found by severity and in all, points and points per grid) ending in a 签字确认 cell for
+   the leader's own signature, a totals row, notes (the "as of" instant and the ranking and 应巡 rules), and the
+   lines 制表人 (the person exporting) / 审核人 / 日期 to sign.
+2. 积分明细 / Ledger detail — every ledger entry booked in the month: person, rule (its label, never its code),
+   rule-set version, points, source (type and number), event month, the reason told from the entry's facts in
+   the workbook's language (`points.reasons`), the entry it corrects; and a total.
 
 `write_csv(table, path_or_stream, locale=...)` writes the main table (header, rows, totals) as UTF-8 with a BOM
-so that Excel opens it correctly. `write_year_xlsx(tables, ...)` writes a year: a summary sheet (the year's
-figures added up, points month by month, ranked by the year's points) and the twelve monthly points tables.
+so that Excel opens it correctly. `write_period_xlsx(tables, ..., period=...)` writes a quarter, half-year or year
+(the 考核's sums): a summary sheet (the months' figures added up, points month by month, the period's points and
+points per grid, ranked like a month) and the period's monthly points tables; `write_period_csv` the summary as
+CSV; `write_year_xlsx(tables, ...)` is the year's.
 
 **Printing.** Every sheet is A4 landscape, centred, at a fixed scale that fits its columns to the page width,
 with its pages broken by the export itself (manual page breaks, rows of fixed height) — so the export knows
@@ -47,7 +52,9 @@ from typing import IO, Any, Callable, Optional, Sequence, Union
 from flask_babel import force_locale
 
 from gridpatrol.core import spreadsheets
-from gridpatrol.points.table import EntryRow, LeaderRow, MonthlyTable, YearRow, YearSummary, year_summary
+from gridpatrol.core.time import Period, end_label, month_bounds
+from gridpatrol.points.table import (EntryRow, LeaderRow, MonthlyTable, YearRow, YearSummary, period_summary,
+                                     year_summary)
 
 Target = Union[str, "os.PathLike[str]", IO[bytes], IO[str]]
 LOCALES = ("zh", "en")
@@ -89,12 +96,14 @@ MAIN_COLUMNS: tuple[Column, ...] = (
     Column("on_time", "按时", "On time", 6.5, lambda r: r.on_time, PATROLS),
     Column("late", "逾时", "Late", 6.5, lambda r: r.late, PATROLS),
     Column("missed", "漏巡", "Missed", 6.5, lambda r: r.missed, PATROLS),
-    Column("average_score", "平均得分", "Avg. score", 9, lambda r: r.average_score, PATROLS, "0.0"),
+    Column("average_score", "巡查合格率", "Pass rate", 9, lambda r: r.average_score, PATROLS, "0.00"),
     Column("found_minor", "一般", "Minor", 6.5, lambda r: r.found_minor, FOUND),
     Column("found_major", "较大", "Major", 6.5, lambda r: r.found_major, FOUND),
     Column("found_critical", "重大", "Critical", 6.5, lambda r: r.found_critical, FOUND),
+    Column("found_total", "合计", "Total", 6.5, lambda r: r.found_total, FOUND),
     Column("issues_closed", "本网格结案", "Issues closed", 10, lambda r: r.issues_closed),
     Column("points", "积分", "Points", 7, lambda r: r.points),
+    Column("points_per_grid", "每网格积分", "Points per grid", 9, lambda r: r.points_per_grid, None, "0.00"),
 )
 # Printed only (not in the CSV): a cell on every leader's row for the leader's own signature.
 SIGN_COLUMN = Column("sign", "签字确认", "Signature", 14, lambda r: None)
@@ -105,13 +114,12 @@ DETAIL_COLUMNS: tuple[Column, ...] = (
     Column("name", "人员", "Person", 12, lambda e: e.name),
     Column("username", "账号", "Username", 12, lambda e: e.username),
     Column("rule", "规则", "Rule", 30, None, align_left=True),  # localised in _detail_values
-    Column("rule_code", "规则代码", "Rule code", 22, lambda e: e.rule_code),
     Column("rule_version", "规则版本", "Rule version", 8, lambda e: e.rule_version),
     Column("points", "积分", "Points", 7, lambda e: e.points),
     Column("source_type", "来源", "Source", 9, None),  # localised in _detail_values
     Column("source_id", "来源编号", "Source no.", 9, lambda e: e.source_id),
     Column("event_month", "事件月份", "Event month", 9, lambda e: f"{e.event_month:%Y-%m}"),
-    Column("reason", "原因", "Reason", 48, lambda e: e.reason, align_left=True),
+    Column("reason", "原因", "Reason", 60, None, align_left=True),  # told from the entry's facts in _detail_values
     Column("corrects_id", "更正条目", "Corrects entry", 9, lambda e: e.corrects_id),
 )
 
@@ -163,6 +171,7 @@ MARGIN_SIDE, MARGIN_TOP, MARGIN_BOTTOM, HEADER_AT, FOOTER_AT = 0.4, 0.6, 0.75, 0
 TITLE_H, INFO_H, HEADER_H, LEADER_H, TOTAL_H, NOTE_H, GAP_H, SIGN_H, DETAIL_H = 30, 18, 22, 24, 22, 30, 8, 36, 16
 # What the page holds, with a margin for the two applications' slightly different font metrics.
 SAFETY = 0.94
+LIBREOFFICE_DIGIT = 7.5  # px
 
 
 def _column_pixels(width: float) -> int:
@@ -182,7 +191,8 @@ def text_height(text: str, pixels: float, size: float) -> float:
 def _scale(columns: Sequence[Column]) -> int:
     """The print scale (percent, ≤ 100) at which the columns fit the width of the page."""
     usable = (PAPER_W - 2 * MARGIN_SIDE) * 96 * SAFETY
-    needed = sum(_column_pixels(c.width) for c in columns)
+    # LibreOffice takes the digit unrounded (Liberation Sans 10: 7.41 px where Excel rounds to 7): up to 6 % wider
+    needed = sum(_column_pixels(c.width) for c in columns) * LIBREOFFICE_DIGIT / 7
     return max(10, min(100, math.floor(100 * usable / needed)))
 
 
@@ -215,12 +225,12 @@ class Formats:
         boxed = {**font, "border": 1, "valign": "vcenter", "text_wrap": True}
         self.cell = workbook.add_format({**boxed, "align": "center"})
         self.cell_left = workbook.add_format({**boxed, "align": "left"})
-        self.cell_score = workbook.add_format({**boxed, "align": "center", "num_format": "0.0"})
+        self.cell_score = workbook.add_format({**boxed, "align": "center", "num_format": "0.00"})
         self.detail = workbook.add_format({**font, "border": 1, "valign": "vcenter", "align": "center"})
         self.detail_left = workbook.add_format({**font, "border": 1, "valign": "vcenter", "align": "left"})
         total = {**boxed, "align": "center", "bold": True, "bg_color": "#F2F2F2"}
         self.total = workbook.add_format(total)
-        self.total_score = workbook.add_format({**total, "num_format": "0.0"})
+        self.total_score = workbook.add_format({**total, "num_format": "0.00"})
         self.header = workbook.add_format({**boxed, "align": "center", "bold": True, "bg_color": "#E7E6E6"})
         self.title = workbook.add_format({**font, "font_size": 16, "bold": True, "align": "center",
                                           "valign": "vcenter"})
@@ -376,6 +386,8 @@ def _detail_values(entry: EntryRow, locale: str, labels: dict[str, str]) -> list
             if entry.rule_code not in labels:
                 labels[entry.rule_code] = entry.rule_label
             values.append(labels[entry.rule_code])
+        elif column.key == "reason":
+            values.append(entry.reason_text(locale))
         else:
             values.append(column.value(entry))
     return values
@@ -397,19 +409,30 @@ def _generated_line(generated_at: dt.datetime, timezone: str, locale: str) -> st
     return f"生成时间：{stamp}（{timezone}）" if locale == "zh" else f"Generated: {stamp} ({timezone})"
 
 
+def _as_of(table: MonthlyTable) -> str:
+    """The instant the figures are taken at, as the office writes it (the end of a month is its last day 24:00)."""
+    return end_label(min(table.as_of, month_bounds(table.month, table.timezone)[1]), table.timezone)
+
+
 def _notes(table: MonthlyTable, locale: str) -> list[str]:
     notes = []
     if locale == "zh":
-        notes.append("说明：巡查任务与发现问题按本月发生的事项统计；积分为本月入账的积分合计（含更正及上月锁定后顺延入账的积分），"
-                     "明细见“积分明细”。排名按积分从高到低，积分相同者名次相同。网格长在本人一行的“签字确认”栏签字。")
+        notes.append(f"说明：统计截至 {_as_of(table)}。巡查任务与发现问题按本月发生的事项统计；应巡为截至统计时间已到巡查时限"
+                     "或已完成的巡查，尚未到期的巡查不计入。巡查合格率为网格长已提交巡查的平均得分，反映网格状况。积分为本月入账的积分合计"
+                     "（含更正及上月锁定后顺延入账的积分），明细见“积分明细”。排名按每网格积分（积分 ÷ 本月负责的网格数）从高到低，"
+                     "相同者名次并列，并列者按姓名拼音排序。网格长在本人一行的“签字确认”栏签字。")
         if table.others_entries:
             notes.append(f"另有 {table.others_entries} 条积分记录属于本月未担任网格长的人员，共 {table.others_points} 分，"
                          f"见“积分明细”。")
     else:
-        notes.append("Note: patrols and issues count what happened in the month; points are the entries booked in the "
-                     "month (corrections, and events of a closed month booked into this one, included); see "
-                     "\"Ledger detail\". Ranked by points, highest first; equal points share a rank. Each grid "
-                     "leader signs in the \"Signature\" cell of their own row.")
+        notes.append(f"Note: as of {_as_of(table)}. Patrols and issues count what happened in the month; due counts "
+                     "the patrols whose due time had come by then, or that were done by then (patrols not yet due "
+                     "are not counted). Pass rate: the average score of the leader's submitted patrols (the "
+                     "condition of the grids). Points are the entries booked in the month (corrections, and events "
+                     "of a closed month booked into this one, included); see \"Ledger detail\". Ranked by points "
+                     "per grid held (points ÷ grids held in the month), highest first; equal values share a rank "
+                     "and are listed by the pinyin of the name. Each grid leader signs in the \"Signature\" cell "
+                     "of their own row.")
         if table.others_entries:
             notes.append(f"{table.others_entries} more entries ({table.others_points} points) belong to people who "
                          f"led no grid this month; see \"Ledger detail\".")
@@ -476,7 +499,7 @@ def _detail_sheet(workbook, formats: Formats, table: MonthlyTable, locale: str) 
                 write(ws, row, col, value, cell_format)
     ws.set_default_row(DETAIL_H)
     totals: list[Any] = [None] * sheet.width
-    totals[0], totals[6] = _t("total", locale), table.entries_points
+    totals[0], totals[[c.key for c in DETAIL_COLUMNS].index("points")] = _t("total", locale), table.entries_points
     sheet.values(totals, formats.row(DETAIL_COLUMNS, total=True), DETAIL_H)
     return sheet.finish(header_rows=(header, header), body_from=header + 1, freeze=(header + 1, 0))
 
@@ -531,29 +554,67 @@ def write_csv(table: MonthlyTable, target: Target, *, locale: str = "zh") -> Non
         target.write(text.encode("utf-8"))
 
 
-# --- a year -----------------------------------------------------------------------------------------------
-def _year_columns(summary: YearSummary) -> tuple[Column, ...]:
+# --- a period: a quarter, a half-year, a year (the 考核's sums) -------------------------------------------------
+# (zh, en) per kind: the summary sheet's name, the title's word, the period's points column.
+PERIOD_TEXT = {
+    "month": (("月度汇总", "Month summary"), ("月度汇总表", "month"), ("本月积分", "Month points")),
+    "quarter": (("季度汇总", "Quarter summary"), ("季度汇总表", "quarter"), ("本季度积分", "Quarter points")),
+    "half": (("半年汇总", "Half-year summary"), ("半年度汇总表", "half-year"), ("半年积分", "Half-year points")),
+    "year": (("年度汇总", "Year summary"), ("年度汇总表", "year"), ("全年积分", "Year points")),
+}
+QUARTERS_ZH = ("一", "二", "三", "四")
+
+
+def _period_name(summary: YearSummary, locale: str) -> str:
+    """2026年第四季度 / Q4 2026, 2026年下半年 / second half of 2026, 2026年 / 2026."""
+    year, period = summary.year, summary.period
+    kind, number = (period.kind, period.number) if period is not None else ("year", 1)
+    if kind == "quarter":
+        return f"{year}年第{QUARTERS_ZH[number - 1]}季度" if locale == "zh" else f"Q{number} {year}"
+    if kind == "half":
+        return (f"{year}年{'上' if number == 1 else '下'}半年" if locale == "zh"
+                else f"{'first' if number == 1 else 'second'} half of {year}")
+    if kind == "month":
+        return _month_title(period.first, locale)
+    return f"{year}年" if locale == "zh" else f"year {year}"
+
+
+def _period_text(summary: YearSummary, index: int, locale: str) -> str:
+    zh, en = PERIOD_TEXT[summary.kind][index]
+    return zh if locale == "zh" else en
+
+
+def _year_columns(summary: YearSummary, locale: str = "zh") -> tuple[Column, ...]:
+    """The period's columns: the table's figures added up, points month by month, the period's points and its
+    points per grid (the months' values added up)."""
     months = tuple(Column(f"m{m.month:02d}", f"{m.month}月", EN_MONTHS[m.month - 1][:3], 5.5,
                           (lambda i: lambda r: r.monthly_points[i])(i), ("月度积分", "Points by month"))
                    for i, m in enumerate(summary.months))
     base = tuple(Column(c.key, c.zh, c.en, c.width, (lambda f: lambda r: f(r.total))(c.value), c.group,
-                        c.number_format, c.align_left) for c in MAIN_COLUMNS[:-1])
-    return base + months + (Column("points", "全年积分", "Year points", 9, lambda r: r.total.points),)
+                        c.number_format, c.align_left) for c in MAIN_COLUMNS
+                 if c.key not in ("points", "points_per_grid"))
+    zh, en = PERIOD_TEXT[summary.kind][2]
+    per_grid = next(c for c in MAIN_COLUMNS if c.key == "points_per_grid")
+    return base + months + (Column("points", zh, en, 9, lambda r: r.total.points),
+                            Column(per_grid.key, per_grid.zh, per_grid.en, per_grid.width,
+                                   lambda r: r.total.points_per_grid, None, per_grid.number_format))
 
 
 def _year_sheet(workbook, formats: Formats, summary: YearSummary, locale: str, generated_at: dt.datetime,
                 timezone: str, signing: Signing) -> int:
-    columns = _year_columns(summary)
-    sheet = Sheet(workbook, _t("sheet_year", locale), columns, formats, locale)
-    title = (f"{summary.site_name}网格长巡查情况积分年度汇总表（{summary.year}年）" if locale == "zh"
-             else f"{summary.site_name}: grid leaders' patrol points, year {summary.year}")
+    columns = _year_columns(summary, locale)
+    sheet = Sheet(workbook, _period_text(summary, 0, locale), columns, formats, locale)
+    name = _period_name(summary, locale)
+    title = (f"{summary.site_name}网格长巡查情况积分{_period_text(summary, 1, 'zh')}（{name}）" if locale == "zh"
+             else f"{summary.site_name}: grid leaders' patrol points, {name}")
     sheet.merged(title, formats.title, TITLE_H)
     months = f"{summary.months[0]:%Y-%m} – {summary.months[-1]:%Y-%m}"
     unit = signing.unit(summary.site_name)
+    points_label = _period_text(summary, 2, locale)
     info = (f"编制单位：{unit}　办公区：{summary.site_name}（{summary.site_code}）　月份：{months}　"
-            "全年积分为各月入账积分之和" if locale == "zh" else
+            f"{points_label}及每网格积分为各月之和" if locale == "zh" else
             f"Issued by: {unit}   Site: {summary.site_name} ({summary.site_code})   Months: {months}   "
-            "Year points = the months' points added up")
+            f"{points_label} and points per grid = the months' added up")
     sheet.merged(info, formats.info, INFO_H)
     sheet.merged(_generated_line(generated_at, timezone, locale), formats.info, INFO_H)
     header = sheet.row
@@ -578,16 +639,55 @@ def write_year_xlsx(tables: list[MonthlyTable], target: Target, *, locale: str =
                     prepared_by: Optional[str] = None) -> None:
     """Sheet 1: the year summary; then one printable points table per month (no ledger detail: that is
     the monthly workbook's)."""
+    write_period_xlsx(tables, target, period=year_summary(tables).period, locale=locale, generated_at=generated_at,
+                      issuing_unit=issuing_unit, prepared_by=prepared_by)
+
+
+def write_period_xlsx(tables: list[MonthlyTable], target: Target, *, period: Period, locale: str = "zh",
+                      generated_at: Optional[dt.datetime] = None, issuing_unit: Optional[str] = None,
+                      prepared_by: Optional[str] = None) -> None:
+    """Sheet 1: the period's summary (a quarter, half-year or year: its months added up, ranked by points per
+    grid); then one printable points table per month of it."""
     locale = _check_locale(locale)
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
-    summary = year_summary(tables)
+    summary = period_summary(tables, period)
     signing = Signing(issuing_unit, prepared_by)
-    workbook = _new_workbook(target, f"{summary.site_name} {summary.year}", generated_at)
+    workbook = _new_workbook(target, f"{summary.site_name} {period.key}", generated_at)
     formats = Formats(workbook, locale)
     _year_sheet(workbook, formats, summary, locale, generated_at, tables[0].timezone, signing)
     for table in tables:
         _main_sheet(workbook, table.label, formats, table, locale, generated_at, signing)
     workbook.close()
+
+
+def period_rows(summary: YearSummary, locale: str = "zh") -> list[list[Any]]:
+    """The period summary's cells: one row per person, then the totals row (for the CSV and tests)."""
+    columns = _year_columns(summary, locale)
+    rows = [[c.value(row) for c in columns] for row in summary.rows]
+    totals = [c.value(YearRow(summary.totals, summary.monthly_totals)) for c in columns]
+    totals[0], totals[1], totals[2] = _t("total", locale), None, None
+    return rows + [totals]
+
+
+def write_period_csv(tables: list[MonthlyTable], target: Target, *, period: Period, locale: str = "zh") -> None:
+    """The period's summary as CSV (UTF-8 with BOM): a header row, one row per person, the totals row."""
+    locale = _check_locale(locale)
+    summary = period_summary(tables, period)
+    buffer = io.StringIO(newline="")
+    writer = spreadsheets.csv_writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.flat_label(locale) for column in _year_columns(summary, locale)])
+    writer.writerows(period_rows(summary, locale))
+    _write_text("\ufeff" + buffer.getvalue(), target)
+
+
+def _write_text(text: str, target: Target) -> None:
+    if isinstance(target, (str, os.PathLike)):
+        with open(target, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    elif isinstance(target, io.TextIOBase):
+        target.write(text)
+    else:
+        target.write(text.encode("utf-8"))
 
 
 def write(table: MonthlyTable, path: str, *, locale: str = "zh", issuing_unit: Optional[str] = None,

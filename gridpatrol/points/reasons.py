@@ -7,8 +7,8 @@ same way, and no sentence is stored: the `reason` column keeps the text written 
 the record), which no page or paper shows.
 
 The words are the ledger's own, fixed per language here (like the printed form's in `points.export`), so a page and
-the paper say the same thing and neither depends on the state of a translation. Rule labels are `RULE_LABELS`, in
-the current Flask-Babel locale (wrap in `force_locale` for another); a rule code is never shown.
+the paper say the same thing and neither depends on the state of a translation; a correction tells the entry it
+corrects the same way (from that entry's rule and source), and a rule code is never shown.
 
 `load_facts` reads the facts of many entries in one statement; `describe(facts, locale)` tells one.
 """
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session, aliased
 from gridpatrol.core.time import local_day
 from gridpatrol.grids.models import Grid
 from gridpatrol.points.models import PointsEntry
-from gridpatrol.points.rules import RULE_LABELS
 
 LOCALES = ("zh", "en")
 
@@ -113,12 +112,12 @@ PHRASES = {
     "issue_found": ("发现有效问题：{issue}，受理为{severity}问题", "Valid problem found: {issue}, accepted as {severity}"),
     "report_rejected": ("上报未受理：{issue}，原因：{why}", "Report not accepted: {issue}; reason: {why}"),
     "missed_in_own_grid": ("本网格问题由他人先发现：{issue}", "Problem in own grid first found by someone else: {issue}"),
-    "patrol_missed_reversed": ("更正第 {corrected} 条（{label}）：{patrol}已按时完成，离线提交到达较晚",
-                               "Corrects entry {corrected} ({label}): {patrol} was done in time, its offline "
-                               "submission arrived late"),
-    "appeal_overturned": ("申诉（第 {appeal} 号）成立，更正第 {corrected} 条（{label}，{month}）：{what}",
-                          "Appeal no. {appeal} upheld: corrects entry {corrected} ({label}, {month}): {what}"),
-    "correction": ("更正第 {corrected} 条（{label}，{month}）", "Corrects entry {corrected} ({label}, {month})"),
+    "patrol_missed_reversed": ("更正 {month} 第 {corrected} 条「{what}」：该巡查已按时完成，离线提交到达较晚",
+                               "Corrects entry {corrected} of {month} (\"{what}\"): the patrol was done in time, its "
+                               "offline submission arrived late"),
+    "appeal_overturned": ("申诉（第 {appeal} 号）成立，更正 {month} 第 {corrected} 条「{what}」",
+                          "Appeal no. {appeal} upheld: corrects entry {corrected} of {month} (\"{what}\")"),
+    "correction": ("更正 {month} 第 {corrected} 条「{what}」", "Corrects entry {corrected} of {month} (\"{what}\")"),
     "manual": ("手工更正（第 {number} 号）", "Manual correction no. {number}"),
     "other": ("{what}", "{what}"),
     "moved": ("；事件发生在 {event_month}，该月已锁定，计入 {month}",
@@ -141,12 +140,6 @@ def _pair(table: dict[str, tuple[str, str]], key: Optional[str], locale: str) ->
     return zh if locale == "zh" else en
 
 
-def rule_label(code: Optional[str]) -> str:
-    """A rule's label in the current locale; a code the labels do not know (a rule added later) is never shown."""
-    label = RULE_LABELS.get(code or "")
-    return str(label) if label is not None else ""
-
-
 def _day(day: dt.date, locale: str) -> str:
     return f"{day.year}年{day.month}月{day.day}日" if locale == "zh" else f"{day:%Y-%m-%d}"
 
@@ -161,6 +154,15 @@ def _source_text(source: Optional[Source], locale: str) -> str:
     return _pick("manual", locale).format(number=source.id)
 
 
+def _corrected(facts: Facts, locale: str) -> str:
+    """The corrected entry told from its own facts (its rule and source), as it reads in its own month."""
+    if facts.corrects_id is None or facts.corrected_rule is None or facts.corrected_source is None:
+        return ""
+    month = facts.corrected_month or facts.month
+    return describe(Facts(facts.corrects_id, facts.corrected_rule, -facts.points, month, month,
+                          facts.corrected_source), locale)
+
+
 def describe(facts: Facts, locale: str = "zh") -> str:
     """Why the entry was booked, in `locale` ("zh" or "en"): what happened, where, which patrol or problem, and
     for a correction which entry it corrects and why; the month it was moved to when its own month was closed."""
@@ -168,7 +170,7 @@ def describe(facts: Facts, locale: str = "zh") -> str:
     code, source = facts.rule_code, facts.source
     patrol = issue = _source_text(source, locale)
     month = f"{facts.corrected_month:%Y-%m}" if facts.corrected_month else ""
-    label = rule_label(facts.corrected_rule)
+    what = _corrected(facts, locale)
     if code in ("patrol_on_time", "patrol_late", "patrol_missed") and source.type == "patrol":
         text = _pick(code, locale).format(patrol=patrol)
     elif code.startswith("issue_found_") and source.type == "issue":
@@ -179,12 +181,11 @@ def describe(facts: Facts, locale: str = "zh") -> str:
     elif code == "missed_in_own_grid" and source.type == "issue":
         text = _pick(code, locale).format(issue=issue)
     elif code == "patrol_missed_reversed" and facts.corrects_id is not None:
-        text = _pick(code, locale).format(corrected=facts.corrects_id, label=label, patrol=patrol)
+        text = _pick(code, locale).format(corrected=facts.corrects_id, month=month, what=what)
     elif code == "appeal_overturned" and facts.corrects_id is not None:
-        text = _pick(code, locale).format(appeal=source.id, corrected=facts.corrects_id, label=label, month=month,
-                                          what=_source_text(facts.corrected_source, locale))
+        text = _pick(code, locale).format(appeal=source.id, corrected=facts.corrects_id, month=month, what=what)
     elif facts.corrects_id is not None:
-        text = _pick("correction", locale).format(corrected=facts.corrects_id, label=label, month=month)
+        text = _pick("correction", locale).format(corrected=facts.corrects_id, month=month, what=what)
     else:  # a rule added later: tell its source
         text = _pick("other", locale).format(what=_source_text(source, locale))
     if facts.month != facts.event_month:

@@ -227,7 +227,8 @@ def monthly_table(session: Session, site: Site, month: dt.date, *,
         done = and_(done, Patrol.submitted_at < closed_at)
     else:  # as it stood at "as of": a later submission was still open then
         done = and_(done, Patrol.submitted_at <= as_of)
-    due = or_(Patrol.due_at <= as_of, done, missed)
+    missed = and_(missed, Patrol.due_at <= as_of)  # (a patrol is marked missed only once its due time has passed)
+    due = or_(Patrol.due_at <= as_of, done)
     finished = func.coalesce(Patrol.completed_at, Patrol.submitted_at)
     for row in session.execute(
             select(Patrol.assignee_id, func.sum(case((due, 1), else_=0)),

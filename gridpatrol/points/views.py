@@ -14,19 +14,21 @@ from typing import Optional
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from gridpatrol.accounts.models import User
 from gridpatrol.core.access import load
-from gridpatrol.core.errors import reshow_on_refusal
+from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, deny, roles_required
-from gridpatrol.core.time import month_of, next_month, previous_month, utcnow
+from gridpatrol.core.time import (PERIOD_KINDS, Period, end_label, month_bounds, month_of, next_month, period_label,
+                                  previous_month, utcnow)
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Site
-from gridpatrol.points import bp, services
+from gridpatrol.points import bp, reasons, services
 from gridpatrol.points import export as exporting
 from gridpatrol.points import table as tables
 from gridpatrol.points.forms import AppealForm, CloseMonthForm, DecideAppealForm, rules_form
@@ -35,6 +37,7 @@ from gridpatrol.points.rules import CORRECTION_RULES, DEFAULT_RULES, RULE_LABELS
 
 INVALID = 422
 MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
+KINDS = {"month": _l("Monthly"), "quarter": _l("Quarterly"), "half": _l("Half-yearly"), "year": _l("Yearly")}
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -53,13 +56,26 @@ def _month(site: Site, text: Optional[str] = None) -> dt.date:
     return services.parse_month(text)
 
 
+def _period(site: Site) -> Period:
+    """The period picked by `kind` (month by default) and `month` (any month of it; the current one by default)."""
+    kind = request.args.get("kind") or "month"
+    if kind not in PERIOD_KINDS:
+        raise DomainError(_("Unknown kind of period: %(kind)s. Choose month, quarter, half-year or year.", kind=kind))
+    return Period.of(kind, _month(site))
+
+
+def _reader_locale() -> str:
+    return "en" if str(get_locale()).startswith("en") else "zh"
+
+
 def _refuse(message: str, status: int = INVALID):
     return render_template("errors/error.html", code=status, error=None, message=message), status
 
 
 def _rule_label(code: str) -> str:
+    """A rule's label; never its code (a rule the labels do not know reads as an empty label)."""
     label = RULE_LABELS.get(code)
-    return str(label) if label is not None else code
+    return str(label) if label is not None else ""
 
 
 def _source_url(entry: PointsEntry) -> Optional[str]:
@@ -94,6 +110,9 @@ def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.da
     own = person.id == current_user.id
     may_appeal = own and current_user.has_role(Role.GRID_LEADER)
     entries = services.entries(db.session, site.id, month, user_id=person.id)
+    facts = reasons.load_facts(db.session, PointsEntry.site_id == site.id, PointsEntry.month == month,
+                               PointsEntry.user_id == person.id, timezone=site.timezone) if entries else {}
+    locale = _reader_locale()
     appeals = list(db.session.scalars(
         select(Appeal).join(PointsEntry, Appeal.entry_id == PointsEntry.id)
         .where(Appeal.user_id == person.id, PointsEntry.site_id == site.id)
@@ -105,6 +124,7 @@ def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.da
     for entry in entries:
         can_appeal = may_appeal and entry.rule_code not in CORRECTION_RULES and entry.id not in appealed
         rows.append({"entry": entry, "label": _rule_label(entry.rule_code), "source_url": _source_url(entry),
+                     "reason": reasons.describe(facts[entry.id], locale) if entry.id in facts else "",
                      "appealed": entry.id in appealed,
                      "form": (forms.get(entry.id) or AppealForm(prefix=f"e{entry.id}")) if can_appeal else None,
                      "error": (errors or {}).get(entry.id)})
@@ -139,7 +159,28 @@ def appeal(entry_id: int):
 @bp.get("/")
 @roles_required(*MANAGERS)
 def index():
-    return _index_page(g.site, _month(g.site))
+    period = _period(g.site)
+    if period.kind != "month":
+        return _period_page(g.site, period)
+    return _index_page(g.site, period.first)
+
+
+def _period_tables(site: Site, period: Period) -> list[tables.MonthlyTable]:
+    months = tables.period_tables(db.session, site, period, until=_current_month(site))
+    if not months:
+        raise DomainError(_("%(period)s has not begun yet: its figures can be shown from %(start)s on.",
+                            period=period_label(period), start=f"{period.first:%Y-%m-%d}"))
+    return months
+
+
+def _period_page(site: Site, period: Period):
+    """A quarter's, half-year's or year's sum of the monthly tables (the 考核), with its months' points."""
+    months = _period_tables(site, period)
+    summary = tables.period_summary(months, period)
+    return render_template("points/period.html", site=site, period=period, label=period_label(period),
+                           summary=summary, months=months, kinds=KINDS, month=period.first,
+                           previous=period.previous(), following=period.next(),
+                           as_of=end_label(min(months[-1].as_of, period.bounds(site.timezone)[1]), site.timezone))
 
 
 def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = None,
@@ -156,10 +197,16 @@ def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = No
                     "error": (errors or {}).get(a.id)} for a in open_appeals]
     closable = month < current and not table.closed
     close_form = CloseMonthForm(site=site.code, month=f"{month:%Y-%m}") if closable else None
+    locale = _reader_locale()
+    facts = reasons.load_facts(db.session, PointsEntry.id.in_([a.entry_id for a in open_appeals]),
+                               timezone=site.timezone) if open_appeals else {}
+    reason_of = {entry_id: reasons.describe(f, locale) for entry_id, f in facts.items()}
+    as_of = min(table.as_of, month_bounds(month, site.timezone)[1])
     return render_template(
         "points/index.html", site=site, month=month, table=table,
         appeals=appeal_rows, close_form=close_form, ended=month < current, nav=_month_nav(month),
-        rule_label=_rule_label), status
+        period=Period("month", month), rule_label=_rule_label, reason_of=reason_of, kinds=KINDS,
+        as_of=end_label(as_of, site.timezone)), status
 
 
 @bp.post("/appeals/<int:appeal_id>/decide")
@@ -200,7 +247,7 @@ def close():
 
 
 def _locale() -> str:
-    return "en" if str(get_locale()).startswith("en") else "zh"
+    return _reader_locale()
 
 
 @bp.get("/export.<fmt>")
@@ -209,7 +256,10 @@ def download(fmt: str):
     if fmt not in ("xlsx", "csv"):
         abort(404)
     site = g.site
-    month = _month(site)
+    period = _period(site)
+    if period.kind != "month":
+        return _download_period(site, period, fmt)
+    month = period.first
     table = tables.monthly_table(db.session, site, month)
     buffer = io.BytesIO()
     if fmt == "xlsx":
@@ -221,6 +271,20 @@ def download(fmt: str):
         mimetype = "text/csv; charset=utf-8"
     return Response(buffer.getvalue(), mimetype=mimetype, headers={
         "Content-Disposition": f'attachment; filename="points-{site.code}-{month:%Y-%m}.{fmt}"'})
+
+
+def _download_period(site: Site, period: Period, fmt: str):
+    months = _period_tables(site, period)
+    buffer = io.BytesIO()
+    if fmt == "xlsx":
+        exporting.write_period_xlsx(months, buffer, period=period, locale=_locale(), issuing_unit=site.issuing_unit,
+                                    prepared_by=current_user.display_name)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        exporting.write_period_csv(months, buffer, period=period, locale=_locale())
+        mimetype = "text/csv; charset=utf-8"
+    return Response(buffer.getvalue(), mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="points-{site.code}-{period.key}.{fmt}"'})
 
 
 @bp.get("/export-year.xlsx")

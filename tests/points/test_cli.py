@@ -71,13 +71,13 @@ def test_export_writes_xlsx_and_csv_by_extension(app, world, tmp_path):
     result = run(app, "export", "--site", "TEST", "--month", "2026-11", "--out", str(xlsx))
     assert result.exit_code == 0 and "3 leaders, 20 entries, open" in result.output
     ws = load_workbook(xlsx)["积分表"]
-    assert [[ws.cell(row=r, column=c).value for c in range(1, 15)] for r in range(6, 10)] == (
+    assert [[ws.cell(row=r, column=c).value for c in range(1, 17)] for r in range(6, 10)] == (
         EXPECTED_ROWS + [EXPECTED_TOTALS])
     assert run(app, "export", "--month", "2026-11", "--out", str(text)).exit_code == 0
     raw = text.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
-    assert rows[1][:3] == ["1", "Leader0", "A01"] and rows[-1][0] == "合计" and rows[-1][-1] == "10"
+    assert rows[1][:3] == ["1", "Leader0", "A01"] and rows[-1][0] == "合计" and rows[-1][-2:] == ["10", ""]
     english = tmp_path / "nov-en.xlsx"
     assert run(app, "export", "--month", "2026-11", "--out", str(english), "--locale", "en").exit_code == 0
     assert load_workbook(english).sheetnames == ["Points table", "Ledger detail"]

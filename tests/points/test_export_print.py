@@ -20,6 +20,7 @@ from gridpatrol.accounts import services as accounts
 from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
 from gridpatrol.points import export as exporting
+from gridpatrol.points import reasons
 from gridpatrol.points import table as tables
 from tests import helpers
 from tests.conftest import UNDER_CI
@@ -70,9 +71,13 @@ def _big_table(leaders: int = 38, entries: int = 400) -> tables.MonthlyTable:
     rows = [tables.LeaderRow(user_id=i, username=f"u{i}", name=(FORMULAS + [f"网格长{i:02d}"] * leaders)[i],
                              grids=(f"A{i + 1:02d}",), patrols_due=30, patrols_done=28, on_time=25, late=3, missed=2,
                              score_sum=2700.0, scored=28, points=20 - i, rank=i + 1) for i in range(leaders)]
+    # the reason is told from the entry's facts (points.reasons): a grid code that looks like a formula starts it
     ledger = [tables.EntryRow(id=i + 1, user_id=0, username="u0", name="=1+1", rule_code="patrol_missed",
                               rule_version=1, points=-3, source_type="patrol", source_id=i + 1, month=NOV,
-                              event_month=NOV, reason=f"@SUM(A{i})", corrects_id=None) for i in range(entries)]
+                              event_month=NOV, reason="", corrects_id=None,
+                              facts=reasons.Facts(i + 1, "patrol_missed", -3, NOV, NOV,
+                                                  reasons.Source("patrol", i + 1, f"@SUM(A{i})", NOV)))
+              for i in range(entries)]
     fields = tables.MonthlyTable.__dataclass_fields__
     extra = {"as_of": dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)} if "as_of" in fields else {}
     return tables.MonthlyTable(site_id=1, site_code="TEST", site_name="测试院区", timezone="Asia/Shanghai", month=NOV,
@@ -113,10 +118,10 @@ def test_the_printed_month_names_its_unit_its_preparer_and_has_a_signature_cell_
     ws = load_workbook(io.BytesIO(data))["积分表"]
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
     assert ws["A2"].value.startswith("编制单位：机关事务 服务中心　办公区：测试院区（TEST）")
-    assert ws["O4"].value == "签字确认" and "A4:A5" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws["Q4"].value == "签字确认" and "A4:A5" in {str(r) for r in ws.merged_cells.ranges}
     leaders = [r for r in range(6, ws.max_row + 1) if isinstance(ws.cell(row=r, column=2).value, str)
                and ws.cell(row=r, column=2).value.startswith("Leader")]
-    assert len(leaders) == 3 and all(ws.cell(row=r, column=15).border.left.style == "thin" for r in leaders)
+    assert len(leaders) == 3 and all(ws.cell(row=r, column=17).border.left.style == "thin" for r in leaders)
     assert "制表人：王主任" in texts and any(t.startswith("审核人：＿") for t in texts)
     # without a unit the site's own name; the CLI puts the default back with ''
     assert helpers.run_cli(app, ["sites", "set", "TEST", "--issuing-unit", ""]).exit_code == 0
@@ -144,13 +149,13 @@ def test_formula_like_names_open_as_text_and_negative_points_stay_numbers(app, t
     cells = [c for sheet in wb.worksheets for row in sheet.iter_rows() for c in row]
     assert not any(c.data_type == "f" for c in cells)  # no formula anywhere
     assert (detail["B4"].value, detail["B4"].data_type) == ("=1+1", "s")
-    assert (detail["K4"].value, detail["K4"].data_type) == ("@SUM(A0)", "s")
-    assert (detail["G4"].value, detail["G4"].data_type) == (-3, "n")  # −3 points: a number cell
+    assert detail["J4"].value.startswith("@SUM(A0) 网格") and detail["J4"].data_type == "s"  # the reason
+    assert (detail["F4"].value, detail["F4"].data_type) == (-3, "n")  # −3 points: a number cell
     rows = list(csv.reader(io.StringIO(text.getvalue().decode("utf-8-sig"))))
     assert [row[1] for row in rows[1:4]] == ["'" + f for f in FORMULAS]
-    assert rows[4][1] == "网格长03" and rows[1][-1] == "20" and rows[4][-1] == "17"
+    assert rows[4][1] == "网格长03" and rows[1][-2] == "20" and rows[4][-2] == "17"  # points (then per grid)
     negative = _big_table(leaders=1, entries=0)
     negative.rows[0].__dict__["points"] = -3  # frozen dataclass: a leader who lost points
     out = io.BytesIO()
     exporting.write_csv(negative, out)
-    assert list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))[1][-1] == "-3"
+    assert list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))[1][-2] == "-3"

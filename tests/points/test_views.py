@@ -236,7 +236,7 @@ def test_close_month_over_http_twice_is_a_no_op_and_later_corrections_go_to_dece
         assert a == b
     december = boss.get("/s/TEST/points/export.csv?month=2026-12").data.decode("utf-8-sig")
     rows = {r[1]: r for r in csv.reader(io.StringIO(december))}
-    assert rows["Leader0"][-1] == "3"
+    assert rows["Leader0"][-2:] == ["3", "3.0"]  # points, points per grid
 
 
 def test_downloads_are_named_and_typed(app, world):
@@ -244,7 +244,7 @@ def test_downloads_are_named_and_typed(app, world):
     response = boss.get("/s/TEST/points/export.xlsx?month=2026-11")
     assert response.headers["Content-Disposition"] == 'attachment; filename="points-TEST-2026-11.xlsx"'
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert load_workbook(io.BytesIO(response.data))["积分表"]["N9"].value == 10
+    assert load_workbook(io.BytesIO(response.data))["积分表"]["O9"].value == 10
     response = boss.get("/s/TEST/points/export.csv?month=2026-11")
     assert response.data.startswith(b"\xef\xbb\xbf") and response.mimetype == "text/csv"
     assert boss.get("/s/TEST/points/export.pdf?month=2026-11").status_code == 404
