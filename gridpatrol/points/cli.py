@@ -3,6 +3,7 @@
     gridpatrol points rebuild --site CODE --month YYYY-MM [--check]
     gridpatrol points export  --site CODE --month YYYY-MM --out FILE.xlsx|FILE.csv [--locale zh|en] [--prepared-by NAME]
     gridpatrol points export  --site CODE --year YYYY --out FILE.xlsx [--prepared-by NAME]
+    gridpatrol points export  --site CODE --period 2026-Q4|2026-H2|2026 --out FILE.xlsx|FILE.csv [--prepared-by NAME]
     gridpatrol points close   --site CODE --month YYYY-MM
 
 Writing commands run in one `job_transaction()`; a refusal prints the reason and exits with status 1.
@@ -21,6 +22,7 @@ from sqlalchemy import select
 
 from gridpatrol.accounts.models import User
 from gridpatrol.core.errors import DomainError
+from gridpatrol.core.time import Period
 from gridpatrol.core.transaction import job_transaction
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
@@ -70,6 +72,9 @@ def rebuild(site_code: Optional[str], month_text: str, check: bool) -> None:
 @click.option("--site", "site_code", help="Site code (may be left out when there is only one site).")
 @click.option("--month", "month_text", metavar="YYYY-MM", help="The month of the points table.")
 @click.option("--year", type=int, help="A whole year instead: a summary sheet and the monthly tables (.xlsx).")
+@click.option("--period", "period_key", metavar="KEY",
+              help="A quarter (2026-Q4), half-year (2026-H2) or year (2026) instead: the months added up (the 考核), "
+                   "in .xlsx with the monthly tables, or the summary in .csv.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The file to write; .xlsx (to print and sign) or .csv (the main table).")
 @click.option("--locale", type=click.Choice(["zh", "en"]), default=None,
@@ -77,18 +82,32 @@ def rebuild(site_code: Optional[str], month_text: str, check: bool) -> None:
 @click.option("--prepared-by", "prepared_by", metavar="NAME",
               help="The 制表人 printed on the workbook (default: a blank line to write the name on).")
 @with_appcontext
-def export(site_code: Optional[str], month_text: Optional[str], year: Optional[int], out: str,
-           locale: Optional[str], prepared_by: Optional[str]) -> None:
+def export(site_code: Optional[str], month_text: Optional[str], year: Optional[int], period_key: Optional[str],
+           out: str, locale: Optional[str], prepared_by: Optional[str]) -> None:
     """Write the monthly points table (or a year's) to FILE, picking the format by its extension."""
     locale = locale or current_app.config["DEFAULT_LOCALE"]
     extension = os.path.splitext(out)[1].lower()
     if extension not in (".xlsx", ".csv"):
         raise click.ClickException("--out must end in .xlsx or .csv")
-    if (month_text is None) == (year is None):
-        raise click.UsageError("give --month YYYY-MM or --year YYYY")
+    if sum(x is not None for x in (month_text, year, period_key)) != 1:
+        raise click.UsageError("give --month YYYY-MM, --year YYYY or --period KEY")
     session = db.session
     try:
         site = grids.get_site(session, site_code)
+        if period_key is not None:
+            try:
+                period = Period.parse(period_key)
+            except ValueError:
+                raise click.UsageError("--period is a quarter (2026-Q4), a half-year (2026-H2) or a year (2026)") \
+                    from None
+            months = tables.period_tables(session, site, period)
+            if not months:
+                raise click.ClickException(f"{period.key} has not begun")
+            write = exporting.write_period_xlsx if extension == ".xlsx" else exporting.write_period_csv
+            write(months, out, period=period, locale=locale,
+                  **({"issuing_unit": site.issuing_unit, "prepared_by": prepared_by} if extension == ".xlsx" else {}))
+            click.echo(f"wrote {out}: site {site.code} {period.key}, {len(months)} months")
+            return
         if year is not None:
             if extension != ".xlsx":
                 raise click.ClickException("a year is written as .xlsx")

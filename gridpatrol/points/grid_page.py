@@ -31,7 +31,8 @@ def section(session: Session, user: User, grid: Grid, now: dt.datetime):
         select(PointsEntry.rule_code, func.count(), func.sum(PointsEntry.points))
         .where(PointsEntry.site_id == grid.site_id, PointsEntry.month == month, PointsEntry.user_id == leader.id)
         .group_by(PointsEntry.rule_code).order_by(PointsEntry.rule_code)).all()
-    by_rule = [{"label": str(RULE_LABELS.get(code, code)), "entries": int(count), "points": int(points or 0)}
+    by_rule = [{"label": str(RULE_LABELS[code]) if code in RULE_LABELS else "",  # never the code
+                "entries": int(count), "points": int(points or 0)}
                for code, count, points in rows]
     return {"leader": leader, "month": month, "by_rule": by_rule, "total": sum(r["points"] for r in by_rule),
             "manager": manager}

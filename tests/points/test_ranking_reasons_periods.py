@@ -260,3 +260,23 @@ def test_a_period_refuses_a_bad_kind_and_a_period_not_begun(app, world):
     assert boss.get("/s/TEST/points/?kind=quarter&month=2027-04").status_code == 422
     assert boss.get("/s/TEST/points/export.csv?kind=year&month=2028-01").status_code == 422
     assert _client(app, "leader0").get("/s/TEST/points/?kind=quarter&month=2026-11").status_code == 403
+
+
+def test_the_cli_exports_a_period_and_refuses_a_bad_one(app, world, tmp_path):
+    from gridpatrol.points.cli import points as points_cli
+
+    def run(*args):
+        return app.test_cli_runner().invoke(points_cli, list(args), catch_exceptions=False)
+
+    xlsx, text = tmp_path / "q4.xlsx", tmp_path / "h2.csv"
+    result = run("export", "--site", "TEST", "--period", "2026-Q4", "--out", str(xlsx), "--prepared-by", "王主任")
+    assert result.exit_code == 0 and "2026-Q4, 3 months" in result.output
+    workbook = load_workbook(xlsx)
+    assert workbook.sheetnames == ["季度汇总", "2026-10", "2026-11", "2026-12"]
+    assert workbook["季度汇总"]["A1"].value == "测试院区网格长巡查情况积分季度汇总表（2026年第四季度）"
+    assert run("export", "--period", "2026-H2", "--out", str(text)).exit_code == 0
+    rows = list(csv.reader(io.StringIO(text.read_bytes().decode("utf-8-sig"))))
+    assert rows[0][-2:] == ["半年积分", "每网格积分"] and [r[1] for r in rows[1:4]] == ["Leader0", "Leader2", "Leader1"]
+    assert run("export", "--period", "2026-Q5", "--out", str(xlsx)).exit_code == 2
+    assert run("export", "--period", "2027-Q2", "--out", str(xlsx)).exit_code == 1  # not begun
+    assert run("export", "--period", "2026", "--month", "2026-11", "--out", str(xlsx)).exit_code == 2
