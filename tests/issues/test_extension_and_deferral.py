@@ -234,6 +234,12 @@ def test_deferral_stops_the_clock_and_a_resume_gives_back_the_time_left(app, wor
         rows, _total = queue.page(db.session, user(db.session, "boss"), queue.QueueFilter(site_id=site.id), later)
         assert [(r.id, r.overdue) for r in rows] == [(issue_id, False)]  # in the 整改台账, not overdue
     assert events(app, issue_id)[-1] == ("defer", "等待预算批复")
+    page = client_for(app, "boss").get(f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
+    resume_form = page[page.index(f'action="/s/TEST/issues/{issue_id}/resume"'):]
+    assert 'type="date"' in resume_form[:resume_form.index("</form>")]  # a new deadline may be given
+    assert "等待预算批复" in page and f"/s/TEST/issues/{issue_id}/report_fix" not in page
+    assert f'action="/s/TEST/issues/{issue_id}/resume"' not in client_for(app, "fixer").get(
+        f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
     # Nothing but a resume (and comments) while deferred: the rectifier cannot report it fixed.
     assert post(client_for(app, "fixer"), f"/s/TEST/issues/{issue_id}/report_fix", issue_id,
                 {"note": "修好了", "version": _version(app, issue_id)}).status_code in (403, 422)
