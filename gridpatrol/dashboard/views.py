@@ -183,7 +183,8 @@ def _json(d: model.SiteDashboard) -> dict:
         "open_by_severity": {s: d.severity_counts(s).open for s in d.severities},
         "open_by_category": {c: d.category_counts(c).open for c in d.categories},
         "top_grids": [{"grid_id": g.grid_id, "code": g.code, "name": g.name, "found": g.found} for g in d.top_grids],
-        "ranking": [{"user_id": r.user_id, "name": r.name, "points": r.points, "rank": r.rank} for r in d.ranking],
+        "ranking": [{"user_id": r.user_id, "name": r.name, "points": r.points, "grids": r.grids_held,
+                     "points_per_grid": r.points_per_grid, "rank": r.rank} for r in d.ranking],
         "charts": {
             "weeks": [w.first.isoformat() for w in cal.weeks],
             "week_labels": [f"{w.first:%m-%d}" for w in cal.weeks],

@@ -164,8 +164,8 @@ def test_every_figure_matches_a_direct_count_of_the_rows(app, history):
         points[user_id] += value
     assert {r["user_id"]: r["points"] for r in data["ranking"]} == {u: points[u] for u in leaders}
     # the same people, points and ranks as the monthly points table
-    assert [(r["user_id"], r["points"], r["rank"]) for r in data["ranking"]] == \
-        [(r.user_id, r.points, r.rank) for r in table.rows]
+    assert [(r["user_id"], r["points"], r["grids"], r["points_per_grid"], r["rank"]) for r in data["ranking"]] == \
+        [(r.user_id, r.points, r.grids_held, r.points_per_grid, r.rank) for r in table.rows]
 
 
 def test_the_closing_figures_are_those_of_the_metrics_report(app, history):

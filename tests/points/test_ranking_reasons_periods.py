@@ -280,3 +280,17 @@ def test_the_cli_exports_a_period_and_refuses_a_bad_one(app, world, tmp_path):
     assert run("export", "--period", "2026-Q5", "--out", str(xlsx)).exit_code == 2
     assert run("export", "--period", "2027-Q2", "--out", str(xlsx)).exit_code == 1  # not begun
     assert run("export", "--period", "2026", "--month", "2026-11", "--out", str(xlsx)).exit_code == 2
+
+
+def test_a_reader_who_chose_english_reads_the_reasons_in_english(app, world):
+    with app.app_context(), job_transaction() as session:
+        leader = user(session, "leader0")
+        accounts.update_user(session, leader, display_name=leader.display_name, phone=None, locale="en",
+                             roles=leader.roles_granted(), teams=list(leader.teams), actor=None)
+    page = _client(app, "leader0").get("/s/TEST/points/me?month=2026-11").get_data(as_text=True)
+    reasons = re.findall(r'<td class="entry-reason">([^<]*)</td>', page)
+    assert len(reasons) == 8 and not [r for r in reasons if re.search(r"[\u4e00-\u9fff]", r)]
+    assert any(r.startswith("patrol no. ") and r.endswith(", missed") for r in reasons)
+    assert any(r.startswith("Appeal no. ") and "Problem in own grid first found by someone else" in r
+               for r in reasons)
+    assert not [code for code in RULE_CODES if code in page]
