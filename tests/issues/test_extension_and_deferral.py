@@ -398,3 +398,17 @@ def test_the_metrics_page_shows_deferred_and_extended(app, world, clock):
     by_header = dict(zip(headers, cells))
     assert by_header["Deferred (out of due)"] == "1" and by_header["Extended"] == "1"
     assert by_header["Due to close"] == "1"  # the extended one, due 27 November; the deferred one left out
+
+
+def test_the_queue_counts_a_deferred_issue_as_open_under_its_own_tab(app, world, clock):
+    app.config["DEFAULT_LOCALE"] = "en"
+    deferred_id, other_id = dispatched(app), dispatched(app)
+    with app.app_context(), job_transaction() as session:
+        services.defer(session, session.get(Issue, deferred_id), user(session, "boss"), note="等待预算",
+                       now=at("2026-11-20 09:00"))
+    clock(at("2026-11-26 09:00"))  # both past 23 November: only the other one is overdue
+    html = client_for(app, "boss").get("/s/TEST/issues").get_data(as_text=True)
+    assert "Open (2)" in html and "Deferred (1)" in html and "Overdue (1)" in html
+    deferred_only = client_for(app, "boss").get("/s/TEST/issues?state=deferred").get_data(as_text=True)
+    assert f'href="/s/TEST/issues/{deferred_id}"' in deferred_only
+    assert f'href="/s/TEST/issues/{other_id}"' not in deferred_only
