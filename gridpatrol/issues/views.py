@@ -22,7 +22,7 @@ from gridpatrol.grids import services as grids
 from gridpatrol.issues import bp, deadlines, extensions, queue, services
 from gridpatrol.issues.forms import (BulkDispatchForm, DispatchForm, ExtensionDecisionForm, ExtensionRequestForm,
                                      ReportForm, TimeLimitForm)
-from gridpatrol.issues.models import OPEN_STATES, Issue, IssueExtension, IssuePhoto, IssueSource, IssueState, Severity
+from gridpatrol.issues.models import CLOCK_STATES, OPEN_STATES, Issue, IssueExtension, IssuePhoto, IssueSource, IssueState, Severity
 
 INVALID = 422
 PER_PAGE = 50
@@ -154,7 +154,8 @@ def _forms(issue: Issue, transitions) -> dict:
 def _extension_panel(issue: Issue, request_form: ExtensionRequestForm | None = None) -> dict:
     """延期 on the issue page: the pending request (with the decision forms for a supervisor), or the request form
     for the rectifier working on it."""
-    pending = extensions.pending(db.session, issue)
+    # A request still waiting when the issue was closed is moot: shown (and decided) only while the clock runs.
+    pending = extensions.pending(db.session, issue) if issue.state in CLOCK_STATES else None
     deciding = pending is not None and extensions.may_decide(db.session, current_user, issue)
     return {"pending": pending,
             "decision_form": ExtensionDecisionForm(version=pending.version) if deciding else None,

@@ -412,3 +412,14 @@ def test_the_queue_counts_a_deferred_issue_as_open_under_its_own_tab(app, world,
     deferred_only = client_for(app, "boss").get("/s/TEST/issues?state=deferred").get_data(as_text=True)
     assert f'href="/s/TEST/issues/{deferred_id}"' in deferred_only
     assert f'href="/s/TEST/issues/{other_id}"' not in deferred_only
+
+
+def test_a_request_still_waiting_when_the_issue_closes_is_no_longer_shown(app, world, clock):
+    clock(at("2026-11-20 09:00"))
+    issue_id = dispatched(app, "in_progress")
+    assert ask(client_for(app, "fixer"), issue_id, "2026-11-30").status_code == 302
+    builders.advance(app, issue_id, "closed", when="2026-11-20 10:00")
+    page = client_for(app, "boss").get(f"/s/TEST/issues/{issue_id}").get_data(as_text=True)
+    assert 'id="extension"' not in page
+    assert decide(client_for(app, "boss"), issue_id, pending_id(app, issue_id), "approve").status_code == 422
+    assert deadline(app, issue_id) == DEADLINE
