@@ -103,14 +103,14 @@ def _source(kind: str, number: int, window_start: Optional[dt.datetime], reporte
 # --- telling ---------------------------------------------------------------------------------------------------
 SEVERITY = {"minor": ("一般", "minor"), "major": ("较大", "major"), "critical": ("重大", "critical")}
 REJECT_REASONS = {"invalid": ("无效上报", "not a valid report"), "duplicate": ("重复上报", "a duplicate"),
-                  "not_ours": ("非本单位职责", "not our responsibility")}
+                  "not_ours": ("不属本单位职责", "not our responsibility")}
 PHRASES = {
     # (zh, en); {patrol} / {issue} are the source as `_source_text` tells it
     "patrol_on_time": ("{patrol}按时完成", "{patrol}, done on time"),
     "patrol_late": ("{patrol}逾时完成", "{patrol}, done late (within the grace period)"),
     "patrol_missed": ("{patrol}漏巡", "{patrol}, missed"),
     "issue_found": ("发现有效问题：{issue}，受理为{severity}问题", "Valid problem found: {issue}, accepted as {severity}"),
-    "report_rejected": ("上报未受理：{issue}，原因：{why}", "Report not accepted: {issue}; reason: {why}"),
+    "report_rejected": ("上报不予受理：{issue}，原因：{why}", "Report rejected: {issue}; reason: {why}"),
     "missed_in_own_grid": ("本网格问题由他人先发现：{issue}", "Problem in own grid first found by someone else: {issue}"),
     "patrol_missed_reversed": ("更正 {month} 第 {corrected} 条「{what}」：该巡查已按时完成，离线提交到达较晚",
                                "Corrects entry {corrected} of {month} (\"{what}\"): the patrol was done in time, its "

@@ -152,7 +152,7 @@ def test_reasons_are_told_from_facts_in_the_readers_language(app, world):
     assert told[correction.id] == (
         f"申诉（第 {correction.source_id} 号）成立，更正 2026-11 第 {correction.corrects_id} 条「本网格问题由他人先发现："
         f"A01 网格的问题（第 {appealed_issue.id} 号，2026年11月7日上报）」")
-    assert told[rejected.id].startswith("上报未受理：A02 网格的问题") and told[rejected.id].endswith("原因：无效上报")
+    assert told[rejected.id].startswith("上报不予受理：A02 网格的问题") and told[rejected.id].endswith("原因：无效上报")
     assert told[found.id] == f"发现有效问题：A01 网格的问题（第 {found.source_id} 号，2026年11月5日上报），受理为重大问题"
     for text in told.values():
         assert text and not ENGLISH_WORD.search(text) and not RULE_CODES & set(re.findall(r"[a-z_]+", text))
