@@ -159,3 +159,34 @@ def test_formula_like_names_open_as_text_and_negative_points_stay_numbers(app, t
     out = io.BytesIO()
     exporting.write_csv(negative, out)
     assert list(csv.reader(io.StringIO(out.getvalue().decode("utf-8-sig"))))[1][-2] == "-3"
+
+
+def test_leaders_named_like_formulas_export_as_text_from_the_pages(app):
+    """Display names set through the accounts service, exported by the points page as xlsx and CSV."""
+    build_november(app)
+    with app.app_context(), job_transaction() as session:
+        for username, name in (("leader0", "@SUM(A1)"), ("leader1", "-2+3"), ("leader2", "=1+1")):
+            leader = user(session, username)
+            accounts.update_user(session, leader, display_name=name, phone=None, locale=None,
+                                 roles=leader.roles_granted(), teams=list(leader.teams), actor=None)
+    boss = client_for(app, "boss")
+    wb = load_workbook(io.BytesIO(boss.get("/s/TEST/points/export.xlsx?month=2026-11").data))
+    ws, detail = wb["积分表"], wb["积分明细"]
+    name_col, points_col = _col(ws, "网格长"), _col(ws, "积分")
+    names = {ws.cell(row=r, column=name_col).value: ws.cell(row=r, column=name_col).data_type for r in range(6, 9)}
+    assert names == {"@SUM(A1)": "s", "-2+3": "s", "=1+1": "s"}
+    assert all(isinstance(ws.cell(row=r, column=points_col).value, int) for r in range(6, 9))
+    assert not any(c.data_type == "f" for sheet in wb.worksheets for row in sheet.iter_rows() for c in row)
+    person, points = _col(detail, "人员"), _col(detail, "积分")
+    missed = [r for r in range(4, detail.max_row) if detail.cell(row=r, column=points).value == -3]
+    assert missed and all(detail.cell(row=r, column=points).data_type == "n" for r in missed)  # −3: a number
+    assert {detail.cell(row=r, column=person).value for r in missed} <= {"@SUM(A1)", "-2+3"}
+    body = boss.get("/s/TEST/points/export.csv?month=2026-11").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert sorted(row[1] for row in rows[1:4]) == ["'-2+3", "'=1+1", "'@SUM(A1)"]
+    assert all(re.fullmatch(r"-?\d+", row[rows[0].index("积分")]) for row in rows[1:])
+
+
+def _col(ws, label: str, rows=(3, 4, 5)) -> int:
+    """The column (1-based) whose header reads `label`, whatever other columns the table has."""
+    return next(c.column for r in rows for c in ws[r] if c.value == label)
