@@ -21,16 +21,19 @@ CSV; `write_year_xlsx(tables, ...)` is the year's.
 
 **Printing.** Every sheet is A4 landscape, centred, at a fixed scale that fits its columns to the page width,
 with its pages broken by the export itself (manual page breaks, rows of fixed height) — so the export knows
-how many pages each sheet prints and writes "第 &P 页 共 N 页" with that N. Neither application can count a
-sheet's own pages: LibreOffice's &N is always the whole document's pages and Excel's the whole print job's, so
-"共 33 页" used to count the ledger into a 2-page table. Each sheet also starts its page numbers at 1. Excel
-ignores manual page breaks under "fit to pages", hence the fixed scale. The footer sits 0.3″ from the paper's
+how many pages each sheet prints and writes "第 &P 页 共 N 页" with that N. Neither application counts a
+sheet's own pages: LibreOffice's &N is always the whole document's pages (its print code passes the document's
+total to every sheet; rendered here, the ledger made "共 33 页" of a 2-page table), and Excel's counts the whole
+print job when several sheets print together. Each sheet also starts its page numbers at 1 (useFirstPageNumber,
+which LibreOffice honours too). Excel ignores manual page breaks under "fit to pages", hence the fixed scale,
+computed from the column widths with room for LibreOffice's wider digit (see `_scale`); the default font is
+Arial 10, which LibreOffice has as the metric-compatible Liberation Sans, so widths mean the same in both. The footer sits 0.3″ from the paper's
 edge inside a 0.75″ bottom margin: LibreOffice makes the difference (0.45″) the footer's height, so the page
 number is whole (a 0.6″ margin with the footer at 0.5″ left 0.1″ and cut it in half), and both stay clear of
 the ~0.2″ a printer cannot reach.
 
-**Writer.** XlsxWriter (write-only, made for speed; ~5× faster than building an openpyxl workbook of the same
-cells): the month's ~24,000 ledger cells take well under a tenth of a second. Every value goes through
+**Writer.** XlsxWriter (write-only, made for speed; about three times faster than building an openpyxl workbook
+of the same cells): the month's ~24,000 cells take ~0.13 s of CPU (bench/README.md). Every value goes through
 `gridpatrol.core.spreadsheets` so that no text becomes a formula.
 
 The wording of the printed form (headers, title, signature lines) is the form's own, fixed per language here
