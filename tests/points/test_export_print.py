@@ -14,6 +14,8 @@ import shutil
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from gridpatrol.accounts import services as accounts
@@ -190,3 +192,22 @@ def test_leaders_named_like_formulas_export_as_text_from_the_pages(app):
 def _col(ws, label: str, rows=(3, 4, 5)) -> int:
     """The column (1-based) whose header reads `label`, whatever other columns the table has."""
     return next(c.column for r in rows for c in ws[r] if c.value == label)
+
+
+@given(st.lists(st.floats(min_value=8, max_value=120), min_size=6, max_size=300), st.integers(20, 100),
+       st.integers(2, 5))
+@settings(max_examples=200, deadline=None)
+def test_pages_hold_what_the_export_counts(heights, scale, tail_rows):
+    """Each page the export counts holds its rows within the printable height at the scale (the header rows again
+    on every later page), the totals-to-signatures block stays on one page, and no page is empty."""
+    first, tail = 5, max(5, len(heights) - tail_rows)
+    repeat = sum(heights[3:5])
+    breaks = exporting.paginate(heights, first=first, repeat=repeat, scale=scale, keep_together_from=tail)
+    capacity = (exporting.PAPER_H - exporting.MARGIN_TOP - exporting.MARGIN_BOTTOM) * 72 * exporting.SAFETY * 100 / scale
+    assert breaks == sorted(set(breaks)) and all(first < b <= tail for b in breaks)
+    bounds = [0] + breaks + [len(heights)]
+    for page, (start, end) in enumerate(zip(bounds, bounds[1:])):
+        used = sum(heights[start:end]) + (repeat if page else 0)
+        body = first if page == 0 else start  # a page overflows only when its table holds a single block
+        assert used <= capacity or end - body == 1 or body == tail
+        assert end > start
