@@ -182,7 +182,7 @@ def test_issue_due_soon_reminds_the_team(app, world):
         assert issue_jobs.remind_due(session, deadline - HOUR / 2) == 0  # once
     assert recipients(app, "issue_due") == ["fixer", "fixer2"]
     local = deadline.astimezone(issue_builders.SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    assert only(app, "fixer", "整改时限").text == f"问题 #{issue_id} {TITLE} 的整改时限为 {local}。"
+    assert only(app, "fixer", "处置期限").text == f"问题 #{issue_id} {TITLE} 的处置期限为 {local}。"
     assert only(app, "fixer2", "is due at").text == f"Issue #{issue_id} {TITLE} is due at {local}."
 
 
@@ -192,7 +192,7 @@ def test_overdue_issue_tells_the_supervisors_and_the_grid_leader(app, world):
         assert issue_jobs.escalate_overdue(session, deadline + HOUR) == 3
     assert recipients(app, "issue_overdue") == ["boss", "boss2", "leader0"]
     local = deadline.astimezone(issue_builders.SHANGHAI).strftime("%Y-%m-%d %H:%M")
-    assert only(app, "boss", "逾期").text == f"问题 #{issue_id} {TITLE}（网格 A01）已逾期：整改时限为 {local}。"
+    assert only(app, "boss", "逾期").text == f"问题 #{issue_id} {TITLE}（网格 A01）已逾期：处置期限为 {local}。"
     assert only(app, "boss2", "overdue").text == (
         f"Issue #{issue_id} {TITLE} (grid A01) is overdue: its deadline was {local}.")
     only(app, "leader0", "逾期")
