@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -189,19 +190,29 @@ def total_from_counts(f: QueueFilter, counts: dict[str, int]) -> Optional[int]:
     return sum(counts[state] for state in set(f.states))
 
 
-CSV_COLUMNS = ("id", "state", "overdue", "severity", "category", "grid", "title", "reported_at", "reporter",
-               "team", "assignee", "deadline", "closed_at", "rework_count")
+# The CSV's columns: (key, header in the reader's language). Values are written as the pages show them.
+CSV_COLUMNS = (
+    ("id", _l("No.")), ("state", _l("State")), ("overdue", _l("Overdue")), ("severity", _l("Severity")),
+    ("category", _l("Category")), ("grid", _l("Grid")), ("title", _l("Issue")), ("reported_at", _l("Reported")),
+    ("reporter", _l("Reporter")), ("team", _l("Team")), ("assignee", _l("Assignee")),
+    ("deadline", _l("Deadline")), ("closed_at", _l("Closed")), ("rework_count", _l("Reworked")),
+)
 
 
 def export_csv(session: Session, user: User, f: QueueFilter, now: dt.datetime, *, tz) -> str:
-    """The filtered queue as CSV (UTF-8 with BOM so Excel opens Chinese text correctly), in one Core query."""
+    """The filtered queue as CSV (UTF-8 with BOM so Excel opens Chinese text correctly), in one Core query; headers
+    and values (states, severities, categories, people's names) in the reader's language, never codes."""
     from sqlalchemy.orm import aliased
 
+    from gridpatrol.issues.labels import issue_labels
+
+    labels = issue_labels()
     reporter, assignee = aliased(User), aliased(User)
     visible = _query(user, f, now, session).with_only_columns(Issue.id).order_by(None).subquery()
     rows = session.execute(
         select(Issue.id, Issue.state, Issue.deadline, Issue.severity, Issue.category, Grid.code, Issue.title,
-               Issue.reported_at, reporter.username, Team.name, assignee.username, Issue.closed_at, Issue.rework_count)
+               Issue.reported_at, reporter.display_name, Team.name, assignee.display_name, Issue.closed_at,
+               Issue.rework_count)
         .join(visible, visible.c.id == Issue.id)
         .outerjoin(Grid, Grid.id == Issue.grid_id).join(reporter, reporter.id == Issue.reporter_id)
         .outerjoin(Team, Team.id == Issue.team_id).outerjoin(assignee, assignee.id == Issue.assignee_id)
@@ -209,12 +220,13 @@ def export_csv(session: Session, user: User, f: QueueFilter, now: dt.datetime, *
     out = io.StringIO()
     out.write("\ufeff")
     writer = spreadsheets.csv_writer(out)  # titles and names are people's text: no cell may run as a formula
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([str(label) for _key, label in CSV_COLUMNS])
     local = lambda value: value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""  # noqa: E731
     for (issue_id, state, deadline, severity, category, grid_code, title, reported_at, reporter_name, team_name,
          assignee_name, closed_at, rework_count) in rows:
         overdue = state in CLOCK_STATES and deadline is not None and now > deadline
-        writer.writerow([issue_id, state, "yes" if overdue else "", severity, category, grid_code or "", title,
-                         local(reported_at), reporter_name, team_name or "", assignee_name or "", local(deadline),
-                         local(closed_at), rework_count])
+        writer.writerow([issue_id, labels.state.get(state, state), labels.overdue if overdue else "",
+                         labels.severity.get(severity, severity), labels.category.get(category, category),
+                         grid_code or "", title, local(reported_at), reporter_name, team_name or "",
+                         assignee_name or "", local(deadline), local(closed_at), rework_count])
     return out.getvalue()

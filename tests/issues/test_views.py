@@ -151,10 +151,13 @@ def test_csv_export_of_the_filtered_queue_follows_visibility(app, world):
     builders.file_report(app, "clerk2", lon=120.1515, lat=30.2795)
     rows = list(csv.reader(io.StringIO(client_for(app, "boss").get("/s/TEST/issues/export.csv").get_data(as_text=True)
                                         .lstrip("\ufeff"))))
-    assert rows[0][0] == "id" and len(rows) == 3
+    # Headers and values in the reader's language (Chinese by default), never codes.
+    assert rows[0][:6] == ["编号", "状态", "逾期", "等级", "类别", "网格"] and len(rows) == 3
+    assert {row[1] for row in rows[1:]} <= {"待受理", "已派单", "整改中", "待复核", "已结案", "不予受理"}
+    assert not {row[3] for row in rows[1:]} & {"minor", "major", "critical"}
     mine = list(csv.reader(io.StringIO(client_for(app, "clerk").get("/s/TEST/issues/export.csv").get_data(as_text=True)
                                         .lstrip("\ufeff"))))
-    assert len(mine) == 2 and mine[1][8] == "clerk"
+    assert len(mine) == 2 and mine[1][8] == "Clerk"  # the reporter's name, not the login
     filtered = client_for(app, "boss").get("/s/TEST/issues/export.csv?grid=999999").get_data(as_text=True)
     assert len(list(csv.reader(io.StringIO(filtered.lstrip("\ufeff"))))) == 1
 
