@@ -17,11 +17,17 @@ import datetime as dt
 from typing import TYPE_CHECKING, Optional
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridpatrol.core.time import local_day, month_of, month_start, next_month
-from gridpatrol.core.time import previous_month  # noqa: F401  (points.views imports it from here)
+from gridpatrol.core.time import (
+    local_day,
+    month_of,
+    month_start,
+    next_month,
+    previous_month,  # noqa: F401  (points.views imports it from here)
+)
 from gridpatrol.grids.models import Site
 from gridpatrol.patrols.models import Patrol
 from gridpatrol.points import services
@@ -89,4 +95,4 @@ def register_jobs() -> None:
 
     register(Job("close_month", EVERY_SECONDS, _run,
                  "close every ended month's points (the last one from the day POINTS_CLOSE_DAY on)",
-                 per_site=True, summarize=_summary))
+                 title=_l("Close the points of every ended month"), per_site=True, summarize=_summary))

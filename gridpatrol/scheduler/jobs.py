@@ -62,6 +62,9 @@ class Job:
     per_site: bool = False
     # Per-site jobs: the summary of [(site, result), …] for the sites that succeeded (in site code order).
     summarize: Optional[Callable[[list[tuple[SiteRef, Any]]], str]] = None
+    # What the scheduler page calls the job, in the reader's language (a lazy string); the description (English,
+    # for the process's log) when none is given.
+    title: Any = None
 
 
 JOBS: dict[str, Job] = {}
