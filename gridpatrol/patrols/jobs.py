@@ -48,6 +48,8 @@ def register_jobs() -> None:
     register(Job("materialize", 300, _materialize, "make the patrols whose window starts within 24 hours",
                  title=_l("Make the patrols of the next 24 hours"), per_site=True, summarize=_materialize_summary))
     register(Job("mark_missed", 60, _mark_missed, "mark patrols missed when their grace period has ended",
-                 title=_l("Mark patrols missed after their grace period"), per_site=True, summarize=lambda results: f"{_total(results)} patrols marked missed"))
+                 title=_l("Mark patrols missed after their grace period"), per_site=True,
+                 summarize=lambda results: f"{_total(results)} patrols marked missed"))
     register(Job("remind", 300, _remind, "remind leaders of patrols due within the hour",
-                 title=_l("Remind grid leaders of patrols due within the hour"), per_site=True, summarize=lambda results: f"{_total(results)} reminders sent"))
+                 title=_l("Remind grid leaders of patrols due within the hour"), per_site=True,
+                 summarize=lambda results: f"{_total(results)} reminders sent"))
