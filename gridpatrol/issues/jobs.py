@@ -112,7 +112,9 @@ def register_jobs() -> None:
 
     register(Job("issue_reminders", EVERY_SECONDS, _issue_reminders,
                  "remind rectifiers of issues due within 4 hours",
-                 title=_l("Remind rectifiers of issues due within 4 hours"), per_site=True, summarize=lambda results: f"{_total(results)} issue reminders sent"))
+                 title=_l("Remind rectifiers of issues due within 4 hours"), per_site=True,
+                 summarize=lambda results: f"{_total(results)} issue reminders sent"))
     register(Job("escalate_overdue", EVERY_SECONDS, _escalate_overdue,
                  "tell supervisors and the grid leader about overdue issues",
-                 title=_l("Tell supervisors and grid leaders about overdue issues"), per_site=True, summarize=lambda results: f"{_total(results)} overdue notices sent"))
+                 title=_l("Tell supervisors and grid leaders about overdue issues"), per_site=True,
+                 summarize=lambda results: f"{_total(results)} overdue notices sent"))
