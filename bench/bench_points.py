@@ -215,7 +215,8 @@ def load(url: str, years: int, seed: int) -> dict:
                 row = {"id": iid, "site_id": site_id, "grid_id": g, "level": 0, "category": "fire_safety",
                        "severity": severity, "title": f"问题 {iid}", "source": source, "patrol_id": patrol_id,
                        "item_id": item_id, "reporter_id": reporter, "reported_at": reported, "rework_count": 0,
-                       "version": 1, "updated_at": reported, "team_id": None, "deadline": None}
+                       "version": 1, "updated_at": reported, "team_id": None, "deadline": None,
+                       "should_have_been_found": None}
                 events.append({"issue_id": iid, "at": reported, "actor_id": reporter, "action": "reported",
                                "to_state": "reported", "data": {}})
                 month = month_of(reported)
@@ -227,7 +228,8 @@ def load(url: str, years: int, seed: int) -> dict:
                     entry(reporter, month, "report_rejected", 0, "issue", iid, f"issue {iid} rejected (invalid)")
                 else:
                     row.update(state="dispatched", dispatched_at=decided, team_id=team_id,
-                               deadline=decided + dt.timedelta(days=3))
+                               deadline=decided + dt.timedelta(days=3), accepted_severity=severity,
+                               accepted_at=decided)  # the acceptance facts the points read (issues.models)
                     events.append({"issue_id": iid, "at": decided, "actor_id": boss, "action": "dispatch",
                                    "from_state": "reported", "to_state": "dispatched",
                                    "data": {"team": "维修班组", "assignee": None, "severity": severity}})
@@ -237,7 +239,9 @@ def load(url: str, years: int, seed: int) -> dict:
                                        "action": "redispatch", "data": {"severity": row["severity"]}})
                     entry(reporter, month, f"issue_found_{severity}", {"minor": 1, "major": 3, "critical": 5}[severity],
                           "issue", iid, f"issue {iid} found")
-                    if reporter != leader:
+                    if source == "report":  # 应巡未发现, decided at acceptance: about a third of the reports
+                        row["should_have_been_found"] = rng.random() < 0.3
+                    if row.get("should_have_been_found") and reporter != leader:
                         entry(leader, month, "missed_in_own_grid", -1, "issue", iid,
                               f"issue {iid} in own grid found by someone else")
                     if rng.random() < 0.88:
