@@ -31,6 +31,8 @@ ACTION_LABELS = {
     "site.issuing_unit": _l("Issuing unit of the printed points table changed"),
     "grids.imported": _l("Grids imported"),
     "grid.categories_changed": _l("Grid responsibility categories changed"),
+    "grid.leader_assigned": _l("Grid leader assigned"),
+    "grid.deputy_assigned": _l("Deputy grid leader assigned"),
     "grid.deputy_removed": _l("Deputy grid leader removed"),
     "checkpoint.created": _l("Checkpoint created"),
     "standard.created": _l("Checklist standard created"),
@@ -73,7 +75,8 @@ DETAIL_LABELS = {
     "grids": _l("Grids"), "categories": _l("Categories"), "recurrence": _l("Repeats"),
     "on_rest_day": _l("On a rest day"), "path": _l("Path"), "method": _l("Method"), "endpoint": _l("Page"),
     "category": _l("Category"), "severity": _l("Severity"), "amount": _l("Amount"), "unit": _l("Unit"),
-    "version": _l("Version"), "count": _l("Count"), "active": _l("Active"), "site": _l("Site"),
+    "version": _l("Version"), "user": _l("User"), "previous": _l("Before"),
+    "before": _l("Before"), "after": _l("After"), "count": _l("Count"), "active": _l("Active"), "site": _l("Site"),
 }
 
 

@@ -309,7 +309,8 @@ def assign(session: Session, grid: Grid, user: User, role: AssignmentRole, *, ac
                                 assigned_by_id=getattr(actor, "id", None), note=note)
     session.add(assignment)
     session.flush()
-    audit.record(session, f"grid.{role.value}_assigned", actor=actor, target=grid, detail={
+    action = "grid.leader_assigned" if role is AssignmentRole.LEADER else "grid.deputy_assigned"
+    audit.record(session, action, actor=actor, target=grid, detail={
         "grid": grid.code, "user": user.username, "previous": current.user.username if current else None})
     responsible_changed.send(session, grid=grid, role=role, user=user, at=at)
     return assignment

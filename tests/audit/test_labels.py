@@ -31,6 +31,7 @@ def _recorded_actions() -> set[str]:
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "record" \
                     and len(node.args) >= 2:
                 action = node.args[1]
+                assert not isinstance(action, ast.JoinedStr), f"{path}: an action built by an f-string has no words"
                 found |= _strings(action)
                 if isinstance(action, ast.Name) and action.id in constants:
                     found.add(constants[action.id])
