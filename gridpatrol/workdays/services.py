@@ -39,11 +39,6 @@ Each receiver returns a `CalendarEffect` (or None). Receivers never touch what i
 patrols, closed issues, closed months."""
 
 
-def official_calendar_known(session: Session, year: int) -> bool:
-    """Is the official schedule of `year` known (from the package or imported)?"""
-    return sources.package_covers(year) or session.get(OfficialCalendarYear, year) is not None
-
-
 @dataclass(frozen=True)
 class DayInfo:
     day: dt.date
@@ -88,15 +83,7 @@ class WorkdayCalendar:
         return DayInfo(day, is_workday, DaySource.PROVISIONAL, name)
 
     def is_workday(self, day: dt.date) -> bool:
-        if day in self.overrides:
-            return self.overrides[day]
-        source = self.year_source(day.year)
-        if source is DaySource.PACKAGE:
-            return sources.package_day(day)[0]
-        if source is DaySource.IMPORTED:
-            entry = self.imported[day.year].get(day)
-            return entry[0] if entry is not None else day.weekday() < 5
-        return sources.provisional_workday(day)[0]
+        return self.info(day).is_workday
 
     def is_provisional(self, day: dt.date) -> bool:
         """Is whether `day` is worked only computed from the statutory rules (no site override, no official

@@ -42,7 +42,6 @@ _PACKAGE_NAMES = {
 }
 
 
-
 def package_covers(year: int) -> bool:
     """Does the chinesecalendar package hold the official schedule of `year`?"""
     return _package_covers(year)
@@ -63,17 +62,6 @@ def package_day(day: dt.date) -> tuple[bool, Optional[str]]:
     holiday = chinese_calendar.holidays.get(day) if not is_workday else chinese_calendar.workdays.get(day)
     name = _PACKAGE_NAMES.get(holiday, holiday) if holiday is not None else None
     return is_workday, name
-
-
-def package_exceptions(year: int) -> dict[dt.date, tuple[bool, str]]:
-    """The days of `year` the package sets apart from Monday–Friday: holidays on weekdays, make-up working days
-    on weekends, and weekend days that are part of a holiday (named, so a listing can show them)."""
-    found: dict[dt.date, tuple[bool, str]] = {}
-    for table, is_workday in ((chinese_calendar.holidays, False), (chinese_calendar.workdays, True)):
-        for day, holiday in table.items():
-            if day.year == year:
-                found[day] = (is_workday, _PACKAGE_NAMES.get(holiday, holiday))
-    return found
 
 
 @functools.lru_cache(maxsize=64)
