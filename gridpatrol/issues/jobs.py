@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from blinker import Namespace
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -112,9 +113,9 @@ def register_jobs() -> None:
 
     register(Job("issue_reminders", EVERY_SECONDS, _issue_reminders,
                  "remind rectifiers of issues due within 4 hours",
-                 title=_l("Remind rectifiers of issues due within 4 hours"), per_site=True,
-                 summarize=lambda results: f"{_total(results)} issue reminders sent"))
+                 title=_l("Remind rectifiers of issues due within 4 hours"), per_site=True, summarize=_total,
+                 explain=lambda count: _("%(count)d issue reminders sent", count=count)))
     register(Job("escalate_overdue", EVERY_SECONDS, _escalate_overdue,
                  "tell supervisors and the grid leader about overdue issues",
                  title=_l("Tell supervisors and grid leaders about overdue issues"), per_site=True,
-                 summarize=lambda results: f"{_total(results)} overdue notices sent"))
+                 summarize=_total, explain=lambda count: _("%(count)d overdue notices sent", count=count)))

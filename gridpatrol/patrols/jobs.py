@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
@@ -23,12 +24,19 @@ def _materialize(session: Session, site: SiteRef, now: dt.datetime) -> services.
     return services.materialize(session, now, site=session.get(Site, site.id))
 
 
-def _materialize_summary(results: list[tuple[SiteRef, services.MaterializeReport]]) -> str:
+def _materialize_summary(results: list[tuple[SiteRef, services.MaterializeReport]]) -> dict:
     reports = [report for _site, report in results]
-    skipped = [name for report in reports for name in report.skipped_plans]
-    return (f"{sum(r.plans for r in reports)} plans, {sum(r.created for r in reports)} patrols created "
-            f"({sum(r.created_missed for r in reports)} already missed)"
-            + (f"; skipped plans without a published standard: {', '.join(skipped)}" if skipped else ""))
+    return {"plans": sum(r.plans for r in reports), "created": sum(r.created for r in reports),
+            "missed": sum(r.created_missed for r in reports),
+            "skipped": [name for report in reports for name in report.skipped_plans]}
+
+
+def _explain_materialize(facts: dict) -> str:
+    line = _("%(plans)d plans, %(created)d patrols created (%(missed)d already missed)",
+             plans=facts["plans"], created=facts["created"], missed=facts["missed"])
+    if facts["skipped"]:
+        line += _("; skipped plans without a published standard: %(plans)s", plans=", ".join(facts["skipped"]))
+    return line
 
 
 def _mark_missed(session: Session, site: SiteRef, now: dt.datetime) -> int:
@@ -46,10 +54,11 @@ def _total(results: list[tuple[SiteRef, int]]) -> int:
 def register_jobs() -> None:
     """Add the three jobs to the scheduler (idempotent: registering again replaces them)."""
     register(Job("materialize", 300, _materialize, "make the patrols whose window starts within 24 hours",
-                 title=_l("Make the patrols of the next 24 hours"), per_site=True, summarize=_materialize_summary))
+                 title=_l("Make the patrols of the next 24 hours"), per_site=True, summarize=_materialize_summary,
+                 explain=_explain_materialize))
     register(Job("mark_missed", 60, _mark_missed, "mark patrols missed when their grace period has ended",
-                 title=_l("Mark patrols missed after their grace period"), per_site=True,
-                 summarize=lambda results: f"{_total(results)} patrols marked missed"))
+                 title=_l("Mark patrols missed after their grace period"), per_site=True, summarize=_total,
+                 explain=lambda count: _("%(count)d patrols marked missed", count=count)))
     register(Job("remind", 300, _remind, "remind leaders of patrols due within the hour",
-                 title=_l("Remind grid leaders of patrols due within the hour"), per_site=True,
-                 summarize=lambda results: f"{_total(results)} reminders sent"))
+                 title=_l("Remind grid leaders of patrols due within the hour"), per_site=True, summarize=_total,
+                 explain=lambda count: _("%(count)d reminders sent", count=count)))

@@ -17,6 +17,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Optional
 
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,11 +84,14 @@ def _run(session: Session, site: SiteRef, now: dt.datetime) -> list[tuple[str, d
     return close_months(session, now, site=session.get(Site, site.id))
 
 
-def _summary(results: list[tuple[SiteRef, list[tuple[str, dt.date]]]]) -> str:
-    closed = [pair for _site, pairs in results for pair in pairs]
+def _summary(results: list[tuple[SiteRef, list[tuple[str, dt.date]]]]) -> list[list[str]]:
+    return [[code, f"{month:%Y-%m}"] for _site, pairs in results for code, month in pairs]
+
+
+def _explain(closed: list[list[str]]) -> str:
     if not closed:
-        return "no month to close"
-    return "closed " + ", ".join(f"{code} {month:%Y-%m}" for code, month in closed)
+        return _("no month to close")
+    return _("closed %(months)s", months=", ".join(f"{code} {month}" for code, month in closed))
 
 
 def register_jobs() -> None:
@@ -95,4 +99,5 @@ def register_jobs() -> None:
 
     register(Job("close_month", EVERY_SECONDS, _run,
                  "close every ended month's points (the last one from the day POINTS_CLOSE_DAY on)",
-                 title=_l("Close the points of every ended month"), per_site=True, summarize=_summary))
+                 title=_l("Close the points of every ended month"), per_site=True, summarize=_summary,
+                 explain=_explain))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
 from gridpatrol.core.db import lock_key, write_intent
@@ -65,6 +66,9 @@ class Job:
     # What the scheduler page calls the job, in the reader's language (a lazy string); the description (English,
     # for the process's log) when none is given.
     title: Any = None
+    # With `explain`, `summarize` returns the run's facts (JSON-safe; kept in the heartbeat) and `explain(facts)`
+    # words them in the current locale: the scheduler page's reader, English for the log and the command line.
+    explain: Optional[Callable[[Any], str]] = None
 
 
 JOBS: dict[str, Job] = {}
@@ -120,13 +124,14 @@ def _run_whole(job: Job, started: dt.datetime, now: dt.datetime) -> RunResult:
     with write_intent():
         try:
             summary = job.run(session, now)
-            _beat(session, job.name, started, ok=True, summary=summary)
+            _beat(session, job.name, started, ok=True, summary=summary, facts=None)
             session.commit()
             return RunResult(job.name, True, summary)
         except BaseException as exc:
             session.rollback()
             if isinstance(exc, Exception):
-                _beat(session, job.name, started, ok=False, summary=f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                _beat(session, job.name, started, ok=False, summary=error, facts={"error": error})
                 session.commit()
             raise
 
@@ -151,18 +156,51 @@ def _run_per_site(job: Job, started: dt.datetime, now: dt.datetime) -> RunResult
                 session.rollback()  # interrupted: the sites done so far stay done, no heartbeat
                 raise
         results.append((site, result))
-    summary = job.summarize(results) if job.summarize else \
-        "; ".join(f"{site.code}: {result}" for site, result in results) or "no site"
-    if failures:
-        summary += "; FAILED " + "; ".join(f"{site.code}: {type(exc).__name__}: {exc}" for site, exc in failures)
+    summary, facts = _summary(job, results)
+    failed = [[site.code, f"{type(exc).__name__}: {exc}"] for site, exc in failures]
+    if failed:
+        summary += "; FAILED " + "; ".join(f"{code}: {error}" for code, error in failed)
     with write_intent():
         try:
-            _beat(session, job.name, started, ok=not failures, summary=summary)
+            _beat(session, job.name, started, ok=not failures, summary=summary,
+                  facts={"result": facts, "failed": failed} if job.explain or failed else None)
             session.commit()
         except BaseException:
             session.rollback()
             raise
     return RunResult(job.name, True, summary, ok=not failures)
+
+
+def _summary(job: Job, results: list[tuple[SiteRef, Any]]) -> tuple[str, Any]:
+    """The English line of a per-site run and, for a job that explains itself, its facts."""
+    if job.summarize is None:
+        return "; ".join(f"{site.code}: {result}" for site, result in results) or "no site", None
+    facts = job.summarize(results)
+    if job.explain is None:
+        return str(facts), None
+    with force_locale("en"):
+        return str(job.explain(facts)), facts
+
+
+@dataclass(frozen=True)
+class ResultInWords:
+    text: Optional[str]             # what the run did, in the current locale (None: nothing to say)
+    failed: list[tuple[str, str]]   # (site code, error) of the sites that failed
+    error: Optional[str] = None     # a whole job's failure
+
+
+def result_in_words(beat: JobHeartbeat) -> ResultInWords:
+    """The last run of a job for the scheduler page, in the reader's language where the job explains its
+    facts; the stored English line for a job that does not (or a heartbeat older than the facts)."""
+    job, facts = JOBS.get(beat.job), beat.last_facts
+    if not facts:
+        return ResultInWords(beat.last_result, [])
+    if "error" in facts:
+        return ResultInWords(None, [], facts["error"])
+    if job is None or job.explain is None:
+        return ResultInWords(beat.last_result, [])
+    text = job.explain(facts["result"]) if facts.get("result") is not None else None
+    return ResultInWords(text, [(code, error) for code, error in facts.get("failed", [])])
 
 
 def site_refs(session: Session) -> list[SiteRef]:
@@ -195,11 +233,12 @@ def _job_lock(name: str) -> Iterator[bool]:
                     log.exception("could not release the lock of job %s; connection dropped", name)
 
 
-def _beat(session: Session, name: str, started: dt.datetime, *, ok: bool, summary: str) -> None:
+def _beat(session: Session, name: str, started: dt.datetime, *, ok: bool, summary: str,
+          facts: Optional[dict[str, Any]]) -> None:
     beat = session.get(JobHeartbeat, name) or JobHeartbeat(job=name, runs=0)
     session.add(beat)
     beat.last_started_at, beat.last_finished_at = started, utcnow()
-    beat.last_ok, beat.last_result = ok, summary[:2000]
+    beat.last_ok, beat.last_result, beat.last_facts = ok, summary[:2000], facts
     beat.host, beat.pid = socket.gethostname()[:120], os.getpid()
     beat.runs = (beat.runs or 0) + 1
     session.flush()

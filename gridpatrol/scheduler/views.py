@@ -19,5 +19,6 @@ def status():
         beat = beats.get(job.name)
         stale = beat is None or beat.last_finished_at is None or \
             (now - beat.last_finished_at).total_seconds() > 3 * job.every_seconds
-        rows.append({"job": job, "beat": beat, "stale": stale})
+        rows.append({"job": job, "beat": beat, "stale": stale,
+                     "result": jobs.result_in_words(beat) if beat else None})
     return render_template("scheduler/status.html", rows=rows, notes=jobs.status_notes(db.session, now))

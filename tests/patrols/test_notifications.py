@@ -35,7 +35,7 @@ def test_scheduler_page_shows_heartbeats_to_admins_only(app):
     client = app.test_client()
     helpers.login(client, admin)
     html = client.get("/admin/scheduler/").get_data(as_text=True)
-    assert "宽限期过后标记漏巡" in html and "0 patrols marked missed" in html  # the job by its title, in words
+    assert "宽限期过后标记漏巡" in html and "标记漏巡 0 次" in html  # the job by its title, in words
     assert "每 1 分钟" in html and "<code>mark_missed</code>" not in html
     staff = helpers.make_user(app, "clerk", roles=("staff",))
     other = app.test_client()

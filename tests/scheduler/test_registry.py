@@ -14,6 +14,7 @@ from gridpatrol.extensions import db
 from gridpatrol.patrols import services as patrol_services
 from gridpatrol.scheduler import jobs, runner
 from gridpatrol.scheduler.cli import scheduler
+from tests import helpers
 from tests.patrols import builders as patrol_builders
 from tests.patrols.builders import at
 from tests.scheduler import builders
@@ -97,6 +98,13 @@ def test_a_broken_site_is_rolled_back_and_reported_while_the_other_site_commits(
     beat = builders.heartbeats(app)["materialize"]
     assert beat.last_ok is False and beat.last_result == summary and beat.runs == 1
     assert "FAILED" in cli(app, "status").output
+    # The scheduler page words the same run in the reader's language, the failed site named.
+    admin = helpers.make_user(app, "root", roles=("admin",))
+    page = app.test_client()
+    helpers.login(page, admin)
+    html = page.get("/admin/scheduler/").get_data(as_text=True)
+    assert "1 个计划，生成巡查 2 次（其中已漏巡 0 次）" in html and "办公区 OTHER 运行失败" in html
+    assert "patrols created" not in html and "FAILED" not in html
 
     monkeypatch.undo()  # OTHER mended: the next run catches it up, and TEST has nothing new
     with app.app_context():
