@@ -151,10 +151,19 @@ def site_dashboard(session: Session, site: Site, now: dt.datetime) -> SiteDashbo
         past_due=patrol_stats.open_past_due(session, site, *cal.today.bounds, now, limit=LATE_LIST),
         issues=issue_stats.summary(session, site, now, cal.today.bounds, found_periods,
                                    {w.name: w.bounds for w in cal.weeks}),
-        closing={name: figures for (_site, name), figures in metrics.period_figures(
-            session, [site.id], {p.name: p.bounds for p in (cal.month, cal.last_month, cal.year)}, as_of=now).items()},
+        closing=closing_figures(session, site, cal, now),
         top_grids=issue_stats.grids_with_most_found(session, site, *cal.quarter.bounds, limit=TOP_GRIDS),
         ranking=points_ranking.month_ranking(session, site, cal.month_date))
+
+
+def closing_figures(session: Session, site: Site, cal: Calendar, now: dt.datetime) -> dict[str, metrics.PeriodFigures]:
+    """结案率 and the rest for this month and this year as of now, and for last month as of its end, as the metrics
+    page takes an ended month (an issue closed after the month's end does not raise that month's rate later)."""
+    figures = {name: f for (_site, name), f in metrics.period_figures(
+        session, [site.id], {p.name: p.bounds for p in (cal.month, cal.year)}, as_of=now).items()}
+    figures.update({name: f for (_site, name), f in metrics.period_figures(
+        session, [site.id], {cal.last_month.name: cal.last_month.bounds}, as_of=min(cal.last_month.end, now)).items()})
+    return figures
 
 
 # --- the sites overview ---------------------------------------------------------------------------------

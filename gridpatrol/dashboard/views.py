@@ -113,6 +113,8 @@ class Links:
                           due_to=period.end_day.isoformat(), **params)
 
     def closed_of_due(self, period: model.Period, **params) -> str:
+        if period.end <= self.cal.today.start:  # an ended period is taken as of its end (read_model.closing_figures)
+            params["closed_to"] = period.end_day.isoformat()
         return self.queue(state="closed", due_from=period.first.isoformat(), due_to=period.end_day.isoformat(),
                           **params)
 
@@ -178,6 +180,7 @@ def _json(d: model.SiteDashboard) -> dict:
                    "overdue": total.overdue, "due_today": total.due_today, "open": total.open},
         "periods": {p.name: {"first": p.first.isoformat(), "last": p.last.isoformat(),
                              "patrols": patrols(d.patrols[p.name]), "closing": closing(d.closing[p.name]),
+                             "closing_as_of": min(p.end, cal.now).isoformat(),
                              "found": total.found[p.name]}
                     for p in (cal.month, cal.last_month, cal.year)},
         "open_by_severity": {s: d.severity_counts(s).open for s in d.severities},

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Grid, GridAssignment, Site
+from gridpatrol.accounts.models import User
 from gridpatrol.issues import metrics
+from gridpatrol.issues import services as issue_services
 from gridpatrol.issues.models import OPEN_STATES, Issue
 from gridpatrol.patrols import services as patrol_services
 from gridpatrol.patrols.models import Patrol
@@ -21,6 +23,7 @@ from gridpatrol.points import table as points_table
 from gridpatrol.points.models import PointsEntry
 from tests.dashboard.builders import NOW, SHANGHAI
 from tests.dashboard.conftest import client_of
+from tests.issues.builders import jpeg
 
 TODAY = NOW.astimezone(SHANGHAI).date()
 MONTH = (dt.date(2026, 11, 1), dt.date(2026, 12, 1))
@@ -72,13 +75,15 @@ def patrol_services_states():
 
 
 def expected_closing(issues, period) -> dict:
+    """As of now, or of the period's end when it has ended (last month), as the metrics page takes it."""
     start, end = instant(period[0]), instant(period[1])
-    due = [i for i in issues if i.dispatched_at is not None and i.dispatched_at <= NOW and i.deadline is not None
+    as_of = min(end, NOW)
+    due = [i for i in issues if i.dispatched_at is not None and i.dispatched_at <= as_of and i.deadline is not None
            and start <= i.deadline < end and i.state != "rejected" and i.rejected_at is None]
-    closed = [i for i in due if i.closed_at is not None and i.closed_at <= NOW]
+    closed = [i for i in due if i.closed_at is not None and i.closed_at <= as_of]
     on_time = [i for i in closed if i.closed_at <= i.deadline]
     in_period = [i for i in issues if i.state != "rejected" and i.dispatched_at is not None
-                 and i.closed_at is not None and start <= i.closed_at < end and i.closed_at <= NOW]
+                 and i.closed_at is not None and start <= i.closed_at < end and i.closed_at <= as_of]
     reworked = [i for i in in_period if i.rework_count > 0]
     hours = [(i.closed_at - i.dispatched_at).total_seconds() / 3600 for i in in_period]
     return {"due": len(due), "closed": len(closed), "closed_on_time": len(on_time), "closed_in_period": len(in_period),
@@ -126,6 +131,7 @@ def test_every_figure_matches_a_direct_count_of_the_rows(app, history):
         assert got["mean_hours"] == pytest.approx(closing["mean_hours"], abs=1e-3), name
         assert figures["found"] == sum(i.state != "rejected" and within(i.reported_at, period) for i in issues)
     assert data["periods"]["month"]["closing"]["reworked"] or data["periods"]["year"]["closing"]["reworked"]
+    assert data["periods"]["last_month"]["closing_as_of"] == instant(LAST_MONTH[1]).isoformat()
 
     # open issues by severity and category
     assert data["open_by_severity"] == {s: sum(i.severity == s for i in open_) for s in ("minor", "major", "critical")}
@@ -166,6 +172,29 @@ def test_every_figure_matches_a_direct_count_of_the_rows(app, history):
     # the same people, points and ranks as the monthly points table
     assert [(r["user_id"], r["points"], r["grids"], r["points_per_grid"], r["rank"]) for r in data["ranking"]] == \
         [(r.user_id, r.points, r.grids_held, r.points_per_grid, r.rank) for r in table.rows]
+
+
+def test_last_month_is_taken_as_of_its_end(app, history):
+    """An issue due last month and closed today raises this year's closed count, not last month's: an ended month
+    is taken as of its end, as the metrics page takes it, and the link behind the figure says so."""
+    client = client_of(app, "boss_t")
+    before = client.get("/s/TEST/dashboard.json").get_json()["periods"]
+    with app.app_context():
+        late = db.session.scalars(sa.select(Issue).join(Site).where(
+            Site.code == "TEST", Issue.state == "dispatched", Issue.deadline >= instant(LAST_MONTH[0]),
+            Issue.deadline < instant(LAST_MONTH[1])).order_by(Issue.id)).first()
+        assert late is not None  # the history leaves stalled issues of last month open
+        boss, fixer = (db.session.scalar(sa.select(User).where(User.username == name)) for name in ("boss_t", "fixer"))
+        issue_services.start(db.session, late, fixer, now=NOW - dt.timedelta(minutes=30))
+        issue_services.report_fix(db.session, late, fixer, note="已处理", photos={"a1": jpeg((20, 200, 20))},
+                                  now=NOW - dt.timedelta(minutes=20))
+        issue_services.verify(db.session, late, boss, passed=True, now=NOW - dt.timedelta(minutes=10))
+        db.session.commit()
+    after = client.get("/s/TEST/dashboard.json").get_json()["periods"]
+    assert after["last_month"]["closing"] == before["last_month"]["closing"]
+    assert after["year"]["closing"]["closed"] == before["year"]["closing"]["closed"] + 1
+    page = client.get("/s/TEST/dashboard").get_data(as_text=True)
+    assert "closed_to=2026-11-01" in page and "截至月末" in page
 
 
 def test_the_closing_figures_are_those_of_the_metrics_report(app, history):
