@@ -10,6 +10,8 @@ notification exists exactly when its cause is committed. Nobody is told what the
 | issues `issue_transitioned` report_fix | issue_fix_reported | who may verify: the site's supervisors and the grid's leader, not the fixer |
 | issues `issue_transitioned` verify_fail | issue_rework | the fixer |
 | issues `issue_transitioned` verify_pass / reject | issue_closed / issue_rejected | the reporter |
+| issues `issue_transitioned` defer (缓办) | issue_deferred | who works on it (the assignee, or else the team) and the grid's leader |
+| issues `issue_transitioned` resume | issue_resumed | who works on it and the grid's leader, with the new deadline |
 | issues.extensions `extension_requested` | extension_requested | the site's supervisors |
 | issues.extensions `extension_decided` | extension_decided | who asked for it |
 | points `appeal_decided` | appeal_decided | the leader who appealed |
@@ -77,6 +79,13 @@ def on_issue_transitioned(session: Session, *, issue, action, actor, note: Optio
     elif action is Action.REJECT:
         to = recipients.active(session, [issue.reporter_id])
         kind, params = "issue_rejected", _issue_params(issue, reason=issue.reject_reason)
+    elif action in (Action.DEFER, Action.RESUME):  # the clock stops or runs again: who works on it must know
+        to = recipients.rectifiers(session, [(issue.assignee_id, issue.team_id)])[(issue.assignee_id, issue.team_id)]
+        to = to + recipients.grid_leader(session, issue.grid_id)
+        if action is Action.DEFER:
+            kind, params = "issue_deferred", _issue_params(issue, note=note)
+        else:
+            kind, params = "issue_resumed", _issue_params(issue, deadline=_stamp(issue.deadline))
     else:  # started, commented: nobody needs telling
         return
     services.notify(session, kind, _others(to, actor.id), key=key, target=target, params=params, now=now)

@@ -129,6 +129,20 @@ def test_rejection_tells_the_reporter_why(app, world, locale, expected):
     assert only(app, "clerk").text == expected.format(id=issue_id)
 
 
+def test_deferral_and_resume_tell_who_works_on_it_and_the_grid_leader(app, world):
+    """缓办 stops the clock and 恢复办理 starts it again: the team fixing it and the grid's leader hear both, in
+    their own language; the supervisor who did it hears nothing."""
+    issue_id = issue_builders.file_report(app)
+    issue_builders.advance(app, issue_id, "deferred", when="2026-11-18 10:00")  # boss: 等待预算
+    assert recipients(app, "issue_deferred") == ["fixer", "fixer2", "leader0"]
+    assert only(app, "fixer", "缓办").text == f"问题 #{issue_id} {TITLE} 已缓办，恢复办理前不计处置期限。等待预算"
+    assert only(app, "fixer2", "deferred").text.startswith(f"Issue #{issue_id} {TITLE} is deferred")
+    _walk(app, issue_id, "resume", "boss2", when="2026-11-20 09:00", deadline=dt.date(2026, 11, 27))
+    assert recipients(app, "issue_resumed") == ["fixer", "fixer2", "leader0"]
+    assert only(app, "fixer", "已恢复办理").text == f"问题 #{issue_id} {TITLE} 已恢复办理，请于 2026-11-27 17:30 前整改完毕。"
+    assert only(app, "fixer2", "fix it by").url.endswith(f"/issues/{issue_id}")
+
+
 def test_starting_and_comments_tell_nobody(app, world):
     issue_id = issue_builders.file_report(app)
     issue_builders.advance(app, issue_id, "in_progress")
