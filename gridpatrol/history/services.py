@@ -12,8 +12,10 @@ supervisors accept, dispatch or reject, rectifiers start and report fixes, leade
 The people behave as the offices' own reports describe them: most patrols done on time, some late within the
 grace period, a few missed (the demo's plans keep off rest days: a sweep or cross-check whose day is a rest day
 moves to the next working day, `gridpatrol.patrols.demo`); failures by category follow the seasons (`seasons.py`);
-repairs are done in working hours, mostly before the deadline, some late, a few stuck waiting for parts or a
-budget; the recent problems are still open when the history ends.
+repairs are done in working hours, mostly before the deadline, some late, a few stuck waiting for parts (the
+rectifier asks for a later deadline, 延期, which the supervisor mostly approves) or for a budget (the supervisor
+defers the issue, 缓办, and resumes it when the money comes); the recent problems are still open when the history
+ends.
 
 Deterministic for a seed: one `random.Random(seed)` draws everything, in an order that depends only on codes,
 usernames and times (never on database ids or set order), so the same seed gives the same history on SQLite and
@@ -43,8 +45,9 @@ from gridpatrol.grids import qr
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Grid, Site
 from gridpatrol.history import pictures, seasons
+from gridpatrol.issues import extensions as issue_extensions
 from gridpatrol.issues import services as issues
-from gridpatrol.issues.models import Issue, IssueSource, IssueState, RejectReason, Severity
+from gridpatrol.issues.models import Issue, IssueExtension, IssueSource, IssueState, RejectReason, Severity
 from gridpatrol.notifications import services as notifications
 from gridpatrol.patrols import checklists
 from gridpatrol.patrols import services as patrols
@@ -192,6 +195,7 @@ class _Fate:
     fix_hours: float
     reworks: int
     verifier: str  # "leader" or "supervisor"
+    waits_for: Optional[str] = None  # "parts": 延期 asked for; "budget": 缓办 until the money comes
 
 
 class _Player:
@@ -485,10 +489,11 @@ class _Player:
         low, high = {Severity.MINOR: (1.0, 16.0), Severity.MAJOR: (0.5, 5.5), Severity.CRITICAL: (0.3, 2.0)}[severity]
         fix = self.rng.uniform(low, high)
         draw = self.rng.random()
+        waits_for = None
         if issue.category == Category.ASSETS.value and self.rng.random() < STUCK_ASSETS:
-            fix = self.rng.uniform(300, 900)  # months: a repair budget to approve, a contractor to hire
+            fix, waits_for = self.rng.uniform(300, 900), "budget"  # months: a budget to approve, a contractor
         elif draw < STUCK:
-            fix = self.rng.uniform(90, 600)  # weeks: parts on order
+            fix, waits_for = self.rng.uniform(90, 600), "parts"  # weeks: parts on order
         elif draw < STUCK + SLOW:
             fix *= self.rng.uniform(1.8, 3.5)
         reworks = 0
@@ -497,16 +502,62 @@ class _Player:
         verifier = "leader" if issue.source == IssueSource.PATROL.value and self.rng.random() < 0.7 else (
             "leader" if self.rng.random() < 0.4 else "supervisor")
         start = self.rng.uniform(0.1, 1.0) if severity is not Severity.MINOR else self.rng.uniform(0.2, 4.0)
-        return _Fate(start, fix, reworks, verifier)
+        return _Fate(start, fix, reworks, verifier, waits_for)
 
     def _do_start(self, when: dt.datetime, issue_id: int) -> None:
         issue = self.session.get(Issue, issue_id)
         site = self.site_of[issue.site_id]
         fate = self.fates[issue_id]
         issues.start(self.session, issue, self._rectifier(issue), now=when)
+        if fate.waits_for == "budget":  # the supervisor sets it aside until the budget is approved
+            self.at(self.working(site, when, self.rng.uniform(2, 12)), "defer", issue_id)
+            return
         if fate.fix_hours > 60:
             self.at(self.working(site, when, 2), "comment", issue_id, self.rng.choice(seasons.STUCK_NOTES))
+        if fate.waits_for == "parts":
+            self.at(self.working(site, when, self.rng.uniform(2, 6)), "ask_extension", issue_id)
         self.at(self.working(site, when, fate.fix_hours), "fix", issue_id)
+
+    # --- 延期 and 缓办 -----------------------------------------------------------------------------------
+    def _do_ask_extension(self, when: dt.datetime, issue_id: int) -> None:
+        """The rectifier asks for the day the parts should arrive (and two days to fit them)."""
+        issue = self.session.get(Issue, issue_id)
+        site = self.site_of[issue.site_id]
+        if issue.state not in (IssueState.DISPATCHED.value, IssueState.IN_PROGRESS.value) or issue.deadline is None:
+            return
+        expected = self.working(site, when, self.fates[issue_id].fix_hours)
+        day = min(local_day(expected, site.tz) + dt.timedelta(days=2), local_day(when, site.tz) + dt.timedelta(days=170))
+        if issues.deadline_on_day(self.session, site.site, day) <= max(issue.deadline, when):
+            return
+        extension = issue_extensions.request(self.session, issue, self._rectifier(issue),
+                                             reason=self.rng.choice(seasons.EXTENSION_REASONS), deadline=day, now=when)
+        self.at(self.working(site, when, self.rng.uniform(0.5, 6)), "decide_extension", issue_id, extension.id)
+
+    def _do_decide_extension(self, when: dt.datetime, issue_id: int, extension_id: int) -> None:
+        issue = self.session.get(Issue, issue_id)
+        extension = self.session.get(IssueExtension, extension_id)
+        if extension is None or extension.state != "pending" or issue.state not in (
+                IssueState.DISPATCHED.value, IssueState.IN_PROGRESS.value):
+            return
+        approve = self.rng.random() < 0.8
+        issue_extensions.decide(self.session, issue, extension, self.site_of[issue.site_id].supervisor,
+                                approve=approve, note=None if approve else self.rng.choice(seasons.EXTENSION_REFUSALS),
+                                now=when)
+
+    def _do_defer(self, when: dt.datetime, issue_id: int) -> None:
+        issue = self.session.get(Issue, issue_id)
+        site = self.site_of[issue.site_id]
+        issues.defer(self.session, issue, site.supervisor, note=self.rng.choice(seasons.DEFER_REASONS), now=when)
+        self.at(self.working(site, when, self.fates[issue_id].fix_hours), "resume", issue_id)
+
+    def _do_resume(self, when: dt.datetime, issue_id: int) -> None:
+        """The budget came: back to work with the time that was left, then started and fixed in days."""
+        issue = self.session.get(Issue, issue_id)
+        site = self.site_of[issue.site_id]
+        issues.resume(self.session, issue, site.supervisor, note="预算已批复，恢复办理", now=when)
+        fate = self.fates[issue_id]
+        fate.waits_for, fate.fix_hours = None, self.rng.uniform(4, 20)
+        self.at(self.working(site, when, self.rng.uniform(0.5, 4)), "start", issue_id)
 
     def _do_comment(self, when: dt.datetime, issue_id: int, text: str) -> None:
         issue = self.session.get(Issue, issue_id)
