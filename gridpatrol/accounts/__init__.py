@@ -7,7 +7,7 @@ bp = Blueprint("accounts", __name__, template_folder="templates")
 
 
 def init_app(app: Flask) -> None:
-    from gridpatrol.accounts import services, views  # noqa: F401  (routes)
+    from gridpatrol.accounts import services, tokens, views  # noqa: F401  (routes)
     from gridpatrol.core import navigation
     from gridpatrol.core.roles import Role
     from gridpatrol.extensions import login_manager
@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = None  # sessions are server-side records, checked on every request
     login_manager.user_loader(services.user_for_session_token)
+    login_manager.request_loader(tokens.user_for_request)  # bearer tokens, on the API's blueprints only
     login_manager.anonymous_user = services.AnonymousUser
     navigation.register("accounts.admin_users", _l("Users"), (Role.ADMIN,), order=80)
     navigation.register("accounts.admin_teams", _l("Teams"), (Role.ADMIN,), order=81)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
 from gridpatrol.accounts.models import TEAM_KIND_LABELS
 from gridpatrol.core.forms import MultiCheckboxField, choices
@@ -37,6 +37,17 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("What uses it"), validators=[DataRequired(), Length(max=80)],
+                       description=_l("e.g. the repair hotline's connector"))
+    expires_days = IntegerField(_l("Expires after (days)"), validators=[Optional(), NumberRange(min=1, max=3650)],
+                                description=_l("Empty: it never expires. Revoke it when it is no longer used."))
+
+
+class RevokeTokenForm(FlaskForm):
+    pass
 
 
 class UserForm(FlaskForm):

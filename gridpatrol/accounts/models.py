@@ -196,6 +196,29 @@ class UserSession(db.Model):
     user: Mapped[User] = relationship()
 
 
+class ApiToken(db.Model):
+    """A personal API token: a program acting as its user (same roles, same sites) with `Authorization: Bearer`.
+    Shown once when made; only its SHA-256 is stored, with its first characters to tell tokens apart. Revoking
+    or deactivating the user ends it at the next request."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the token's first characters, to recognise it in a list
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[Optional[dt.datetime]]
+    last_used_at: Mapped[Optional[dt.datetime]]
+    revoked_at: Mapped[Optional[dt.datetime]]
+
+    user: Mapped[User] = relationship()
+
+    def is_live(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
 class LoginAttempt(db.Model):
     """Every password check, kept in the database so all gunicorn workers count the same failures."""
 

@@ -438,7 +438,14 @@ def loaded_with_user(name: str):
 
 
 def user_for_session_token(token: str) -> Optional[User]:
-    """Flask-Login's user loader: the cookie's token must name a live session of an active user."""
+    """Flask-Login's user loader: the cookie's token must name a live session of an active user. A request that
+    presents an API token is the token's (the request loader's), whatever session came with it."""
+    from flask import request
+
+    from gridpatrol.accounts.tokens import presents_token
+
+    if presents_token(request):
+        return None
     wanted = [(extra, params) for extra in _loaded_with_user if (params := extra.wanted()) is not None]
     names = tuple(extra.name for extra, _ in wanted)
     statement = _loader_statements.get(names)

@@ -2,21 +2,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 
-from gridpatrol.accounts import bp, services
+from gridpatrol.accounts import bp, services, tokens
 from gridpatrol.accounts.forms import (
-    ActivationForm, AdminPasswordForm, LanguageForm, LoginForm, LogoutForm, PasswordChangeForm, TeamForm, UserForm,
+    ActivationForm, AdminPasswordForm, LanguageForm, LoginForm, LogoutForm, PasswordChangeForm, RevokeTokenForm,
+    TeamForm, TokenForm, UserForm,
 )
-from gridpatrol.accounts.models import Team, TeamKind, User
+from gridpatrol.accounts.models import ApiToken, Team, TeamKind, User
 from gridpatrol.audit import services as audit
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
+from gridpatrol.core.time import utcnow
 from gridpatrol.core.transaction import record_despite_rollback
 from gridpatrol.extensions import db
 
@@ -108,6 +110,40 @@ def change_password():
         flash(_("Your password has been changed. Other devices have been logged out."), "success")
         return redirect(url_for("home.root"))
     return render_template("accounts/password.html", form=form), (INVALID if form.is_submitted() else 200)
+
+
+# --- personal API tokens ------------------------------------------------------------------------------
+def _tokens_page(form: TokenForm, *, new_token: str | None = None):
+    return render_template("accounts/tokens.html", form=form, revoke_form=RevokeTokenForm(), new_token=new_token,
+                           tokens=tokens.of_user(db.session, current_user._get_current_object()), now=utcnow())
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def api_tokens():
+    """The user's own API tokens: make one (shown once, on the answer to the POST), see and revoke them."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        reshow_on_refusal(lambda: _tokens_page(form), field=form.name)
+        _row, token = tokens.create(db.session, current_user._get_current_object(), name=form.name.data,
+                                    expires_days=form.expires_days.data, now=utcnow())
+        # Answered, not redirected: the token is nowhere else to show it from. no-store keeps it out of caches.
+        response = make_response(_tokens_page(TokenForm(formdata=None), new_token=token))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return _tokens_page(form), (INVALID if form.is_submitted() else 200)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_api_token(token_id: int):
+    if not RevokeTokenForm().validate_on_submit():
+        return _tokens_page(TokenForm(formdata=None)), INVALID
+    row = load(ApiToken, token_id, may=lambda t: t.user_id == current_user.id, refusal="token of another user")
+    if tokens.revoke(db.session, row, now=utcnow(), actor=current_user._get_current_object()):
+        flash(_("Token %(prefix)s… revoked: programs using it are refused from now on.", prefix=row.prefix),
+              "success")
+    return redirect(url_for("accounts.api_tokens"))
 
 
 # --- administration -----------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ ACTION_LABELS = {
     "points.appeal_filed": _l("Points appeal filed"),
     "points.appeal_upheld": _l("Points appeal upheld"),
     "points.appeal_overturned": _l("Points appeal overturned"),
+    "api_token.created": _l("API token created"),
+    "api_token.revoked": _l("API token revoked"),
 }
 
 TARGET_LABELS = {
@@ -64,7 +66,7 @@ TARGET_LABELS = {
     "ChecklistTemplate": _l("Checklist standard"), "TemplateVersion": _l("Standard version"),
     "TemplateItem": _l("Checklist item"), "PatrolPlan": _l("Patrol plan"), "Patrol": _l("Patrol"),
     "Issue": _l("Issue"), "PointsEntry": _l("Points entry"), "PointsAppeal": _l("Appeal"),
-    "PointsRuleSet": _l("Points rules"), "PointsMonthClose": _l("Month close"),
+    "PointsRuleSet": _l("Points rules"), "PointsMonthClose": _l("Month close"), "ApiToken": _l("API token"),
 }
 
 DETAIL_LABELS = {

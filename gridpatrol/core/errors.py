@@ -27,21 +27,32 @@ path, method, reason. The audit log keeps each, despite the request's rollback."
 
 
 class DomainError(Exception):
-    """A refusal by domain rules (bad state, invalid input); the message is shown to the user."""
+    """A refusal by domain rules (bad state, invalid input); the message is shown to the user. `code` is the
+    stable machine code a program reads (`problem+json`'s `code`), `errors` an optional map of what was wrong
+    where (field → messages)."""
 
     status_code = 422
+    code = "refused"
+
+    def __init__(self, *args: Any, code: Optional[str] = None, errors: Optional[dict] = None) -> None:
+        super().__init__(*args)
+        if code is not None:
+            self.code = code
+        self.errors = errors
 
 
 class NotAllowed(PermissionError):
     """This user may not do this to this object: answered 403, and the denial is audited."""
 
     status_code = 403
+    code = "not_allowed"
 
 
 class ConflictError(DomainError):
     """The request is based on stale state or repeats an earlier one with different content."""
 
     status_code = 409
+    code = "conflict"
 
 
 def reshow_on_refusal(render: Callable[[], Any], field: Optional[Any] = None, *, page_shows_it: bool = False) -> None:
@@ -52,27 +63,55 @@ def reshow_on_refusal(render: Callable[[], Any], field: Optional[Any] = None, *,
     g._refusal_page = (render, field, page_shows_it)
 
 
+# Paths under which every answer is JSON (the API): refusals there are problem+json whatever the Accept header
+# says, an unknown path or method included.
+_JSON_PATHS: list[str] = []
+
+
+def answer_json_under(path_prefix: str) -> None:
+    if path_prefix not in _JSON_PATHS:
+        _JSON_PATHS.append(path_prefix)
+
+
 def wants_json() -> bool:
-    """A JSON body, a view that said its caller is a script (`g.answer_json`), or an Accept header preferring JSON."""
-    if request.is_json or g.get("answer_json"):
+    """A JSON body, a view that said its caller is a script (`g.answer_json`), a JSON path, or an Accept header
+    preferring JSON."""
+    if request.is_json or g.get("answer_json") or any(request.path.startswith(p) for p in _JSON_PATHS):
         return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json", "application/problem+json"])
-    return best in ("application/json", "application/problem+json")
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_MEDIA_TYPE])
+    return best in ("application/json", PROBLEM_MEDIA_TYPE)
 
 
-def problem(status: int, detail: str, *, title: Optional[str] = None, type: str = "about:blank"):
-    """A JSON error body in the one format every JSON answer uses."""
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# The machine code of a refusal that is an HTTP error rather than a domain rule.
+HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "not_allowed", 404: "not_found",
+              405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+              422: "invalid_request", 429: "too_many_requests", 500: "server_error"}
+
+
+def problem(status: int, detail: str, *, code: Optional[str] = None, title: Optional[str] = None,
+            type: str = "about:blank", errors: Optional[dict] = None, headers: Any = None):
+    """A JSON error body in the one format every JSON answer uses (RFC 9457, with a stable machine `code` and,
+    for invalid input, `errors`: where → messages). `headers` of the HTTP error are kept (Allow on a 405,
+    WWW-Authenticate on a 401)."""
     from werkzeug.http import HTTP_STATUS_CODES
 
-    response = jsonify(type=type, title=title or HTTP_STATUS_CODES.get(status, "Error"), status=status,
-                       detail=detail)
+    body: dict[str, Any] = {"type": type, "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+                            "status": status, "detail": detail, "code": code or HTTP_CODES.get(status, "error")}
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
     response.status_code = status
-    response.mimetype = "application/problem+json"
+    response.mimetype = PROBLEM_MEDIA_TYPE
+    for name, value in headers or ():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     return response
 
 
 def init_app(app: Flask) -> None:
-    for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
+    for code in (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500):
         app.register_error_handler(code, _render_http_error)
     app.register_error_handler(DomainError, _answer_refusal)
     app.register_error_handler(NotAllowed, _answer_denial)
@@ -89,7 +128,7 @@ def _answer_refusal(exc: DomainError):
     status = exc.status_code
     message = str(exc)
     if wants_json():
-        return problem(status, message)
+        return problem(status, message, code=exc.code, errors=exc.errors)
     page = g.pop("_refusal_page", None)
     g.refused = exc
     if page is not None:
@@ -116,7 +155,7 @@ def _answer_denial(exc: NotAllowed):
     if wants_json():
         from flask_babel import gettext as _
 
-        return problem(403, _("You are not allowed to do this. The attempt has been recorded."))
+        return problem(403, _("You are not allowed to do this. The attempt has been recorded."), code=exc.code)
     return render_template("errors/error.html", code=403, error=None), 403
 
 
@@ -130,5 +169,8 @@ def _render_http_error(error):
     code = getattr(error, "code", 500) or 500
     if wants_json():
         detail = error.description if isinstance(error, HTTPException) and code != 500 else ""
-        return problem(code, detail or "", type=CSRF_PROBLEM if isinstance(error, CSRFError) else "about:blank")
+        headers = error.get_headers() if isinstance(error, HTTPException) else None
+        if isinstance(error, CSRFError):
+            return problem(code, detail or "", type=CSRF_PROBLEM, code="csrf", headers=headers)
+        return problem(code, detail or "", headers=headers)
     return render_template("errors/error.html", code=code, error=error), code

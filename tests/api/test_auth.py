@@ -1,0 +1,98 @@
+"""Who may call the API: a live token (its user's roles at its user's sites, nothing more), or a logged-in browser
+whose unsafe requests carry the CSRF token; every refusal in the one error format."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import helpers
+from tests.api.builders import bearer, expire_all, revoke_all, token_for
+
+
+def _problem(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status and body["code"] == code and body["detail"]
+    return body
+
+
+def test_a_token_acts_as_its_user_at_their_sites_only(app, world):
+    client = app.test_client()
+    everywhere, other_only = bearer(token_for(app, "boss")), bearer(token_for(app, "boss_other"))
+    assert [s["code"] for s in client.get("/api/v1/sites", headers=everywhere).get_json()["items"]] == \
+        ["OTHER", "TEST"]
+    assert [s["code"] for s in client.get("/api/v1/sites", headers=other_only).get_json()["items"]] == ["OTHER"]
+    grids = client.get("/api/v1/sites/OTHER/grids", headers=other_only).get_json()
+    assert [f["properties"]["code"] for f in grids["features"]] == ["Z01"]
+    _problem(client.get("/api/v1/sites/TEST/grids", headers=other_only), 403, "not_allowed")
+    assert helpers.audit_actions(app, "permission.denied"), "a refused site is audited as the pages' are"
+    _problem(client.get("/api/v1/sites/NOPE/grids", headers=everywhere), 404, "not_found")
+
+
+def test_no_token_a_bad_token_a_revoked_or_expired_one_get_401(app, world):
+    client = app.test_client()
+    token = token_for(app, "clerk")
+    assert client.get("/api/v1/sites", headers=bearer(token)).status_code == 200
+    body = _problem(client.get("/api/v1/sites"), 401, "unauthenticated")
+    assert client.get("/api/v1/sites").headers["WWW-Authenticate"].startswith("Bearer")
+    assert "token" in body["detail"].lower() or "令牌" in body["detail"]
+    _problem(client.get("/api/v1/sites", headers=bearer("gp_" + "x" * 43)), 401, "unauthenticated")
+    _problem(client.get("/api/v1/sites", headers={"Authorization": "Basic Y2xlcms6eA=="}), 401, "unauthenticated")
+    revoke_all(app, "clerk")
+    _problem(client.get("/api/v1/sites", headers=bearer(token)), 401, "unauthenticated")  # at once
+    later = token_for(app, "clerk", days=1)
+    expire_all(app, "clerk")
+    _problem(client.get("/api/v1/sites", headers=bearer(later)), 401, "unauthenticated")
+
+
+def test_a_deactivated_users_token_stops_working(app, world):
+    from gridpatrol.accounts import services as accounts
+    from gridpatrol.core.transaction import job_transaction
+    from tests.issues.builders import user
+
+    token = bearer(token_for(app, "clerk2"))
+    client = app.test_client()
+    assert client.get("/api/v1/sites", headers=token).status_code == 200
+    with app.app_context(), job_transaction() as session:
+        accounts.set_active(session, user(session, "clerk2"), False, actor=user(session, "root"))
+    _problem(client.get("/api/v1/sites", headers=token), 401, "unauthenticated")
+
+
+def test_a_token_does_not_open_the_pages(app, world):
+    client = app.test_client()
+    response = client.get("/s/TEST/issues", headers=bearer(token_for(app, "boss")))
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_logged_in_browser_may_call_it(app, world):
+    client = app.test_client()
+    helpers.login(client, helpers.Credentials(0, "clerk", helpers.DEFAULT_PASSWORD))
+    assert client.get("/api/v1/sites").status_code == 200
+
+
+def test_unknown_paths_and_methods_answer_problems(app, world):
+    client = app.test_client()
+    token = bearer(token_for(app, "clerk"))
+    _problem(client.get("/api/v1/nothing-here", headers=token), 404, "not_found")
+    response = client.delete("/api/v1/sites", headers=token)
+    _problem(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["Allow"]
+    _problem(client.get("/api/v1/sites/TEST/locate?lon=abc&lat=30", headers=token), 422, "invalid_request")
+    body = _problem(client.get("/api/v1/sites/TEST/locate?lon=500&lat=30", headers=token), 422, "invalid_request")
+    assert "lon" in body["errors"]["query"]
+
+
+@pytest.mark.parametrize("query", ["lon=120.1505&lat=30.2795", "lon=120.1505&lat=30.2795&level=0"])
+def test_locate_names_the_grid(app, world, query):
+    body = app.test_client().get(f"/api/v1/sites/TEST/locate?{query}",
+                                 headers=bearer(token_for(app, "clerk"))).get_json()
+    assert body["inside"] is True and body["grid"]["code"] == "A01" and body["nearest"] is None
+
+
+def test_the_token_is_never_in_the_log(app, world, caplog):
+    token = token_for(app, "clerk")
+    with caplog.at_level("DEBUG"):
+        app.test_client().get("/api/v1/sites", headers=bearer(token))
+        app.test_client().get("/api/v1/sites", headers=bearer(token[:-1] + "A"))
+    assert token not in caplog.text and token[10:] not in caplog.text
