@@ -20,6 +20,9 @@ max_requests_jitter = 500
 accesslog = os.environ.get("GRIDPATROL_ACCESS_LOG") or None
 # %(p)s is the worker pid: lets operators (and tests) see which worker served a request.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+# The request line without the values of api_key, token and the like (an Open311 client may send its key in the
+# query string); no header is ever logged.
+logger_class = "gridpatrol.core.access_log.RedactingLogger"
 errorlog = "-"
 loglevel = os.environ.get("GRIDPATROL_GUNICORN_LOGLEVEL", "info")
 forwarded_allow_ips = os.environ.get("GRIDPATROL_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,13 +1,18 @@
 """Who calls the API: a bearer token (accounts.tokens, through Flask-Login's request loader), or the browser's login
 session, whose unsafe requests must then carry the CSRF token (the API blueprints are exempt from the form check
-because a token caller has none)."""
+because a token caller has none). And how much it may send: every body is bounded before it is read
+(`API_MAX_BODY_BYTES`, larger for the operations that take photos, `body_limit`); a chunked body is counted as it
+streams, and the refusal is a 413 problem."""
 
 from __future__ import annotations
 
-from flask import g, request
+import functools
+from typing import Callable
+
+from flask import current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.exceptions import Unauthorized
+from werkzeug.exceptions import RequestEntityTooLarge, Unauthorized
 
 from gridpatrol.core.transaction import SAFE_METHODS
 
@@ -17,8 +22,14 @@ class Unauthenticated(Unauthorized):
         return [*super().get_headers(environ, scope), ("WWW-Authenticate", 'Bearer realm="gridpatrol"')]
 
 
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
 def authenticate() -> None:
-    """before_request of every API blueprint: a live token or a logged-in session, else 401."""
+    """before_request of every API blueprint: the body's bound, then a live token or a logged-in session, else
+    401 (before anything of the body is read)."""
+    limit = current_app.config.get("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    request.max_content_length = limit  # counts a chunked body as it is read
     if not current_user.is_authenticated:
         if g.get("token_refused"):
             raise Unauthenticated(_("The token is unknown, expired or revoked."))
@@ -27,3 +38,22 @@ def authenticate() -> None:
         from gridpatrol.extensions import csrf
 
         csrf.protect()
+    _refuse_declared_excess(limit)
+
+
+def _refuse_declared_excess(limit: int) -> None:
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(_("The request body is too large: at most %(n)d bytes.", n=limit))
+
+
+def body_limit(max_bytes: int) -> Callable:
+    """A larger bound for one operation (photos in the body); outermost decorator, so it is set before the body
+    is parsed."""
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def bounded(*args, **kwargs):
+            request.max_content_length = max_bytes
+            _refuse_declared_excess(max_bytes)
+            return view(*args, **kwargs)
+        return bounded
+    return wrap
