@@ -1,4 +1,5 @@
-"""The supervisor's screens: a site's dashboard (page and JSON, from one read model) and the sites overview.
+"""The supervisor's screens: a site's dashboard (page and JSON, from one read model; the JSON is built by
+`figures`, which the API calls too) and the sites overview.
 
 Who sees what: a site's dashboard is for the supervisors and admins of that site (a role there or at all sites;
 `site_context` refuses other sites with 403 before the view, `roles_required` refuses other roles at this
@@ -19,7 +20,7 @@ from sqlalchemy.orm import defer
 
 from gridpatrol.core.roles import Role, deny, roles_required
 from gridpatrol.core.time import utcnow
-from gridpatrol.dashboard import bp
+from gridpatrol.dashboard import bp, figures
 from gridpatrol.dashboard import read_model as model
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
@@ -34,8 +35,9 @@ MANAGERS = (Role.SUPERVISOR, Role.ADMIN)
 @roles_required(*MANAGERS)
 def site():
     dashboard = model.site_dashboard(db.session, g.site, utcnow())
-    return render_template("dashboard/site.html", d=dashboard, links=Links(dashboard.cal), data=_json(dashboard),
-                           rate=model.rate_text, hours=model.hours_text, labels=issue_labels(),
+    return render_template("dashboard/site.html", d=dashboard, links=Links(dashboard.cal),
+                           data=figures.as_json(dashboard), rate=model.rate_text, hours=model.hours_text,
+                           labels=issue_labels(),
                            patrol_labels=patrol_state_labels(), show_overview_link=oversees_several_sites(),
                            figure=figure, ratio=ratio)
 
@@ -43,7 +45,7 @@ def site():
 @bp.get("/s/<site>/dashboard.json")
 @roles_required(*MANAGERS)
 def site_json():
-    return jsonify(_json(model.site_dashboard(db.session, g.site, utcnow())))
+    return jsonify(figures.site_figures(db.session, g.site, utcnow()))
 
 
 @bp.get("/dashboard")
@@ -151,54 +153,3 @@ def ratio(rate_value, part, whole, part_href: str | None, whole_href: str | None
     """A rate with the two counts it divides, each linked."""
     return Markup(f'<span class="rate">{escape(model.rate_text(rate_value))}</span> '
                   f'<span class="ratio">{figure(part, part_href)}/{figure(whole, whole_href)}</span>')
-
-
-def _json(d: model.SiteDashboard) -> dict:
-    """What the charts draw and what the page shows, as plain JSON (rates as fractions, None when undefined)."""
-    labels = issue_labels()
-    cal = d.cal
-
-    def patrols(counts):
-        return {"total": counts.total, **{s: getattr(counts, s) for s in model.patrol_stats.STATES},
-                "decided": counts.decided, "completion_rate": counts.completion_rate,
-                "on_time_rate": counts.on_time_rate, "missed_rate": counts.missed_rate}
-
-    def closing(f):
-        return {"due": f.due, "closed": f.closed, "closed_on_time": f.closed_on_time,
-                "closed_in_period": f.closed_in_period, "reworked": f.reworked, "close_rate": f.close_rate,
-                "on_time_rate": f.on_time_rate, "rework_rate": f.rework_rate, "mean_hours": f.mean_hours}
-
-    total = d.issues.total
-    weeks = d.week_patrols()
-    return {
-        "site": {"code": d.site.code, "name": d.site.name},
-        "now": d.cal.now.isoformat(),
-        "today": {"day": cal.today.first.isoformat(), "patrols": patrols(d.patrols["today"]),
-                  "past_due": [{"grid": p.grid_code, "grid_name": p.grid_name, "leader": p.leader,
-                                "due_at": p.due_at.isoformat(), "state": p.state} for p in d.past_due]},
-        "to_act": {"reported": total.reported, "awaiting_verification": total.awaiting_verification,
-                   "overdue": total.overdue, "due_today": total.due_today, "open": total.open},
-        "periods": {p.name: {"first": p.first.isoformat(), "last": p.last.isoformat(),
-                             "patrols": patrols(d.patrols[p.name]), "closing": closing(d.closing[p.name]),
-                             "closing_as_of": min(p.end, cal.now).isoformat(),
-                             "found": total.found[p.name]}
-                    for p in (cal.month, cal.last_month, cal.year)},
-        "open_by_severity": {s: d.severity_counts(s).open for s in d.severities},
-        "open_by_category": {c: d.category_counts(c).open for c in d.categories},
-        "top_grids": [{"grid_id": g.grid_id, "code": g.code, "name": g.name, "found": g.found} for g in d.top_grids],
-        "ranking": [{"user_id": r.user_id, "name": r.name, "points": r.points, "grids": r.grids_held,
-                     "points_per_grid": r.points_per_grid, "rank": r.rank} for r in d.ranking],
-        "charts": {
-            "weeks": [w.first.isoformat() for w in cal.weeks],
-            "week_labels": [f"{w.first:%m-%d}" for w in cal.weeks],
-            "found_by_category": [{"code": c, "name": labels.category.get(c, c), "values": d.week_found(c)}
-                                  for c in d.categories],
-            "patrols_completed": [w.completed for w in weeks],
-            "patrols_decided": [w.decided for w in weeks],
-            "patrol_completion": [None if w.completion_rate is None else round(w.completion_rate * 100, 2)
-                                  for w in weeks],
-            "closed": d.week_closed(),
-            "names": {"found": _("Issues found"), "completion": _("Patrol completion (%)"),
-                      "closed": _("Issues closed")},
-        },
-    }
