@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gridpatrol.api import sites
+from gridpatrol.api import dashboard, points, sites
 
-ALL = (sites.blp,)
+ALL = (sites.blp, points.blp, dashboard.blp)
