@@ -69,9 +69,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gridpatrol import (accounts, api, audit, dashboard, grids, history, home, issues, notifications, patrols,
-                            points, scheduler, standards, workdays)
+    from gridpatrol import (accounts, api, audit, dashboard, grids, history, home, issues, notifications, open311,
+                            patrols, points, scheduler, standards, workdays)
 
     for module in (home, accounts, audit, grids, standards, workdays, patrols, issues, points, notifications,
-                   scheduler, dashboard, history, api):
+                   scheduler, dashboard, history, api, open311):
         module.init_app(app)

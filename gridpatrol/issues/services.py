@@ -232,8 +232,9 @@ def possible_duplicates(session: Session, site: Site, *, grid: Optional[Grid], c
 
 def report(session: Session, reporter: User, site: Site, *, lon: float, lat: float, level: int, category: str,
            description: str, severity: str = Severity.MINOR.value, photos: dict[str, bytes],
-           now: dt.datetime) -> Issue:
-    """A quick report (随手拍) by anyone: photo, place, words."""
+           now: dt.datetime, photos_required: bool = True) -> Issue:
+    """A quick report (随手拍) by anyone: photo, place, words. The page requires a photo; a machine channel that
+    has none (Open311, whose `media_url` is only a link) files with `photos_required=False`."""
     if category not in {c.value for c in Category}:
         raise DomainError(_("Choose a category."))
     if severity not in {s.value for s in Severity}:
@@ -241,7 +242,7 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
     description = (description or "").strip()
     if not description:
         raise DomainError(_("Say what the problem is."))
-    if not photos:
+    if photos_required and not photos:
         raise DomainError(_("Add at least one photo."))
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise DomainError(_("The position is not valid."))
