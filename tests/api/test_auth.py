@@ -132,3 +132,19 @@ def test_a_body_over_the_bound_is_refused_before_it_is_read(app, world):
              413, "too_large")
     _problem(client.get("/api/v1/sites", data=big, headers={"Content-Type": "application/json"}), 401,
              "unauthenticated")
+
+
+def test_a_browsers_post_needs_the_csrf_header(app, world):
+    """A logged-in session's unsafe request carries the page's CSRF token in X-CSRFToken, else 400 `csrf`."""
+    from tests.issues.builders import file_report
+
+    issue_id = file_report(app, "clerk")
+    client = app.test_client()
+    helpers.login(client, helpers.Credentials(0, "clerk", helpers.DEFAULT_PASSWORD))
+    path = f"/api/v1/sites/TEST/issues/{issue_id}/comments"
+    _problem(client.post(path, json={"text": "还在漏水"}), 400, "csrf")
+    _problem(client.post(path, json={"text": "还在漏水"}, headers={"X-CSRFToken": "forged"}), 400, "csrf")
+    token = helpers.csrf_token(client, f"/s/TEST/issues/{issue_id}")  # the page's <meta name="csrf-token">
+    response = client.post(path, json={"text": "还在漏水"}, headers={"X-CSRFToken": token})
+    assert response.status_code == 201 and response.get_json()["author"]["username"] == "clerk"
+    assert [c["text"] for c in client.get(path).get_json()["items"]] == ["还在漏水"]
