@@ -36,6 +36,7 @@ STATE_LABELS = {
 }
 PER_PAGE = 100
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 
 
 def state_expression(now: dt.datetime):
@@ -94,9 +95,13 @@ class BoardFilter:
 
 def _date(value: str, name: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise BadFilter(_("%(name)s is not a date (YYYY-MM-DD)", name=name)) from None
+    if not FIRST_DAY <= day <= LAST_DAY:  # a day the site's zone can bound (year 9999 cannot)
+        raise BadFilter(_("%(name)s is not between %(first)s and %(last)s", name=name, first=FIRST_DAY.isoformat(),
+                          last=LAST_DAY.isoformat()))
+    return day
 
 
 def _whole(args: MultiDict, name: str, *, minimum: Optional[int] = None) -> Optional[int]:
@@ -163,10 +168,12 @@ class Board:
         return max(1, -(-self.total // self.per_page))
 
 
-def _base(site: Site, f: BoardFilter) -> Select:
+def _base(site: Site, f: BoardFilter, among=None) -> Select:
     start, end = f.bounds(site.timezone)
     query = (select(Patrol.id).join(Grid, Grid.id == Patrol.grid_id)
              .where(Patrol.site_id == site.id, Patrol.window_start >= start, Patrol.window_start < end))
+    if among is not None:
+        query = query.where(among)
     if f.level is not None:
         query = query.where(Grid.level == f.level)
     if f.plan_id is not None:
@@ -176,21 +183,23 @@ def _base(site: Site, f: BoardFilter) -> Select:
     return query
 
 
-def counts(session: Session, site: Site, f: BoardFilter, now: dt.datetime) -> dict[str, int]:
+def counts(session: Session, site: Site, f: BoardFilter, now: dt.datetime, *, among=None) -> dict[str, int]:
     """Patrols per display state under the filter's dates, level, plan and leader (its states aside): one query."""
     state = state_expression(now).label("state")
-    rows = session.execute(_base(site, f).with_only_columns(state, func.count()).group_by(state)).all()
+    rows = session.execute(_base(site, f, among).with_only_columns(state, func.count()).group_by(state)).all()
     found = {name: int(count) for name, count in rows}
     return {name: found.get(name, 0) for name in STATES}
 
 
-def board(session: Session, site: Site, f: BoardFilter, now: dt.datetime, *, per_page: int = PER_PAGE) -> Board:
+def board(session: Session, site: Site, f: BoardFilter, now: dt.datetime, *, per_page: int = PER_PAGE,
+          among=None) -> Board:
     """The board's page: the counts per state, the total under the whole filter (from the counts) and a page of
-    rows by window start and grid code."""
-    per_state = counts(session, site, f, now)
+    rows by window start and grid code. `among`: a further SQL condition on the patrols (the API's list: the
+    patrols the caller may see, `services.visible_to`, and a grid)."""
+    per_state = counts(session, site, f, now, among=among)
     total = sum(per_state[s] for s in (f.states or STATES))
     state = state_expression(now)
-    query = _base(site, f)
+    query = _base(site, f, among)
     if f.states:
         query = query.where(state.in_(f.states))
     query = (query.with_only_columns(Patrol.id, Grid.code, Grid.name, PatrolPlan.name, Patrol.window_start,

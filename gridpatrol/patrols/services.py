@@ -60,6 +60,8 @@ HORIZON = dt.timedelta(hours=24)
 REMIND_BEFORE = dt.timedelta(minutes=60)
 REPEAT_SCAN_SECONDS = 60
 CLOCK_SKEW = dt.timedelta(minutes=10)
+# A submission's body at most (the payload and its photos, downscaled by the tablet): refused before it is read.
+MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
 
 
 # --- plans ------------------------------------------------------------------------------------------
@@ -431,6 +433,20 @@ def can_view(session: Session, user: User, patrol: Patrol) -> bool:
                                                                                                  patrol.grid)
 
 
+def visible_to(session: Session, user: User, site: Site):
+    """`can_view` for a list of the site's patrols, as an SQL condition on `Patrol`: None (every patrol) for a
+    supervisor or admin of the site; else the patrols assigned to the user and, for a grid leader, those of the
+    grids they lead or deputise for."""
+    if user.has_any_role(Role.SUPERVISOR, Role.ADMIN, site_id=site.id):
+        return None
+    condition = Patrol.assignee_id == user.id
+    if user.has_role(Role.GRID_LEADER, site_id=site.id):
+        led = [g.id for g in grids.grids_of_user(session, user)]
+        if led:
+            condition = or_(condition, Patrol.grid_id.in_(led))
+    return condition
+
+
 def start(session: Session, patrol: Patrol, user: User, now: dt.datetime) -> None:
     """Opening the form of a scheduled patrol whose window has begun marks it in progress."""
     if patrol.status == PatrolStatus.SCHEDULED.value and patrol.window_start <= now < patrol.grace_until:
@@ -478,7 +494,10 @@ def _parse_time(value: Any, what: str) -> dt.datetime:
         raise DomainError(_("%(what)s is not a date and time.", what=what)) from None
     if parsed.tzinfo is None:
         raise DomainError(_("%(what)s has no time zone.", what=what))
-    return parsed.astimezone(dt.timezone.utc)
+    try:
+        return parsed.astimezone(dt.timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+08:00 has no UTC time
+        raise DomainError(_("%(what)s is not a date and time.", what=what)) from None
 
 
 # Run on every submission: built once, the three columns a replay needs.

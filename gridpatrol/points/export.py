@@ -36,14 +36,17 @@ the ~0.2″ a printer cannot reach.
 of the same cells): the month's ~24,000 cells take ~0.13 s of CPU (bench/README.md). Every value goes through
 `gridpatrol.core.spreadsheets` so that no text becomes a formula.
 
-The wording of the printed form (headers, title, signature lines) is the form's own, fixed per language here
-rather than in the message catalogue, so the printed table never depends on the state of a translation. Rule
-labels come from `gridpatrol.points.rules.RULE_LABELS` in the requested locale.
+**Words.** Every word of the form (headers, titles, notes, signature lines, the reasons of `points.reasons`, the
+rule labels of `gridpatrol.points.rules.RULE_LABELS`) is an English msgid translated by the app's one path,
+Flask-Babel's gettext and the Chinese catalogue (gridpatrol/translations; tests/core/test_translations.py keeps it
+complete). The Chinese of each is the office's wording of the signed form (tests/points assert it); a word whose
+form wording differs from the rest of the app's (责任网格, not 网格, for "Grids") carries the context
+"points table". Each export enters its `locale` once (`points.reasons.speaking`, Flask-Babel's force_locale), so
+the paper is in the workbook's language whatever the reader's page is in, and it needs an app context.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import math
@@ -52,107 +55,94 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Optional, Sequence, Union
 
-from flask_babel import force_locale
+from flask_babel import LazyString, pgettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from gridpatrol.core import spreadsheets
 from gridpatrol.core.time import Period, end_label, month_bounds
+from gridpatrol.points.reasons import speaking
 from gridpatrol.points.table import (EntryRow, LeaderRow, MonthlyTable, YearRow, YearSummary, period_summary,
                                      year_summary)
 
 Target = Union[str, "os.PathLike[str]", IO[bytes], IO[str]]
 LOCALES = ("zh", "en")
-EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December")
 
 
 @dataclass(frozen=True)
 class Column:
     key: str
-    zh: str
-    en: str
+    title: Any  # a lazy string: the label in the current locale
     width: float
     value: Callable[[Any], Any]
-    group: Optional[tuple[str, str]] = None  # (zh, en) of a header spanning neighbouring columns
+    group: Any = None  # a lazy string: a header spanning neighbouring columns
     number_format: Optional[str] = None
     align_left: bool = False
 
-    def label(self, locale: str) -> str:
-        return self.zh if locale == "zh" else self.en
+    def label(self) -> str:
+        return str(self.title)
 
-    def flat_label(self, locale: str) -> str:
+    def flat_label(self) -> str:
         if self.group is None:
-            return self.label(locale)
-        group = self.group[0] if locale == "zh" else self.group[1]
-        return f"{group}（{self.zh}）" if locale == "zh" else f"{group}: {self.en}"
+            return self.label()
+        return _("%(group)s: %(column)s", group=str(self.group), column=self.label())
 
 
-PATROLS = ("巡查任务", "Patrols")
-FOUND = ("发现有效问题", "Valid issues found")
+def _form_word(make: Callable[[], str]) -> LazyString:
+    """A label whose printed form differs from the app's word for it (`pgettext("points table", …)`), lazily."""
+    return LazyString(make)
+
+
+PATROLS = _form_word(lambda: pgettext("points table", "Patrols"))
+FOUND = _l("Valid issues found")
 # The table's figures, in the order printed: the workbook's sheet, the CSV and the year summary read these.
 # A new figure of the table is one more Column here.
 MAIN_COLUMNS: tuple[Column, ...] = (
-    Column("rank", "排名", "Rank", 6, lambda r: r.rank),
-    Column("name", "网格长", "Grid leader", 12, lambda r: r.name),
-    Column("grids", "责任网格", "Grids", 14, lambda r: "、".join(r.grids), align_left=True),
-    Column("patrols_due", "应巡", "Due", 6.5, lambda r: r.patrols_due, PATROLS),
-    Column("patrols_done", "已巡", "Done", 6.5, lambda r: r.patrols_done, PATROLS),
-    Column("on_time", "按时", "On time", 6.5, lambda r: r.on_time, PATROLS),
-    Column("late", "逾时", "Late", 6.5, lambda r: r.late, PATROLS),
-    Column("missed", "漏巡", "Missed", 6.5, lambda r: r.missed, PATROLS),
-    Column("average_score", "巡查合格率", "Pass rate", 9, lambda r: r.average_score, PATROLS, "0.00"),
-    Column("found_minor", "一般", "Minor", 6.5, lambda r: r.found_minor, FOUND),
-    Column("found_major", "较大", "Major", 6.5, lambda r: r.found_major, FOUND),
-    Column("found_critical", "重大", "Critical", 6.5, lambda r: r.found_critical, FOUND),
-    Column("found_total", "合计", "Total", 6.5, lambda r: r.found_total, FOUND),
-    Column("issues_closed", "本网格结案", "Issues closed", 10, lambda r: r.issues_closed),
-    Column("points", "积分", "Points", 7, lambda r: r.points),
-    Column("points_per_grid", "每网格积分", "Points per grid", 9, lambda r: r.points_per_grid, None, "0.00"),
+    Column("rank", _l("Rank"), 6, lambda r: r.rank),
+    Column("name", _l("Grid leader"), 12, lambda r: r.name),
+    Column("grids", _form_word(lambda: pgettext("points table", "Grids")), 14, lambda r: "、".join(r.grids),
+           align_left=True),
+    Column("patrols_due", _l("Due"), 6.5, lambda r: r.patrols_due, PATROLS),
+    Column("patrols_done", _form_word(lambda: pgettext("points table", "Done")), 6.5, lambda r: r.patrols_done,
+           PATROLS),
+    Column("on_time", _l("On time"), 6.5, lambda r: r.on_time, PATROLS),
+    Column("late", _l("Late"), 6.5, lambda r: r.late, PATROLS),
+    Column("missed", _l("Missed"), 6.5, lambda r: r.missed, PATROLS),
+    Column("average_score", _l("Pass rate"), 9, lambda r: r.average_score, PATROLS, "0.00"),
+    Column("found_minor", _l("Minor"), 6.5, lambda r: r.found_minor, FOUND),
+    Column("found_major", _l("Major"), 6.5, lambda r: r.found_major, FOUND),
+    Column("found_critical", _l("Critical"), 6.5, lambda r: r.found_critical, FOUND),
+    Column("found_total", _l("Total"), 6.5, lambda r: r.found_total, FOUND),
+    Column("issues_closed", _form_word(lambda: pgettext("points table", "Issues closed")), 10,
+           lambda r: r.issues_closed),
+    Column("points", _l("Points"), 7, lambda r: r.points),
+    Column("points_per_grid", _l("Points per grid"), 9, lambda r: r.points_per_grid, None, "0.00"),
 )
 # Printed only (not in the CSV): a cell on every leader's row for the leader's own signature.
-SIGN_COLUMN = Column("sign", "签字确认", "Signature", 14, lambda r: None)
-SOURCE_LABELS = {"patrol": ("巡查", "Patrol"), "issue": ("问题", "Issue"), "appeal": ("申诉", "Appeal"),
-                 "manual": ("手工更正", "Manual")}
+SIGN_COLUMN = Column("sign", _l("Signature"), 14, lambda r: None)
+SOURCE_LABELS = {"patrol": _l("Patrol"), "issue": _l("Issue"), "appeal": _l("Appeal"), "manual": _l("Manual")}
 DETAIL_COLUMNS: tuple[Column, ...] = (
-    Column("id", "条目号", "Entry no.", 8, lambda e: e.id),
-    Column("name", "人员", "Person", 12, lambda e: e.name),
-    Column("username", "账号", "Username", 12, lambda e: e.username),
-    Column("rule", "规则", "Rule", 30, None, align_left=True),  # localised in _detail_values
-    Column("rule_version", "规则版本", "Rule version", 8, lambda e: e.rule_version),
-    Column("points", "积分", "Points", 7, lambda e: e.points),
-    Column("source_type", "来源", "Source", 9, None),  # localised in _detail_values
-    Column("source_id", "来源编号", "Source no.", 9, lambda e: e.source_id),
-    Column("event_month", "事件月份", "Event month", 9, lambda e: f"{e.event_month:%Y-%m}"),
-    Column("reason", "原因", "Reason", 60, None, align_left=True),  # told from the entry's facts in _detail_values
-    Column("corrects_id", "更正条目", "Corrects entry", 9, lambda e: e.corrects_id),
+    Column("id", _l("Entry no."), 8, lambda e: e.id),
+    Column("name", _l("Person"), 12, lambda e: e.name),
+    Column("username", _form_word(lambda: pgettext("points table", "Username")), 12, lambda e: e.username),
+    Column("rule", _l("Rule"), 30, None, align_left=True),  # localised in _detail_values
+    Column("rule_version", _l("Rule version"), 8, lambda e: e.rule_version),
+    Column("points", _l("Points"), 7, lambda e: e.points),
+    Column("source_type", _l("Source"), 9, None),  # localised in _detail_values
+    Column("source_id", _l("Source no."), 9, lambda e: e.source_id),
+    Column("event_month", _l("Event month"), 9, lambda e: f"{e.event_month:%Y-%m}"),
+    Column("reason", _l("Reason"), 60, None, align_left=True),  # told from the entry's facts in _detail_values
+    Column("corrects_id", _l("Corrects entry"), 9, lambda e: e.corrects_id),
 )
 
-TEXT = {
-    "sheet_main": ("积分表", "Points table"),
-    "sheet_detail": ("积分明细", "Ledger detail"),
-    "sheet_year": ("年度汇总", "Year summary"),
-    "total": ("合计", "Total"),
-    "closed": ("已锁定", "closed"),
-    "open": ("未锁定（数字可能变化）", "open (figures may still change)"),
-    "prepared_by": ("制表人：", "Prepared by:"),
-    "reviewed_by": ("审核人：", "Reviewed by:"),
-    "date": ("日期：", "Date:"),
-    "blank": ("＿＿＿＿＿＿＿＿", "________________"),
-    "blank_date": ("＿＿＿＿年＿＿月＿＿日", "____-__-__"),
-}
 
-
-def _t(key: str, locale: str) -> str:
-    zh, en = TEXT[key]
-    return zh if locale == "zh" else en
-
-
-def _footer(pages: int, locale: str) -> str:
+def _footer(pages: int) -> str:
     """Page P of this sheet's own N pages (N counted by the export: see the module's note on printing)."""
-    return f"&C&9第 &P 页　共 {pages} 页" if locale == "zh" else f"&C&9Page &P of {pages}"
+    return "&C&9" + _("Page &P of %(pages)d", pages=pages)
 
 
-def _month_title(month: dt.date, locale: str) -> str:
-    return f"{month.year}年{month.month}月" if locale == "zh" else f"{EN_MONTHS[month.month - 1]} {month.year}"
+def _month_title(month: dt.date) -> str:
+    return _("%(year)d-%(month)02d", year=month.year, month=month.month)
 
 
 def _local(when: dt.datetime, timezone: str) -> str:
@@ -256,9 +246,9 @@ class Formats:
 class Sheet:
     """One printable sheet being written top to bottom: it keeps each row's height to count the pages."""
 
-    def __init__(self, workbook, name: str, columns: Sequence[Column], formats: Formats, locale: str) -> None:
+    def __init__(self, workbook, name: str, columns: Sequence[Column], formats: Formats) -> None:
         self.ws = workbook.add_worksheet(name)
-        self.columns, self.formats, self.locale = columns, formats, locale
+        self.columns, self.formats = columns, formats
         self.width = len(columns)
         self.heights: list[float] = []
         self.pixels = [_column_pixels(column.width) for column in columns]
@@ -299,7 +289,7 @@ class Sheet:
         ws, fmt, columns = self.ws, self.formats.header, self.columns
 
         def needed(column: Column) -> float:
-            return text_height(column.label(self.locale), _column_pixels(column.width), 11)
+            return text_height(column.label(), _column_pixels(column.width), 11)
 
         second = max([HEADER_H] + [needed(c) for c in columns if c.group is not None])
         first = self._height(max([HEADER_H] + [needed(c) - second for c in columns if c.group is None]))
@@ -308,27 +298,28 @@ class Sheet:
         while index < len(columns):
             column = columns[index]
             if column.group is None:
-                ws.merge_range(first, index, first + 1, index, column.label(self.locale), fmt)
+                ws.merge_range(first, index, first + 1, index, column.label(), fmt)
                 index += 1
                 continue
             span = 1
             while index + span < len(columns) and columns[index + span].group == column.group:
                 span += 1
-            group = column.group[0] if self.locale == "zh" else column.group[1]
+            group = str(column.group)
             if span > 1:
                 ws.merge_range(first, index, first, index + span - 1, group, fmt)
             else:
                 ws.write_string(first, index, group, fmt)
             for offset in range(span):
-                ws.write_string(first + 1, index + offset, columns[index + offset].label(self.locale), fmt)
+                ws.write_string(first + 1, index + offset, columns[index + offset].label(), fmt)
             index += span
 
     def signatures(self, prepared_by: Optional[str]) -> None:
         """制表人 (who exported), 审核人 and 日期, each with room to sign, in thirds of the width."""
-        locale, width = self.locale, self.width
+        width = self.width
         thirds = [(0, width // 3 - 1), (width // 3, 2 * width // 3 - 1), (2 * width // 3, width - 1)]
-        texts = (_t("prepared_by", locale) + (prepared_by or _t("blank", locale)),
-                 _t("reviewed_by", locale) + _t("blank", locale), _t("date", locale) + _t("blank_date", locale))
+        blank = _("________________")  # a line to write a name on
+        texts = (_("Prepared by:") + (prepared_by or blank), _("Reviewed by:") + blank,
+                 _("Date:") + _("____-__-__"))  # a date to fill in
         self._height(SIGN_H)
         for (first, last), text in zip(thirds, texts):
             self.merged(text, self.formats.sign, SIGN_H, first, last, same_row=True)
@@ -354,16 +345,9 @@ class Sheet:
         ws.set_start_page(1)
         pages = len(breaks) + 1
         ws.set_header("", {"margin": HEADER_AT})
-        ws.set_footer(_footer(pages, self.locale), {"margin": FOOTER_AT})
+        ws.set_footer(_footer(pages), {"margin": FOOTER_AT})
         ws.freeze_panes(*freeze)
         return pages
-
-
-def _locale_context(locale: str):
-    try:
-        return force_locale(locale)
-    except RuntimeError:  # pragma: no cover - outside an app context the labels stay in English
-        return contextlib.nullcontext()
 
 
 # --- the monthly table ------------------------------------------------------------------------------------
@@ -372,44 +356,46 @@ def main_rows(table: MonthlyTable) -> list[list[Any]]:
     return [[column.value(row) for column in MAIN_COLUMNS] for row in table.rows]
 
 
-def totals_row(total: LeaderRow, locale: str) -> list[Any]:
+def totals_row(total: LeaderRow) -> list[Any]:
+    """The totals row's cells, worded in the current locale."""
     values = [column.value(total) for column in MAIN_COLUMNS]
-    values[0], values[1], values[2] = _t("total", locale), None, None
+    values[0], values[1], values[2] = _("Total"), None, None
     return values
 
 
-def _detail_values(entry: EntryRow, locale: str, labels: dict[str, str]) -> list[Any]:
-    """One ledger line's cells; `labels` caches the rule labels already looked up in this locale."""
+def _detail_values(entry: EntryRow, labels: dict[tuple[str, str], str]) -> list[Any]:
+    """One ledger line's cells in the current locale; `labels` caches the rule and source labels already looked
+    up (the reason is told per entry, `points.reasons`)."""
     values = []
     for column in DETAIL_COLUMNS:
         if column.key == "source_type":
-            zh, en = SOURCE_LABELS.get(entry.source_type, (entry.source_type, entry.source_type))
-            values.append(zh if locale == "zh" else en)
+            key = ("source", entry.source_type)
+            if key not in labels:
+                label = SOURCE_LABELS.get(entry.source_type)
+                labels[key] = str(label) if label is not None else entry.source_type
+            values.append(labels[key])
         elif column.key == "rule":
-            if entry.rule_code not in labels:
-                labels[entry.rule_code] = entry.rule_label
-            values.append(labels[entry.rule_code])
+            key = ("rule", entry.rule_code)
+            if key not in labels:
+                labels[key] = entry.rule_label
+            values.append(labels[key])
         elif column.key == "reason":
-            values.append(entry.reason_text(locale))
+            values.append(entry.reason_text())
         else:
             values.append(column.value(entry))
     return values
 
 
-def _info_line(table: MonthlyTable, locale: str, issuing_unit: str) -> str:
-    status = (f"{_t('closed', locale)}（{_local(table.closed_at, table.timezone)}）" if locale == "zh" and table.closed
-              else f"{_t('closed', locale)} ({_local(table.closed_at, table.timezone)})" if table.closed
-              else _t("open", locale))
-    if locale == "zh":
-        return (f"编制单位：{issuing_unit}　办公区：{table.site_name}（{table.site_code}）　月份：{table.label}　"
-                f"状态：{status}　积分规则：第 {table.rule_version} 版")
-    return (f"Issued by: {issuing_unit}   Site: {table.site_name} ({table.site_code})   Month: {table.label}   "
-            f"Status: {status}   Points rules: version {table.rule_version}")
+def _info_line(table: MonthlyTable, issuing_unit: str) -> str:
+    status = (_("closed (%(when)s)", when=_local(table.closed_at, table.timezone)) if table.closed
+              else _("open (figures may still change)"))
+    return _("Issued by: %(unit)s   Site: %(site)s (%(code)s)   Month: %(month)s   Status: %(status)s   "
+             "Points rules: version %(version)d", unit=issuing_unit, site=table.site_name, code=table.site_code,
+             month=table.label, status=status, version=table.rule_version)
 
 
-def _generated_line(generated_at: dt.datetime, timezone: str, locale: str) -> str:
-    stamp = _local(generated_at, timezone)
-    return f"生成时间：{stamp}（{timezone}）" if locale == "zh" else f"Generated: {stamp} ({timezone})"
+def _generated_line(generated_at: dt.datetime, timezone: str) -> str:
+    return _("Generated: %(when)s (%(timezone)s)", when=_local(generated_at, timezone), timezone=timezone)
 
 
 def _as_of(table: MonthlyTable) -> str:
@@ -417,28 +403,17 @@ def _as_of(table: MonthlyTable) -> str:
     return end_label(min(table.as_of, month_bounds(table.month, table.timezone)[1]), table.timezone)
 
 
-def _notes(table: MonthlyTable, locale: str) -> list[str]:
-    notes = []
-    if locale == "zh":
-        notes.append(f"说明：统计截至 {_as_of(table)}。巡查任务与发现问题按本月发生的事项统计；应巡为截至统计时间已到巡查时限"
-                     "或已完成的巡查，尚未到期的巡查不计入。巡查合格率为网格长已提交巡查的平均得分，反映网格状况。积分为本月入账的积分合计"
-                     "（含更正及上月锁定后顺延入账的积分），明细见“积分明细”。排名按每网格积分（积分 ÷ 本月负责的网格数）从高到低，"
-                     "相同者名次并列，并列者按姓名拼音排序。网格长在本人一行的“签字确认”栏签字。")
-        if table.others_entries:
-            notes.append(f"另有 {table.others_entries} 条积分记录属于本月未担任网格长的人员，共 {table.others_points} 分，"
-                         f"见“积分明细”。")
-    else:
-        notes.append(f"Note: as of {_as_of(table)}. Patrols and issues count what happened in the month; due counts "
-                     "the patrols whose due time had come by then, or that were done by then (patrols not yet due "
-                     "are not counted). Pass rate: the average score of the leader's submitted patrols (the "
-                     "condition of the grids). Points are the entries booked in the month (corrections, and events "
-                     "of a closed month booked into this one, included); see \"Ledger detail\". Ranked by points "
-                     "per grid held (points ÷ grids held in the month), highest first; equal values share a rank "
-                     "and are listed by the pinyin of the name. Each grid leader signs in the \"Signature\" cell "
-                     "of their own row.")
-        if table.others_entries:
-            notes.append(f"{table.others_entries} more entries ({table.others_points} points) belong to people who "
-                         f"led no grid this month; see \"Ledger detail\".")
+def _notes(table: MonthlyTable) -> list[str]:
+    notes = [_("Note: as of %(as_of)s. Patrols and issues count what happened in the month; due counts the patrols "
+               "whose due time had come by then, or that were done by then (patrols not yet due are not counted). "
+               "Pass rate: the average score of the leader's submitted patrols (the condition of the grids). Points "
+               "are the entries booked in the month (corrections, and events of a closed month booked into this "
+               "one, included); see \"Ledger detail\". Ranked by points per grid held (points ÷ grids held in the "
+               "month), highest first; equal values share a rank and are listed by the pinyin of the name. Each "
+               "grid leader signs in the \"Signature\" cell of their own row.", as_of=_as_of(table))]
+    if table.others_entries:
+        notes.append(_("%(entries)d more entries (%(points)d points) belong to people who led no grid this month; "
+                       "see \"Ledger detail\".", entries=table.others_entries, points=table.others_points))
     return notes
 
 
@@ -453,15 +428,15 @@ class Signing:
         return (self.issuing_unit or "").strip() or site_name
 
 
-def _main_sheet(workbook, name: str, formats: Formats, table: MonthlyTable, locale: str, generated_at: dt.datetime,
+def _main_sheet(workbook, name: str, formats: Formats, table: MonthlyTable, generated_at: dt.datetime,
                 signing: Signing) -> int:
     columns = MAIN_COLUMNS + (SIGN_COLUMN,)
-    sheet = Sheet(workbook, name, columns, formats, locale)
-    title = (f"{table.site_name}网格长巡查情况积分表（{_month_title(table.month, locale)}）" if locale == "zh"
-             else f"{table.site_name}: grid leaders' patrol points, {_month_title(table.month, locale)}")
+    sheet = Sheet(workbook, name, columns, formats)
+    title = _("%(site)s: grid leaders' patrol points, %(month)s", site=table.site_name,
+              month=_month_title(table.month))
     sheet.merged(title, formats.title, TITLE_H)
-    sheet.merged(_info_line(table, locale, signing.unit(table.site_name)), formats.info, INFO_H)
-    sheet.merged(_generated_line(generated_at, table.timezone, locale), formats.info, INFO_H)
+    sheet.merged(_info_line(table, signing.unit(table.site_name)), formats.info, INFO_H)
+    sheet.merged(_generated_line(generated_at, table.timezone), formats.info, INFO_H)
     header = sheet.row
     sheet.header()
     body = sheet.row
@@ -470,39 +445,38 @@ def _main_sheet(workbook, name: str, formats: Formats, table: MonthlyTable, loca
         sheet.values(values + [None], row_formats, sheet.fitting(values, LEADER_H))
     tail = sheet.row
     total_formats = formats.row(columns, total=True)
-    sheet.values(totals_row(table.totals, locale) + [None], total_formats, TOTAL_H)
-    sheet.ws.merge_range(tail, 0, tail, 2, _t("total", locale), formats.total)
-    for note in _notes(table, locale):
+    sheet.values(totals_row(table.totals) + [None], total_formats, TOTAL_H)
+    sheet.ws.merge_range(tail, 0, tail, 2, _("Total"), formats.total)
+    for note in _notes(table):
         sheet.merged(note, formats.note, max(NOTE_H, text_height(note, sum(sheet.pixels), 9)))
     sheet._height(GAP_H)
     sheet.signatures(signing.prepared_by)
     return sheet.finish(header_rows=(header, header + 1), body_from=body, freeze=(body, 2), keep_together_from=tail)
 
 
-def _detail_sheet(workbook, formats: Formats, table: MonthlyTable, locale: str) -> int:
-    sheet = Sheet(workbook, _t("sheet_detail", locale), DETAIL_COLUMNS, formats, locale)
-    title = (f"{table.site_name}积分明细（{_month_title(table.month, locale)}）" if locale == "zh"
-             else f"{table.site_name}: ledger detail, {_month_title(table.month, locale)}")
+def _detail_sheet(workbook, formats: Formats, table: MonthlyTable) -> int:
+    sheet = Sheet(workbook, _("Ledger detail"), DETAIL_COLUMNS, formats)
+    title = _("%(site)s: ledger detail, %(month)s", site=table.site_name, month=_month_title(table.month))
     sheet.merged(title, formats.subtitle, 26)
-    info = (f"共 {len(table.entries)} 条，合计 {table.entries_points} 分。" if locale == "zh"
-            else f"{len(table.entries)} entries, {table.entries_points} points in all.")
+    info = _("%(entries)d entries, %(points)d points in all.", entries=len(table.entries),
+             points=table.entries_points)
     sheet.merged(info, formats.info, INFO_H)
     header = sheet._height(HEADER_H)
     for col, column in enumerate(DETAIL_COLUMNS):
-        sheet.ws.write_string(header, col, column.label(locale), formats.header)
+        sheet.ws.write_string(header, col, column.label(), formats.header)
     row_formats = formats.row(DETAIL_COLUMNS, detail=True)
-    labels: dict[str, str] = {}
+    labels: dict[tuple[str, str], str] = {}
     write = spreadsheets.write_cell
     ws, heights = sheet.ws, sheet.heights
-    with _locale_context(locale):
-        for entry in table.entries:  # the hot loop (~2,000 lines × 12 cells): rows keep the default height
-            row = len(heights)
-            heights.append(DETAIL_H)
-            for col, (value, cell_format) in enumerate(zip(_detail_values(entry, locale, labels), row_formats)):
-                write(ws, row, col, value, cell_format)
+    # the hot loop (~2,000 lines × 12 cells), in the locale the export entered once: rows keep the default height
+    for entry in table.entries:
+        row = len(heights)
+        heights.append(DETAIL_H)
+        for col, (value, cell_format) in enumerate(zip(_detail_values(entry, labels), row_formats)):
+            write(ws, row, col, value, cell_format)
     ws.set_default_row(DETAIL_H)
     totals: list[Any] = [None] * sheet.width
-    totals[0], totals[[c.key for c in DETAIL_COLUMNS].index("points")] = _t("total", locale), table.entries_points
+    totals[0], totals[[c.key for c in DETAIL_COLUMNS].index("points")] = _("Total"), table.entries_points
     sheet.values(totals, formats.row(DETAIL_COLUMNS, total=True), DETAIL_H)
     return sheet.finish(header_rows=(header, header), body_from=header + 1, freeze=(header + 1, 0))
 
@@ -527,99 +501,95 @@ def _new_workbook(target: Target, title: str, generated_at: dt.datetime):
 def write_xlsx(table: MonthlyTable, target: Target, *, locale: str = "zh",
                generated_at: Optional[dt.datetime] = None, issuing_unit: Optional[str] = None,
                prepared_by: Optional[str] = None) -> None:
-    """Write the month's workbook to a path or a binary stream. `issuing_unit` (编制单位) defaults to the
-    site's name; `prepared_by` (制表人) is the person exporting, or a blank line to write on."""
+    """Write the month's workbook, in `locale` ("zh" or "en"), to a path or a binary stream. `issuing_unit`
+    (编制单位) defaults to the site's name; `prepared_by` (制表人) is the person exporting, or a blank line to write
+    on."""
     locale = _check_locale(locale)
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
-    workbook = _new_workbook(target, f"{table.site_name} {table.label}", generated_at)
-    formats = Formats(workbook, locale)
-    _main_sheet(workbook, _t("sheet_main", locale), formats, table, locale, generated_at,
-                Signing(issuing_unit, prepared_by))
-    _detail_sheet(workbook, formats, table, locale)
-    workbook.close()
+    with speaking(locale):
+        workbook = _new_workbook(target, f"{table.site_name} {table.label}", generated_at)
+        formats = Formats(workbook, locale)
+        _main_sheet(workbook, pgettext("points table", "Points table"), formats, table, generated_at,
+                    Signing(issuing_unit, prepared_by))
+        _detail_sheet(workbook, formats, table)
+        workbook.close()
 
 
 def write_csv(table: MonthlyTable, target: Target, *, locale: str = "zh") -> None:
-    """The main table as CSV (UTF-8 with BOM): a header row, one row per leader, the totals row."""
+    """The main table as CSV (UTF-8 with BOM), in `locale`: a header row, one row per leader, the totals row."""
     locale = _check_locale(locale)
     buffer = io.StringIO(newline="")
     writer = spreadsheets.csv_writer(buffer, lineterminator="\r\n")
-    writer.writerow([column.flat_label(locale) for column in MAIN_COLUMNS])
-    writer.writerows(main_rows(table))
-    writer.writerow(totals_row(table.totals, locale))
-    text = "\ufeff" + buffer.getvalue()
-    if isinstance(target, (str, os.PathLike)):
-        with open(target, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-    elif isinstance(target, io.TextIOBase):
-        target.write(text)
-    else:
-        target.write(text.encode("utf-8"))
+    with speaking(locale):
+        writer.writerow([column.flat_label() for column in MAIN_COLUMNS])
+        writer.writerows(main_rows(table))
+        writer.writerow(totals_row(table.totals))
+    _write_text("\ufeff" + buffer.getvalue(), target)
 
 
 # --- a period: a quarter, a half-year, a year (the 考核's sums) -------------------------------------------------
-# (zh, en) per kind: the summary sheet's name, the title's word, the period's points column.
-PERIOD_TEXT = {
-    "month": (("月度汇总", "Month summary"), ("月度汇总表", "month"), ("本月积分", "Month points")),
-    "quarter": (("季度汇总", "Quarter summary"), ("季度汇总表", "quarter"), ("本季度积分", "Quarter points")),
-    "half": (("半年汇总", "Half-year summary"), ("半年度汇总表", "half-year"), ("半年积分", "Half-year points")),
-    "year": (("年度汇总", "Year summary"), ("年度汇总表", "year"), ("全年积分", "Year points")),
-}
-QUARTERS_ZH = ("一", "二", "三", "四")
+# Per kind: the summary sheet's name and the period's points column.
+PERIOD_SHEETS = {"month": _l("Month summary"), "quarter": _l("Quarter summary"), "half": _l("Half-year summary"),
+                 "year": _l("Year summary")}
+PERIOD_POINTS = {"month": _l("Month points"), "quarter": _l("Quarter points"), "half": _l("Half-year points"),
+                 "year": _l("Year points")}
+QUARTERS = (_l("Q1 %(year)d"), _l("Q2 %(year)d"), _l("Q3 %(year)d"), _l("Q4 %(year)d"))
+# The columns of points month by month, under "Points by month".
+MONTHS = (_l("Jan"), _l("Feb"), _l("Mar"), _l("Apr"), _l("May"), _l("Jun"), _l("Jul"), _l("Aug"), _l("Sep"),
+          _l("Oct"), _l("Nov"), _l("Dec"))
+BY_MONTH = _l("Points by month")
 
 
-def _period_name(summary: YearSummary, locale: str) -> str:
-    """2026年第四季度 / Q4 2026, 2026年下半年 / second half of 2026, 2026年 / 2026."""
+def _period_name(summary: YearSummary) -> str:
+    """2026年第四季度 / Q4 2026, 2026年下半年 / second half of 2026, 2026年 / year 2026."""
     year, period = summary.year, summary.period
     kind, number = (period.kind, period.number) if period is not None else ("year", 1)
     if kind == "quarter":
-        return f"{year}年第{QUARTERS_ZH[number - 1]}季度" if locale == "zh" else f"Q{number} {year}"
+        return str(QUARTERS[number - 1]) % {"year": year}
     if kind == "half":
-        return (f"{year}年{'上' if number == 1 else '下'}半年" if locale == "zh"
-                else f"{'first' if number == 1 else 'second'} half of {year}")
+        return _("first half of %(year)d", year=year) if number == 1 else _("second half of %(year)d", year=year)
     if kind == "month":
-        return _month_title(period.first, locale)
-    return f"{year}年" if locale == "zh" else f"year {year}"
+        return _month_title(period.first)
+    return _("year %(year)d", year=year)
 
 
-def _period_text(summary: YearSummary, index: int, locale: str) -> str:
-    zh, en = PERIOD_TEXT[summary.kind][index]
-    return zh if locale == "zh" else en
+def _period_title(summary: YearSummary) -> str:
+    site, name = summary.site_name, _period_name(summary)
+    if summary.kind == "month":
+        return _("%(site)s: grid leaders' patrol points, month summary (%(period)s)", site=site, period=name)
+    if summary.kind == "quarter":
+        return _("%(site)s: grid leaders' patrol points, quarter summary (%(period)s)", site=site, period=name)
+    if summary.kind == "half":
+        return _("%(site)s: grid leaders' patrol points, half-year summary (%(period)s)", site=site, period=name)
+    return _("%(site)s: grid leaders' patrol points, year summary (%(period)s)", site=site, period=name)
 
 
-def _year_columns(summary: YearSummary, locale: str = "zh") -> tuple[Column, ...]:
+def _year_columns(summary: YearSummary) -> tuple[Column, ...]:
     """The period's columns: the table's figures added up, points month by month, the period's points and its
     points per grid (the months' values added up)."""
-    months = tuple(Column(f"m{m.month:02d}", f"{m.month}月", EN_MONTHS[m.month - 1][:3], 5.5,
-                          (lambda i: lambda r: r.monthly_points[i])(i), ("月度积分", "Points by month"))
+    months = tuple(Column(f"m{m.month:02d}", MONTHS[m.month - 1], 5.5, (lambda i: lambda r: r.monthly_points[i])(i),
+                          BY_MONTH)
                    for i, m in enumerate(summary.months))
-    base = tuple(Column(c.key, c.zh, c.en, c.width, (lambda f: lambda r: f(r.total))(c.value), c.group,
+    base = tuple(Column(c.key, c.title, c.width, (lambda f: lambda r: f(r.total))(c.value), c.group,
                         c.number_format, c.align_left) for c in MAIN_COLUMNS
                  if c.key not in ("points", "points_per_grid"))
-    zh, en = PERIOD_TEXT[summary.kind][2]
     per_grid = next(c for c in MAIN_COLUMNS if c.key == "points_per_grid")
-    return base + months + (Column("points", zh, en, 9, lambda r: r.total.points),
-                            Column(per_grid.key, per_grid.zh, per_grid.en, per_grid.width,
+    return base + months + (Column("points", PERIOD_POINTS[summary.kind], 9, lambda r: r.total.points),
+                            Column(per_grid.key, per_grid.title, per_grid.width,
                                    lambda r: r.total.points_per_grid, None, per_grid.number_format))
 
 
-def _year_sheet(workbook, formats: Formats, summary: YearSummary, locale: str, generated_at: dt.datetime,
-                timezone: str, signing: Signing) -> int:
-    columns = _year_columns(summary, locale)
-    sheet = Sheet(workbook, _period_text(summary, 0, locale), columns, formats, locale)
-    name = _period_name(summary, locale)
-    title = (f"{summary.site_name}网格长巡查情况积分{_period_text(summary, 1, 'zh')}（{name}）" if locale == "zh"
-             else f"{summary.site_name}: grid leaders' patrol points, {name}")
-    sheet.merged(title, formats.title, TITLE_H)
-    months = f"{summary.months[0]:%Y-%m} – {summary.months[-1]:%Y-%m}"
-    unit = signing.unit(summary.site_name)
-    points_label = _period_text(summary, 2, locale)
-    info = (f"编制单位：{unit}　办公区：{summary.site_name}（{summary.site_code}）　月份：{months}　"
-            f"{points_label}及每网格积分为各月之和" if locale == "zh" else
-            f"Issued by: {unit}   Site: {summary.site_name} ({summary.site_code})   Months: {months}   "
-            f"{points_label} and points per grid = the months' added up")
+def _year_sheet(workbook, formats: Formats, summary: YearSummary, generated_at: dt.datetime, timezone: str,
+                signing: Signing) -> int:
+    columns = _year_columns(summary)
+    sheet = Sheet(workbook, str(PERIOD_SHEETS[summary.kind]), columns, formats)
+    sheet.merged(_period_title(summary), formats.title, TITLE_H)
+    info = _("Issued by: %(unit)s   Site: %(site)s (%(code)s)   Months: %(months)s   %(points)s and points per grid "
+             "= the months' added up", unit=signing.unit(summary.site_name), site=summary.site_name,
+             code=summary.site_code, months=f"{summary.months[0]:%Y-%m} – {summary.months[-1]:%Y-%m}",
+             points=str(PERIOD_POINTS[summary.kind]))
     sheet.merged(info, formats.info, INFO_H)
-    sheet.merged(_generated_line(generated_at, timezone, locale), formats.info, INFO_H)
+    sheet.merged(_generated_line(generated_at, timezone), formats.info, INFO_H)
     header = sheet.row
     sheet.header()
     body = sheet.row
@@ -628,13 +598,17 @@ def _year_sheet(workbook, formats: Formats, summary: YearSummary, locale: str, g
         values = [c.value(year_row) for c in columns]
         sheet.values(values, row_formats, sheet.fitting(values, LEADER_H))
     tail = sheet.row
-    totals = [c.value(YearRow(summary.totals, summary.monthly_totals)) for c in columns]
-    totals[0], totals[1], totals[2] = _t("total", locale), None, None
-    sheet.values(totals, formats.row(columns, total=True), TOTAL_H)
-    sheet.ws.merge_range(tail, 0, tail, 2, _t("total", locale), formats.total)
+    sheet.values(_period_totals(summary, columns), formats.row(columns, total=True), TOTAL_H)
+    sheet.ws.merge_range(tail, 0, tail, 2, _("Total"), formats.total)
     sheet._height(GAP_H)
     sheet.signatures(signing.prepared_by)
     return sheet.finish(header_rows=(header, header + 1), body_from=body, freeze=(body, 2), keep_together_from=tail)
+
+
+def _period_totals(summary: YearSummary, columns: Sequence[Column]) -> list[Any]:
+    totals = [c.value(YearRow(summary.totals, summary.monthly_totals)) for c in columns]
+    totals[0], totals[1], totals[2] = _("Total"), None, None
+    return totals
 
 
 def write_year_xlsx(tables: list[MonthlyTable], target: Target, *, locale: str = "zh",
@@ -650,36 +624,37 @@ def write_period_xlsx(tables: list[MonthlyTable], target: Target, *, period: Per
                       generated_at: Optional[dt.datetime] = None, issuing_unit: Optional[str] = None,
                       prepared_by: Optional[str] = None) -> None:
     """Sheet 1: the period's summary (a quarter, half-year or year: its months added up, ranked by points per
-    grid); then one printable points table per month of it."""
+    grid); then one printable points table per month of it. In `locale` ("zh" or "en")."""
     locale = _check_locale(locale)
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
     summary = period_summary(tables, period)
     signing = Signing(issuing_unit, prepared_by)
-    workbook = _new_workbook(target, f"{summary.site_name} {period.key}", generated_at)
-    formats = Formats(workbook, locale)
-    _year_sheet(workbook, formats, summary, locale, generated_at, tables[0].timezone, signing)
-    for table in tables:
-        _main_sheet(workbook, table.label, formats, table, locale, generated_at, signing)
-    workbook.close()
+    with speaking(locale):
+        workbook = _new_workbook(target, f"{summary.site_name} {period.key}", generated_at)
+        formats = Formats(workbook, locale)
+        _year_sheet(workbook, formats, summary, generated_at, tables[0].timezone, signing)
+        for table in tables:
+            _main_sheet(workbook, table.label, formats, table, generated_at, signing)
+        workbook.close()
 
 
 def period_rows(summary: YearSummary, locale: str = "zh") -> list[list[Any]]:
-    """The period summary's cells: one row per person, then the totals row (for the CSV and tests)."""
-    columns = _year_columns(summary, locale)
-    rows = [[c.value(row) for c in columns] for row in summary.rows]
-    totals = [c.value(YearRow(summary.totals, summary.monthly_totals)) for c in columns]
-    totals[0], totals[1], totals[2] = _t("total", locale), None, None
-    return rows + [totals]
+    """The period summary's cells in `locale`: one row per person, then the totals row (for the CSV and tests)."""
+    with speaking(_check_locale(locale)):
+        columns = _year_columns(summary)
+        return [[c.value(row) for c in columns] for row in summary.rows] + [_period_totals(summary, columns)]
 
 
 def write_period_csv(tables: list[MonthlyTable], target: Target, *, period: Period, locale: str = "zh") -> None:
-    """The period's summary as CSV (UTF-8 with BOM): a header row, one row per person, the totals row."""
+    """The period's summary as CSV (UTF-8 with BOM), in `locale`: a header row, one row per person, the totals
+    row."""
     locale = _check_locale(locale)
     summary = period_summary(tables, period)
     buffer = io.StringIO(newline="")
     writer = spreadsheets.csv_writer(buffer, lineterminator="\r\n")
-    writer.writerow([column.flat_label(locale) for column in _year_columns(summary, locale)])
-    writer.writerows(period_rows(summary, locale))
+    with speaking(locale):
+        writer.writerow([column.flat_label() for column in _year_columns(summary)])
+        writer.writerows(period_rows(summary, locale))
     _write_text("\ufeff" + buffer.getvalue(), target)
 
 

@@ -6,19 +6,27 @@ reason; for a correction, the same facts of the entry it corrects. So every entr
 same way, and no sentence is stored: the `reason` column keeps the text written at booking (an English note for
 the record), which no page or paper shows.
 
-The words are the ledger's own, fixed per language here (like the printed form's in `points.export`), so a page and
-the paper say the same thing and neither depends on the state of a translation; a correction tells the entry it
-corrects the same way (from that entry's rule and source), and a rule code is never shown.
+The words are English msgids translated by the app's one path, Flask-Babel's gettext and the Chinese catalogue
+(gridpatrol/translations; tests/core/test_translations.py keeps it complete), so a page and the paper
+(`points.export`) say the same thing. Each sentence is one msgid with named placeholders; its Chinese is the
+office's wording (the tests in tests/points assert it). A correction tells the entry it corrects the same way
+(from that entry's rule and source), and a rule code is never shown.
 
-`load_facts` reads the facts of many entries in one statement; `describe(facts, locale)` tells one.
+`load_facts` reads the facts of many entries in one statement; `describe(facts)` tells one in the current locale,
+`describe(facts, locale)` in the given one (`speaking(locale)`: a workbook enters it once for all its entries).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
+from flask import has_app_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -101,93 +109,103 @@ def _source(kind: str, number: int, window_start: Optional[dt.datetime], reporte
 
 
 # --- telling ---------------------------------------------------------------------------------------------------
-SEVERITY = {"minor": ("一般", "minor"), "major": ("较大", "major"), "critical": ("重大", "critical")}
-REJECT_REASONS = {"invalid": ("无效上报", "not a valid report"), "duplicate": ("重复上报", "a duplicate"),
-                  "not_ours": ("不属本单位职责", "not our responsibility")}
-PHRASES = {
-    # (zh, en); {patrol} / {issue} are the source as `_source_text` tells it
-    "patrol_on_time": ("{patrol}按时完成", "{patrol}, done on time"),
-    "patrol_late": ("{patrol}逾时完成", "{patrol}, done late (within the grace period)"),
-    "patrol_missed": ("{patrol}漏巡", "{patrol}, missed"),
-    "issue_found": ("发现有效问题：{issue}，受理为{severity}问题", "Valid problem found: {issue}, accepted as {severity}"),
-    "report_rejected": ("上报不予受理：{issue}，原因：{why}", "Report rejected: {issue}; reason: {why}"),
-    "missed_in_own_grid": ("本网格问题由他人先发现：{issue}", "Problem in own grid first found by someone else: {issue}"),
-    "patrol_missed_reversed": ("更正 {month} 第 {corrected} 条「{what}」：该巡查已按时完成，离线提交到达较晚",
-                               "Corrects entry {corrected} of {month} (\"{what}\"): the patrol was done in time, its "
-                               "offline submission arrived late"),
-    "appeal_overturned": ("申诉（第 {appeal} 号）成立，更正 {month} 第 {corrected} 条「{what}」",
-                          "Appeal no. {appeal} upheld: corrects entry {corrected} of {month} (\"{what}\")"),
-    "correction": ("更正 {month} 第 {corrected} 条「{what}」", "Corrects entry {corrected} of {month} (\"{what}\")"),
-    "manual": ("手工更正（第 {number} 号）", "Manual correction no. {number}"),
-    "other": ("{what}", "{what}"),
-    "moved": ("；事件发生在 {event_month}，该月已锁定，计入 {month}",
-              "; the event was in {event_month}, which is closed, so it is booked in {month}"),
-    "patrol": ("{grid}{day}的巡查（第 {number} 号）", "patrol no. {number} of {grid} on {day}"),
-    "issue": ("{grid}的问题（第 {number} 号，{day}上报）", "problem no. {number} in {grid}, reported {day}"),
-    "grid": ("{code} 网格", "grid {code}"),
-    "no_grid": ("网格外", "no grid"),
-    "unknown_day": ("", "an unknown day"),
-}
+REJECT_REASONS = {"invalid": _l("not a valid report"), "duplicate": _l("a duplicate"),
+                  "not_ours": _l("not our responsibility")}
 
 
-def _pick(key: str, locale: str) -> str:
-    zh, en = PHRASES[key]
-    return zh if locale == "zh" else en
+@contextlib.contextmanager
+def speaking(locale: str) -> Iterator[str]:
+    """Words in `locale` ("zh" or "en"; "en_US" reads as English, anything else as Chinese) inside the block,
+    whatever the reader's page is in: Flask-Babel's `force_locale`. The words are the catalogue's, so there must be
+    an app: outside one every text would silently stay English."""
+    locale = "en" if str(locale).lower().startswith("en") else "zh"
+    if not has_app_context():
+        raise RuntimeError("the ledger's and the printed table's words come from the app's catalogue: "
+                           "tell them inside an app context")
+    with force_locale(locale):
+        yield locale
 
 
-def _pair(table: dict[str, tuple[str, str]], key: Optional[str], locale: str) -> str:
-    zh, en = table.get(key or "", (key or "—", key or "—"))
-    return zh if locale == "zh" else en
+def _day(day: dt.date) -> str:
+    return _("%(year)d-%(month)02d-%(day)02d", year=day.year, month=day.month, day=day.day)
 
 
-def _day(day: dt.date, locale: str) -> str:
-    return f"{day.year}年{day.month}月{day.day}日" if locale == "zh" else f"{day:%Y-%m-%d}"
-
-
-def _source_text(source: Optional[Source], locale: str) -> str:
+def _source_text(source: Optional[Source]) -> str:
     if source is None:
         return ""
-    grid = _pick("grid", locale).format(code=source.grid) if source.grid else _pick("no_grid", locale)
-    day = _day(source.day, locale) if source.day else _pick("unknown_day", locale)
-    if source.type in ("patrol", "issue"):
-        return _pick(source.type, locale).format(grid=grid, day=day, number=source.id)
-    return _pick("manual", locale).format(number=source.id)
+    grid = _("grid %(code)s", code=source.grid) if source.grid else _("no grid")
+    if source.type == "patrol":
+        if source.day is None:
+            return _("patrol no. %(number)d of %(grid)s on an unknown day", number=source.id, grid=grid)
+        return _("patrol no. %(number)d of %(grid)s on %(day)s", number=source.id, grid=grid, day=_day(source.day))
+    if source.type == "issue":
+        if source.day is None:
+            return _("problem no. %(number)d in %(grid)s, reported an unknown day", number=source.id, grid=grid)
+        return _("problem no. %(number)d in %(grid)s, reported %(day)s", number=source.id, grid=grid,
+                 day=_day(source.day))
+    return _("Manual correction no. %(number)d", number=source.id)
 
 
-def _corrected(facts: Facts, locale: str) -> str:
+def _found(severity: str, issue: str) -> str:
+    if severity == "minor":
+        return _("Valid problem found: %(issue)s, accepted as minor", issue=issue)
+    if severity == "major":
+        return _("Valid problem found: %(issue)s, accepted as major", issue=issue)
+    if severity == "critical":
+        return _("Valid problem found: %(issue)s, accepted as critical", issue=issue)
+    # a severity added later reads as its code
+    return _("Valid problem found: %(issue)s, accepted as %(severity)s", issue=issue, severity=severity or "—")
+
+
+def _corrected(facts: Facts) -> str:
     """The corrected entry told from its own facts (its rule and source), as it reads in its own month."""
     if facts.corrects_id is None or facts.corrected_rule is None or facts.corrected_source is None:
         return ""
     month = facts.corrected_month or facts.month
-    return describe(Facts(facts.corrects_id, facts.corrected_rule, -facts.points, month, month,
-                          facts.corrected_source), locale)
+    return _tell(Facts(facts.corrects_id, facts.corrected_rule, -facts.points, month, month,
+                       facts.corrected_source))
 
 
-def describe(facts: Facts, locale: str = "zh") -> str:
-    """Why the entry was booked, in `locale` ("zh" or "en"): what happened, where, which patrol or problem, and
-    for a correction which entry it corrects and why; the month it was moved to when its own month was closed."""
-    locale = "en" if str(locale).lower().startswith("en") else "zh"
+def describe(facts: Facts, locale: Optional[str] = None) -> str:
+    """Why the entry was booked: what happened, where, which patrol or problem, and for a correction which entry
+    it corrects and why; the month it was moved to when its own month was closed. In the current locale, or in
+    `locale` ("zh" or "en") when one is given. A workbook's export sets its locale once (`speaking`) and tells
+    its thousands of entries without one."""
+    if locale is None:
+        return _tell(facts)
+    with speaking(locale):
+        return _tell(facts)
+
+
+def _tell(facts: Facts) -> str:
     code, source = facts.rule_code, facts.source
-    patrol = issue = _source_text(source, locale)
     month = f"{facts.corrected_month:%Y-%m}" if facts.corrected_month else ""
-    what = _corrected(facts, locale)
-    if code in ("patrol_on_time", "patrol_late", "patrol_missed") and source.type == "patrol":
-        text = _pick(code, locale).format(patrol=patrol)
+    if code == "patrol_on_time" and source.type == "patrol":
+        text = _("%(patrol)s, done on time", patrol=_source_text(source))
+    elif code == "patrol_late" and source.type == "patrol":
+        text = _("%(patrol)s, done late (within the grace period)", patrol=_source_text(source))
+    elif code == "patrol_missed" and source.type == "patrol":
+        text = _("%(patrol)s, missed", patrol=_source_text(source))
     elif code.startswith("issue_found_") and source.type == "issue":
-        severity = _pair(SEVERITY, code.removeprefix("issue_found_"), locale)
-        text = _pick("issue_found", locale).format(issue=issue, severity=severity)
+        text = _found(code.removeprefix("issue_found_"), _source_text(source))
     elif code == "report_rejected" and source.type == "issue":
-        text = _pick(code, locale).format(issue=issue, why=_pair(REJECT_REASONS, source.reject_reason, locale))
+        why = REJECT_REASONS.get(source.reject_reason or "")
+        text = _("Report rejected: %(issue)s; reason: %(why)s", issue=_source_text(source),
+                 why=str(why) if why is not None else (source.reject_reason or "—"))
     elif code == "missed_in_own_grid" and source.type == "issue":
-        text = _pick(code, locale).format(issue=issue)
+        text = _("Problem in own grid first found by someone else: %(issue)s", issue=_source_text(source))
     elif code == "patrol_missed_reversed" and facts.corrects_id is not None:
-        text = _pick(code, locale).format(corrected=facts.corrects_id, month=month, what=what)
+        text = _("Corrects entry %(corrected)d of %(month)s (\"%(what)s\"): the patrol was done in time, its offline "
+                 "submission arrived late", corrected=facts.corrects_id, month=month, what=_corrected(facts))
     elif code == "appeal_overturned" and facts.corrects_id is not None:
-        text = _pick(code, locale).format(appeal=source.id, corrected=facts.corrects_id, month=month, what=what)
+        text = _("Appeal no. %(appeal)d upheld: corrects entry %(corrected)d of %(month)s (\"%(what)s\")",
+                 appeal=source.id, corrected=facts.corrects_id, month=month, what=_corrected(facts))
     elif facts.corrects_id is not None:
-        text = _pick("correction", locale).format(corrected=facts.corrects_id, month=month, what=what)
+        text = _("Corrects entry %(corrected)d of %(month)s (\"%(what)s\")", corrected=facts.corrects_id,
+                 month=month, what=_corrected(facts))
     else:  # a rule added later: tell its source
-        text = _pick("other", locale).format(what=_source_text(source, locale))
+        text = _source_text(source)
     if facts.month != facts.event_month:
-        text += _pick("moved", locale).format(event_month=f"{facts.event_month:%Y-%m}", month=f"{facts.month:%Y-%m}")
+        text = _("%(text)s; the event was in %(event_month)s, which is closed, so it is booked in %(month)s",
+                 text=text, event_month=f"{facts.event_month:%Y-%m}", month=f"{facts.month:%Y-%m}")
     return text

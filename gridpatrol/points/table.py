@@ -147,8 +147,8 @@ class EntryRow:
         label = RULE_LABELS.get(self.rule_code)
         return str(label) if label is not None else ""
 
-    def reason_text(self, locale: str = "zh") -> str:
-        """Why it was booked, told from its facts in `locale` (rule labels in the current Flask-Babel locale)."""
+    def reason_text(self, locale: Optional[str] = None) -> str:
+        """Why it was booked, told from its facts in the current locale, or in `locale` when one is given."""
         return reasons.describe(self.facts, locale) if self.facts is not None else ""
 
 

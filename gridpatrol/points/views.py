@@ -112,7 +112,6 @@ def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.da
     entries = services.entries(db.session, site.id, month, user_id=person.id)
     facts = reasons.load_facts(db.session, PointsEntry.site_id == site.id, PointsEntry.month == month,
                                PointsEntry.user_id == person.id, timezone=site.timezone) if entries else {}
-    locale = _reader_locale()
     appeals = list(db.session.scalars(
         select(Appeal).join(PointsEntry, Appeal.entry_id == PointsEntry.id)
         .where(Appeal.user_id == person.id, PointsEntry.site_id == site.id)
@@ -124,7 +123,7 @@ def _me_page(person: User, *, site: Optional[Site] = None, month: Optional[dt.da
     for entry in entries:
         can_appeal = may_appeal and entry.rule_code not in CORRECTION_RULES and entry.id not in appealed
         rows.append({"entry": entry, "label": _rule_label(entry.rule_code), "source_url": _source_url(entry),
-                     "reason": reasons.describe(facts[entry.id], locale) if entry.id in facts else "",
+                     "reason": reasons.describe(facts[entry.id]) if entry.id in facts else "",
                      "appealed": entry.id in appealed,
                      "form": (forms.get(entry.id) or AppealForm(prefix=f"e{entry.id}")) if can_appeal else None,
                      "error": (errors or {}).get(entry.id)})
@@ -197,10 +196,9 @@ def _index_page(site: Site, month: dt.date, *, decide_forms: Optional[dict] = No
                     "error": (errors or {}).get(a.id)} for a in open_appeals]
     closable = month < current and not table.closed
     close_form = CloseMonthForm(site=site.code, month=f"{month:%Y-%m}") if closable else None
-    locale = _reader_locale()
     facts = reasons.load_facts(db.session, PointsEntry.id.in_([a.entry_id for a in open_appeals]),
                                timezone=site.timezone) if open_appeals else {}
-    reason_of = {entry_id: reasons.describe(f, locale) for entry_id, f in facts.items()}
+    reason_of = {entry_id: reasons.describe(f) for entry_id, f in facts.items()}
     as_of = min(table.as_of, month_bounds(month, site.timezone)[1])
     return render_template(
         "points/index.html", site=site, month=month, table=table,

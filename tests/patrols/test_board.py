@@ -192,7 +192,7 @@ def test_filters_by_state_level_plan_leader_and_days(app, world):
 @pytest.mark.parametrize("query", [
     "day=2026-13-01", "day=yesterday", "from=2026-10-10&to=2026-10-01", "from=2025-01-01&to=2026-10-10",
     "state=bogus", "state=done&state=nope", "level=x", "level=1.5", "plan=abc", "plan=0", "leader=-3", "page=0",
-    "page=x", "level=99999999999999999999",
+    "page=x", "level=99999999999999999999", "day=9999-12-31", "day=0001-01-01", "from=1999-12-31&to=2000-01-02",
 ])
 def test_bad_filters_are_400(app, world, query):
     response = _client(app, "boss").get("/s/TEST/patrols/board?" + query)

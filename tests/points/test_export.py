@@ -170,7 +170,7 @@ def test_english_headers_and_sheet_names(app, november):
     wb = _xlsx(app, _table(app), locale="en", generated_at=at("2026-12-01 08:30"))
     assert wb.sheetnames == ["Points table", "Ledger detail"]
     ws = wb["Points table"]
-    assert ws["A1"].value == "测试院区: grid leaders' patrol points, November 2026"
+    assert ws["A1"].value == "测试院区: grid leaders' patrol points, 2026-11"
     assert ws["A3"].value == "Generated: 2026-12-01 08:30 (Asia/Shanghai)"
     assert (_row(ws, 4, WIDTH + 1), _row(ws, 5, WIDTH + 1)) == HEADER_EN
     assert _row(ws, 6) == EXPECTED_ROWS[0] and _row(ws, 9) == ["Total"] + EXPECTED_TOTALS[1:]

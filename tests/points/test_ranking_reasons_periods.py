@@ -164,7 +164,8 @@ def test_an_entry_moved_out_of_a_closed_month_says_so(app, world):
     dispatch(app, world["unaccepted_issue"], "major", "2026-12-02 10:00")
     submit(app, "A01", "2026-11-04", completed="2026-11-04 09:00", now="2026-12-02 11:00")  # arrived offline
     entries = _entries(app, DEC)
-    told = {e.rule_code: e.reason_text("zh") for e in entries.values()}
+    with app.app_context():  # the words come from the app's catalogue
+        told = {e.rule_code: e.reason_text("zh") for e in entries.values()}
     assert told["issue_found_major"].endswith("；事件发生在 2026-11，该月已锁定，计入 2026-12")
     assert re.fullmatch(r"更正 2026-11 第 \d+ 条「A01 网格2026年11月4日的巡查（第 \d+ 号）漏巡」：该巡查已按时完成，离线提交到达较晚"
                         r"；事件发生在 2026-11，该月已锁定，计入 2026-12", told["patrol_missed_reversed"])
@@ -250,7 +251,8 @@ def test_the_period_page_and_its_exports(app, world):
     assert [r[1] for r in rows[1:]] == ["Leader0", "Leader2", "Leader1", ""]
     assert rows[-1][0] == "合计" and rows[-1][-2] == "10"
     _months, summary = _summary(app, Period.parse("2026-Q4"))
-    assert rows[1:] == [["" if v is None else str(v) for v in r] for r in exporting.period_rows(summary)]
+    with app.app_context():
+        assert rows[1:] == [["" if v is None else str(v) for v in r] for r in exporting.period_rows(summary)]
 
 
 def test_a_period_refuses_a_bad_kind_and_a_period_not_begun(app, world):
