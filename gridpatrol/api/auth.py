@@ -6,7 +6,6 @@ streams, and the refusal is a 413 problem."""
 
 from __future__ import annotations
 
-import functools
 from typing import Callable
 
 from flask import current_app, g, request
@@ -28,7 +27,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 def authenticate() -> None:
     """before_request of every API blueprint: the body's bound, then a live token or a logged-in session, else
     401 (before anything of the body is read)."""
-    limit = current_app.config.get("API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    limit = _bound()
     request.max_content_length = limit  # counts a chunked body as it is read
     if not current_user.is_authenticated:
         if g.get("token_refused"):
@@ -47,13 +46,18 @@ def _refuse_declared_excess(limit: int) -> None:
 
 
 def body_limit(max_bytes: int) -> Callable:
-    """A larger bound for one operation (photos in the body); outermost decorator, so it is set before the body
-    is parsed."""
+    """A larger bound for one operation (photos in the body): marks the view, whose bound `authenticate` sets
+    before anything reads the body (the CSRF check of a session caller's form already does)."""
     def wrap(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def bounded(*args, **kwargs):
-            request.max_content_length = max_bytes
-            _refuse_declared_excess(max_bytes)
-            return view(*args, **kwargs)
-        return bounded
+        view.max_body_bytes = max_bytes  # copied by the functools.wraps of the decorators around it
+        return view
     return wrap
+
+
+def _bound() -> int:
+    """The bound of the operation called: its own (`body_limit`, on a MethodView's method or a plain view), else
+    API_MAX_BODY_BYTES."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    return getattr(handler, "max_body_bytes", None) or current_app.config.get("API_MAX_BODY_BYTES",
+                                                                            DEFAULT_MAX_BODY_BYTES)
