@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from gridpatrol.api import dashboard, issues, points, sites
+from gridpatrol.api import dashboard, issues, patrols, points, sites
 
-ALL = (sites.blp, issues.blp, points.blp, dashboard.blp)
+ALL = (sites.blp, patrols.blp, issues.blp, points.blp, dashboard.blp)
