@@ -39,7 +39,7 @@ ASSIGNED_AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)  # leaders in test
 
 def make_site(app, code: str = "TEST", *, boundary=None, grids: str | None = None, at=ASSIGNED_AT):
     with app.app_context(), job_transaction() as session:
-        site = services.create_site(session, code=code, name="测试院区",
+        site = services.create_site(session, code=code, name="测试办公区",
                                     boundary=boundary if boundary is not None else box(LON0, LAT0 - 2 * STEP,
                                                                                        LON0 + 2 * STEP, LAT0))
         if grids is not None:

@@ -74,9 +74,9 @@ def test_sheet_one_has_every_figure_of_every_row(app, november):
     wb = _xlsx(app, table, generated_at=at("2026-12-01 08:30"))
     assert wb.sheetnames == ["积分表", "积分明细"]
     ws = wb["积分表"]
-    assert ws["A1"].value == "测试院区网格长巡查情况积分表（2026年11月）"
+    assert ws["A1"].value == "测试办公区网格长巡查情况积分表（2026年11月）"
     assert "A1:Q1" in {str(r) for r in ws.merged_cells.ranges}
-    assert ws["A2"].value == "编制单位：测试院区　办公区：测试院区（TEST）　月份：2026-11　状态：未锁定（数字可能变化）　积分规则：第 1 版"
+    assert ws["A2"].value == "编制单位：测试办公区　办公区：测试办公区（TEST）　月份：2026-11　状态：未锁定（数字可能变化）　积分规则：第 1 版"
     assert ws["A3"].value == "生成时间：2026-12-01 08:30（Asia/Shanghai）"
     assert (_row(ws, 4, WIDTH + 1), _row(ws, 5, WIDTH + 1)) == HEADER_ZH
     for offset, expected in enumerate(EXPECTED_ROWS):
@@ -128,7 +128,7 @@ def test_sheet_one_is_set_up_to_be_printed_and_signed(app, november):
 def test_the_detail_sheet_lists_every_entry_with_rule_version_and_source(app, november):
     table = _table(app)
     ws = _xlsx(app, table)["积分明细"]
-    assert ws["A1"].value == "测试院区积分明细（2026年11月）"
+    assert ws["A1"].value == "测试办公区积分明细（2026年11月）"
     assert ws["A2"].value == "共 20 条，合计 17 分。"
     assert _row(ws, 3, 11) == ["条目号", "人员", "账号", "规则", "规则版本", "积分", "来源", "来源编号",
                                "事件月份", "原因", "更正条目"]
@@ -170,7 +170,7 @@ def test_english_headers_and_sheet_names(app, november):
     wb = _xlsx(app, _table(app), locale="en", generated_at=at("2026-12-01 08:30"))
     assert wb.sheetnames == ["Points table", "Ledger detail"]
     ws = wb["Points table"]
-    assert ws["A1"].value == "测试院区: grid leaders' patrol points, 2026-11"
+    assert ws["A1"].value == "测试办公区: grid leaders' patrol points, 2026-11"
     assert ws["A3"].value == "Generated: 2026-12-01 08:30 (Asia/Shanghai)"
     assert (_row(ws, 4, WIDTH + 1), _row(ws, 5, WIDTH + 1)) == HEADER_EN
     assert _row(ws, 6) == EXPECTED_ROWS[0] and _row(ws, 9) == ["Total"] + EXPECTED_TOTALS[1:]
@@ -222,7 +222,7 @@ def test_a_year_workbook_has_a_summary_and_the_twelve_months(app, november):
     wb = load_workbook(io.BytesIO(buffer.getvalue()))
     assert wb.sheetnames == ["年度汇总"] + [f"2026-{m:02d}" for m in range(1, 13)]
     ws = wb["年度汇总"]
-    assert ws["A1"].value == "测试院区网格长巡查情况积分年度汇总表（2026年）"
+    assert ws["A1"].value == "测试办公区网格长巡查情况积分年度汇总表（2026年）"
     width = 14 + 12 + 2
     assert _row(ws, 5, width)[14:] == [f"{m}月" for m in range(1, 13)] + [None, None]
     assert _row(ws, 4, width)[-2:] == ["全年积分", "每网格积分"]

@@ -52,13 +52,13 @@ def test_an_export_speaks_its_own_locale_whatever_the_readers_page(app, november
         assert gettext("Total") == "合计"
     zh = load_workbook(io.BytesIO(chinese.getvalue()))
     assert zh.sheetnames == ["积分表", "积分明细"]
-    assert zh["积分表"]["A1"].value == "测试院区网格长巡查情况积分表（2026年11月）"
+    assert zh["积分表"]["A1"].value == "测试办公区网格长巡查情况积分表（2026年11月）"
     assert zh["积分表"].oddFooter.center.text == "第 &P 页　共 1 页"
     told = _detail_reasons(zh, "积分明细")
     assert len(told) == 20 and not [r for r in told if not r or ENGLISH_WORD.search(r)]
     en = load_workbook(io.BytesIO(english.getvalue()))
     assert en.sheetnames == ["Points table", "Ledger detail"]
-    assert en["Points table"]["A2"].value == ("Issued by: 测试院区   Site: 测试院区 (TEST)   Month: 2026-11   "
+    assert en["Points table"]["A2"].value == ("Issued by: 测试办公区   Site: 测试办公区 (TEST)   Month: 2026-11   "
                                              "Status: open (figures may still change)   Points rules: version 1")
     assert en["Points table"].oddFooter.center.text == "Page &P of 1"
     assert en["Ledger detail"]["A2"].value == "20 entries, 17 points in all."
@@ -70,17 +70,17 @@ def test_an_export_speaks_its_own_locale_whatever_the_readers_page(app, november
 
 
 @pytest.mark.parametrize(("key", "locale", "sheet", "title", "by_month", "points"), [
-    ("2026-11", "zh", "月度汇总", "测试院区网格长巡查情况积分月度汇总表（2026年11月）", ["11月"], "本月积分"),
-    ("2026-H1", "zh", "半年汇总", "测试院区网格长巡查情况积分半年度汇总表（2026年上半年）",
+    ("2026-11", "zh", "月度汇总", "测试办公区网格长巡查情况积分月度汇总表（2026年11月）", ["11月"], "本月积分"),
+    ("2026-H1", "zh", "半年汇总", "测试办公区网格长巡查情况积分半年度汇总表（2026年上半年）",
      [f"{m}月" for m in range(1, 7)], "半年积分"),
-    ("2026-11", "en", "Month summary", "测试院区: grid leaders' patrol points, month summary (2026-11)", ["Nov"],
+    ("2026-11", "en", "Month summary", "测试办公区: grid leaders' patrol points, month summary (2026-11)", ["Nov"],
      "Month points"),
-    ("2026-Q4", "en", "Quarter summary", "测试院区: grid leaders' patrol points, quarter summary (Q4 2026)",
+    ("2026-Q4", "en", "Quarter summary", "测试办公区: grid leaders' patrol points, quarter summary (Q4 2026)",
      ["Oct", "Nov", "Dec"], "Quarter points"),
     ("2026-H2", "en", "Half-year summary",
-     "测试院区: grid leaders' patrol points, half-year summary (second half of 2026)",
+     "测试办公区: grid leaders' patrol points, half-year summary (second half of 2026)",
      ["Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], "Half-year points"),
-    ("2026", "en", "Year summary", "测试院区: grid leaders' patrol points, year summary (year 2026)",
+    ("2026", "en", "Year summary", "测试办公区: grid leaders' patrol points, year summary (year 2026)",
      ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], "Year points"),
 ])
 def test_a_period_workbook_is_worded_in_its_locale(app, november, key, locale, sheet, title, by_month, points):

@@ -82,7 +82,7 @@ def _big_table(leaders: int = 38, entries: int = 400) -> tables.MonthlyTable:
               for i in range(entries)]
     fields = tables.MonthlyTable.__dataclass_fields__
     extra = {"as_of": dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)} if "as_of" in fields else {}
-    return tables.MonthlyTable(site_id=1, site_code="TEST", site_name="测试院区", timezone="Asia/Shanghai", month=NOV,
+    return tables.MonthlyTable(site_id=1, site_code="TEST", site_name="测试办公区", timezone="Asia/Shanghai", month=NOV,
                                rule_version=1, closed_at=None, rows=rows, entries=ledger,
                                totals=tables.sum_rows(rows), **extra)
 
@@ -119,7 +119,7 @@ def test_the_printed_month_names_its_unit_its_preparer_and_has_a_signature_cell_
     data = client_for(app, "boss").get("/s/TEST/points/export.xlsx?month=2026-11").data
     ws = load_workbook(io.BytesIO(data))["积分表"]
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    assert ws["A2"].value.startswith("编制单位：机关事务 服务中心　办公区：测试院区（TEST）")
+    assert ws["A2"].value.startswith("编制单位：机关事务 服务中心　办公区：测试办公区（TEST）")
     assert ws["Q4"].value == "签字确认" and "A4:A5" in {str(r) for r in ws.merged_cells.ranges}
     leaders = [r for r in range(6, ws.max_row + 1) if isinstance(ws.cell(row=r, column=2).value, str)
                and ws.cell(row=r, column=2).value.startswith("Leader")]
@@ -128,7 +128,7 @@ def test_the_printed_month_names_its_unit_its_preparer_and_has_a_signature_cell_
     # without a unit the site's own name; the CLI puts the default back with ''
     assert helpers.run_cli(app, ["sites", "set", "TEST", "--issuing-unit", ""]).exit_code == 0
     again = load_workbook(io.BytesIO(client_for(app, "boss").get("/s/TEST/points/export.xlsx?month=2026-11").data))
-    assert again["积分表"]["A2"].value.startswith("编制单位：测试院区　")
+    assert again["积分表"]["A2"].value.startswith("编制单位：测试办公区　")
     assert helpers.run_cli(app, ["sites", "set", "TEST", "--issuing-unit", "单" * 121]).exit_code != 0
     assert helpers.run_cli(app, ["sites", "set", "TEST"]).exit_code != 0
     with app.app_context():

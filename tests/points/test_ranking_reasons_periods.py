@@ -238,7 +238,7 @@ def test_the_period_page_and_its_exports(app, world):
     workbook = load_workbook(io.BytesIO(response.data))
     assert workbook.sheetnames == ["半年汇总"] + [f"2026-{m:02d}" for m in range(7, 13)]
     ws = workbook["半年汇总"]
-    assert ws["A1"].value == "测试院区网格长巡查情况积分半年度汇总表（2026年下半年）"
+    assert ws["A1"].value == "测试办公区网格长巡查情况积分半年度汇总表（2026年下半年）"
     header = [c.value for c in ws[4]]
     points_col, per_grid_col = header.index("半年积分") + 1, header.index("每网格积分") + 1
     got = {ws.cell(row=r, column=2).value: (ws.cell(row=r, column=points_col).value,
@@ -275,7 +275,7 @@ def test_the_cli_exports_a_period_and_refuses_a_bad_one(app, world, tmp_path):
     assert result.exit_code == 0 and "2026-Q4, 3 months" in result.output
     workbook = load_workbook(xlsx)
     assert workbook.sheetnames == ["季度汇总", "2026-10", "2026-11", "2026-12"]
-    assert workbook["季度汇总"]["A1"].value == "测试院区网格长巡查情况积分季度汇总表（2026年第四季度）"
+    assert workbook["季度汇总"]["A1"].value == "测试办公区网格长巡查情况积分季度汇总表（2026年第四季度）"
     assert run("export", "--period", "2026-H2", "--out", str(text)).exit_code == 0
     rows = list(csv.reader(io.StringIO(text.read_bytes().decode("utf-8-sig"))))
     assert rows[0][-2:] == ["半年积分", "每网格积分"] and [r[1] for r in rows[1:4]] == ["Leader0", "Leader2", "Leader1"]
