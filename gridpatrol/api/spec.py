@@ -67,6 +67,14 @@ class ProblemParser(FlaskParser):
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         raise MalformedBody(_("The body is not valid JSON."))
 
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except (ValueError, RecursionError) as exc:
+            # Not a JSONDecodeError, so webargs lets it through: an integer of more than 4,300 digits (Python's
+            # int-from-string limit) or nesting deeper than the parser's recursion allows.
+            raise MalformedBody(_("The body is not valid JSON.")) from exc
+
 
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ProblemParser()

@@ -148,3 +148,11 @@ def test_a_browsers_post_needs_the_csrf_header(app, world):
     response = client.post(path, json={"text": "还在漏水"}, headers={"X-CSRFToken": token})
     assert response.status_code == 201 and response.get_json()["author"]["username"] == "clerk"
     assert [c["text"] for c in client.get(path).get_json()["items"]] == ["还在漏水"]
+
+
+@pytest.mark.parametrize("body", [b'{"a": ' + b"9" * 5000 + b"}", b"[" * 100_000 + b"]" * 100_000])
+def test_json_that_python_cannot_read_is_a_400_not_a_500(app, world, body):
+    """An integer longer than Python parses from a string, nesting deeper than its recursion: malformed, 400."""
+    response = app.test_client().post("/api/v1/sites/TEST/issues", data=body, headers={
+        **bearer(token_for(app, "clerk")), "Content-Type": "application/json"})
+    _problem(response, 400, "malformed_body")
