@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from gridpatrol.accounts.models import User
 from gridpatrol.accounts import services as accounts
 from gridpatrol.core.access import load
-from gridpatrol.core.errors import problem, reshow_on_refusal
+from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
@@ -200,29 +200,3 @@ def export_file(code: str):
     body = json.dumps(services.export_grids(db.session, site), ensure_ascii=False, indent=1)
     return Response(body, mimetype="application/geo+json", headers={
         "Content-Disposition": f'attachment; filename="{site.code}-grids.geojson"'})
-
-
-@bp.get("/api/sites/<code>/locate")
-@login_required
-def api_locate(code: str):
-    """Which grid is this point in? Used by the forms (quick report, patrol location stamp)."""
-    site = _site_or_404(code)
-    g.answer_json = True
-    lon = request.args.get("lon", type=float)
-    lat = request.args.get("lat", type=float)
-    level = request.args.get("level", 0, type=int)
-    if lon is None or lat is None or (request.args.get("level") and not request.args["level"].lstrip("-").isdigit()):
-        return problem(400, _("lon and lat (numbers) and an optional whole-number level are required"))
-    answer = services.locate(db.session, site, lon, lat, level)
-    body = {"site": site.code, "lon": lon, "lat": lat, "level": level, "inside": answer.inside}
-    if answer.grid is not None:
-        body["grid"] = _grid_json(answer.grid)
-    if not answer.inside and answer.nearest is not None:
-        body["nearest"] = {**_grid_json(answer.nearest), "distance_m": round(answer.distance_m, 1)}
-    return jsonify(body)
-
-
-def _grid_json(grid: Grid) -> dict:
-    leader = grid.leader
-    return {"id": grid.id, "code": grid.code, "name": grid.name, "level": grid.level,
-            "leader": {"username": leader.username, "name": leader.display_name} if leader else None}

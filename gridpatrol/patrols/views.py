@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 import zoneinfo
 
-from flask import flash, g, jsonify, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf
 
 from gridpatrol.core.access import load
-from gridpatrol.core.errors import problem, reshow_on_refusal
+from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import day_bounds, local_day, utcnow
@@ -27,7 +25,6 @@ from gridpatrol.standards import services as standards
 from gridpatrol.standards.models import ChecklistTemplate
 
 INVALID = 422
-MAX_SUBMISSION_BYTES = 64 * 1024 * 1024
 
 
 @bp.get("/s/<site>/today")
@@ -75,15 +72,6 @@ def _photos_by_item(patrol: Patrol) -> dict[int | None, list[PatrolPhoto]]:
     return grouped
 
 
-@bp.post("/s/<site>/patrols/<int:patrol_id>/start")
-@login_required
-def start(patrol_id: int):
-    patrol = load(Patrol, patrol_id, may=lambda p: services.can_fill(current_user, p),
-                  refusal="start a patrol assigned to someone else")
-    services.start(db.session, patrol, current_user, utcnow())
-    return jsonify(status=patrol.status)
-
-
 def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
     """The no-script path: the plain HTML form's fields turned into the same payload the script sends."""
     files: dict[str, bytes] = {}
@@ -107,70 +95,25 @@ def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
 @bp.post("/s/<site>/patrols/<int:patrol_id>/submit")
 @login_required
 def submit(patrol_id: int):
-    """Accepts the script's payload, as a JSON body (no photos) or as the multipart field `payload` beside its
-    photos, or the plain form; answers JSON to the script."""
-    wants_json = request.is_json or "payload" in request.form
+    """The plain HTML form's submission (the form without script). The form's script sends its payload to the
+    API (`api/patrols.py`); a payload sent here by a script of before that move (a JSON body, or a multipart
+    `payload` field, from a tablet that has not reloaded its scripts yet) is sent on there with a 308, which
+    keeps its method and body (the outbox, which does not follow redirects, keeps it queued and sends it to the
+    API next time)."""
     patrol = _patrol_or_404(patrol_id)
-    if request.content_length and request.content_length > MAX_SUBMISSION_BYTES:
-        return _answer(wants_json, 413, _("The submission is too large."))
-    if request.is_json:
-        payload = request.get_json(silent=True)
-        files = {}
-    elif wants_json:
-        try:
-            payload = json.loads(request.form["payload"])
-        except ValueError:
-            return _answer(wants_json, 400, _("The submission is not valid JSON."))
-        files = {name: upload.read() for name, upload in request.files.items()}
-    else:
-        payload, files = _payload_from_form(patrol)
-    if not isinstance(payload, dict):
-        return _answer(wants_json, 400, _("The submission is not valid JSON."))
-    if wants_json:
-        g.answer_json = True  # refusals of the script's submission answer in JSON (core/errors.py)
+    request.max_content_length = services.MAX_SUBMISSION_BYTES  # a chunked body is counted as it is read
+    if request.content_length and request.content_length > services.MAX_SUBMISSION_BYTES:
+        return _refuse(413, _("The submission is too large."))
+    if request.is_json or "payload" in request.form:
+        return redirect(url_for("api_patrols.submission", patrol_id=patrol.id), 308)
+    payload, files = _payload_from_form(patrol)
     result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
-    if wants_json:
-        # What the failed items raised (issues, with links), looked up now: a replay answers them too.
-        raised = followups.follow_ups(db.session, current_user, patrol)
-        return jsonify({**result.body, "follow_ups": [f.as_json() for fs in raised.values() for f in fs]}), 200
     flash(_("Patrol submitted. Score: %(score)s", score=result.body["score"]), "success")
     return redirect(url_for("patrols.show", patrol_id=patrol.id))
 
 
-def _answer(wants_json: bool, status: int, message: str):
-    if wants_json:
-        return problem(status, message)
+def _refuse(status: int, message: str):
     return render_template("errors/error.html", code=status, error=None, message=message), status
-
-
-@bp.get("/api/csrf-token")
-@login_required
-def csrf_token():
-    """A fresh CSRF token for a queued offline submission whose page token has expired."""
-    return jsonify(token=generate_csrf())
-
-
-@bp.get("/s/<site>/api/patrols/<int:patrol_id>/checkpoint")
-@login_required
-def resolve_checkpoint(patrol_id: int):
-    """Checks a scanned or typed code for the form before it is queued: which checkpoint, and any flags."""
-    patrol = load(Patrol, patrol_id, may=lambda p: services.can_fill(current_user, p),
-                  refusal="scan for a patrol assigned to someone else")
-    g.answer_json = True  # the form's script reads a refusal's `detail`
-    checkpoint = services.resolve_checkpoint(db.session, patrol.grid.site.code, patrol.site_id,
-                                             request.args.get("code", ""))
-    return jsonify(code=checkpoint.code, name=checkpoint.name, grid=checkpoint.grid.code,
-                   other_grid=checkpoint.grid_id != patrol.grid_id)
-
-
-@bp.get("/s/<site>/api/patrols/<int:patrol_id>/checkpoints")
-@login_required
-def checkpoint_table(patrol_id: int):
-    """The patrol grid's checkpoints, kept by the tablet to look scanned codes up offline (patrols/offline.py)."""
-    g.answer_json = True  # a refusal is a problem+json, which the service worker does not keep
-    patrol = load(Patrol, patrol_id, may=lambda p: services.can_fill(current_user, p),
-                  refusal="checkpoints of a patrol assigned to someone else")
-    return jsonify(offline.checkpoint_table(db.session, patrol))
 
 
 @bp.get("/s/<site>/patrols/photos/<int:photo_id>")
@@ -190,7 +133,7 @@ def board():
     try:
         f = boards.parse_filter(request.args, g.site, now)
     except boards.BadFilter as refused:
-        return _answer(False, 400, _("The board cannot show this: %(reason)s.", reason=str(refused)))
+        return _refuse(400, _("The board cannot show this: %(reason)s.", reason=str(refused)))
     view = boards.board(db.session, g.site, f, now)
     return render_template(
         "patrols/board.html", board=view, f=f, now=now, states=boards.STATES, labels=boards.STATE_LABELS,

@@ -5,9 +5,10 @@
 //   - patrol form pages (/patrols/<id>) and today's list (/today): network first, falling back to the cached
 //     copy, so a leader who opened the form online can reload it offline (the draft and the outbox live in
 //     IndexedDB, see offline-queue.js). On a network that hangs, the cached copy is shown after a few seconds.
-//   - opening today's list online keeps the form of every patrol on it, and its checkpoint table, for a day
-//     without network, and drops yesterday's (sw-today.js); offline, the form's checkpoint lookups are
-//     answered from that table (sw-checkpoints.js).
+//   - opening today's list online keeps the form of every patrol on it, and its checkpoint table (from the API,
+//     /api/v1/sites/<site>/patrols/<id>/checkpoints), for a day without network, and drops yesterday's
+//     (sw-today.js); offline, the form's checkpoint lookups (the API's .../checkpoint?code=) are answered from
+//     that table (sw-checkpoints.js).
 //   - static files (/static/...): from the cache first, refreshed in the background (stale-while-revalidate);
 //     the cache is versioned by CACHE_VERSION and old versions are deleted on activation.
 //   - never caches anything but GETs of those (and the checkpoint tables): no POST, no other API answers, no
@@ -19,7 +20,9 @@
 //     supports it; the pages flush on their own anyway (online event, page load, every 30 s).
 "use strict";
 
-var CACHE_VERSION = "v3";  // v3: checkpoint tables beside the pages; pages of v2 carried over
+// v4: the form calls the API (/api/v1): its checkpoint tables are kept under their API address; pages (and the
+// tables of v3, which the forms kept from then still look up) carried over
+var CACHE_VERSION = "v4";
 var STATIC_CACHE = "gridpatrol-static-" + CACHE_VERSION;
 var PAGE_CACHE = "gridpatrol-pages-" + CACHE_VERSION;
 var ROOT = new URL(self.registration.scope).pathname;  // "/" unless the app is mounted below the root
@@ -183,11 +186,11 @@ self.addEventListener("fetch", function (event) {
     }
     return;  // POSTs go straight to the network, never cached
   }
-  if (url.pathname.indexOf(ROOT + "api/") === 0 || url.pathname === ROOT + "sw.js") return;
   if (self.GridPatrolCheckpoints && self.GridPatrolCheckpoints.handles(request, url)) {
     event.respondWith(self.GridPatrolCheckpoints.lookup(event, url));
     return;
   }
+  if (url.pathname.indexOf(ROOT + "api/") === 0 || url.pathname === ROOT + "sw.js") return;
   if (url.pathname.indexOf(STATIC_PREFIX) === 0) {
     if (request.headers.has("range")) return;
     event.respondWith(staticFirst(event));

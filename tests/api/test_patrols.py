@@ -444,3 +444,44 @@ def test_the_checkpoint_lookups_are_the_assignees(app, compound):
                      "not_allowed")
             _problem(client.get(f"{API}/patrols/{patrol_id}/checkpoints", headers=_token(app, who)), 403,
                      "not_allowed")
+
+
+# --- what they replace ----------------------------------------------------------------------------------------
+def test_the_page_era_json_endpoints_are_gone(app, compound):
+    client = app.test_client()
+    patrol_id = compound["ids"]["A01", "today"]
+    with time_machine.travel(NOW, tick=True):
+        helpers.login(client, helpers.Credentials(0, "leader0", helpers.DEFAULT_PASSWORD))
+        assert client.get("/api/csrf-token").status_code == 404
+        assert client.get(f"/s/TEST/api/patrols/{patrol_id}/checkpoints").status_code == 404
+        assert client.get(f"/s/TEST/api/patrols/{patrol_id}/checkpoint?code=A01-CP1").status_code == 404
+        assert client.get("/api/sites/TEST/locate?lon=120.15&lat=30.28").status_code == 404
+        token = helpers.csrf_token(client, f"/s/TEST/patrols/{patrol_id}")
+        assert client.post(f"/s/TEST/patrols/{patrol_id}/start", headers={"X-CSRFToken": token}).status_code == 404
+        # A script's payload on the form's address (a tablet still running the scripts of before) is sent on to
+        # the API with its method and body; nothing is applied here.
+        moved = client.post(f"/s/TEST/patrols/{patrol_id}/submit", data=json.dumps(_payload(compound)),
+                            content_type="application/json", headers={"X-CSRFToken": token})
+        assert moved.status_code == 308 and moved.headers["Location"].endswith(_submission_url(patrol_id))
+        assert _counts(app) == (0, "")
+        payload = {"payload": json.dumps(_payload(compound))}
+        moved = client.post(f"/s/TEST/patrols/{patrol_id}/submit", data=payload, headers={"X-CSRFToken": token})
+        assert moved.status_code == 308 and moved.headers["Location"].endswith(_submission_url(patrol_id))
+        assert _counts(app) == (0, "")
+        followed = client.post(moved.headers["Location"], data=payload, headers={"X-CSRFToken": token},
+                               content_type="multipart/form-data")
+        assert followed.status_code == 200 and followed.get_json()["status"] == "submitted"
+    assert _counts(app)[0] == 1
+
+
+def test_the_form_page_points_its_script_at_the_api(app, compound):
+    client = app.test_client()
+    patrol_id = compound["ids"]["A01", "today"]
+    with time_machine.travel(NOW, tick=True):
+        helpers.login(client, helpers.Credentials(0, "leader0", helpers.DEFAULT_PASSWORD))
+        html = client.get(f"/s/TEST/patrols/{patrol_id}").get_data(as_text=True)
+    assert f'data-submit-url="{_submission_url(patrol_id)}"' in html
+    assert f'data-start-url="{API}/patrols/{patrol_id}/start"' in html
+    assert f'data-checkpoint-url="{API}/patrols/{patrol_id}/checkpoint"' in html
+    assert 'data-csrf-url="/api/v1/session/csrf-token"' in html
+    assert f'action="/s/TEST/patrols/{patrol_id}/submit"' in html  # the plain form, without script

@@ -2,8 +2,8 @@
 
 A real headless Chromium (Debian's, through Playwright) against the real app under gunicorn at 768×1024, with a
 persistent profile so that a browser restart keeps what a tablet keeps (see test_patrol_offline.py):
-- the leader opens 今日 at the office; the service worker keeps the form and checkpoint table of each patrol on
-  it (sw-today.js) and the list marks them "已存本机"; offline, the leader opens a patrol never opened before,
+- the leader opens 今日 at the office; the service worker keeps the form and checkpoint table (from the API) of
+  each patrol on it (sw-today.js) and the list marks them "已存本机"; offline, the leader opens a patrol never opened before,
   fills it (本组全部合格, one failed item with a photo, a checkpoint looked up in the kept table), queues it; the
   browser is closed and started again; back online the patrol arrives once, with its photo and its issue;
 - the cache is bounded: opening today's list drops the pages of patrols not on it (yesterday's), except one
@@ -113,7 +113,7 @@ def test_a_patrol_never_opened_is_filled_offline_and_arrives_once(app, live_serv
     # Neither form was opened in a page: the service worker fetched them.
     assert page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
     kept = page.evaluate(PAGES_KEPT)
-    assert f"/s/TEST/patrols/{second}" in kept and f"/s/TEST/api/patrols/{second}/checkpoints" in kept
+    assert f"/s/TEST/patrols/{second}" in kept and f"/api/v1/sites/TEST/patrols/{second}/checkpoints" in kept
 
     # 2. In the basement: no network. The patrol never opened comes from the tablet and is filled there.
     context.set_offline(True)
@@ -211,7 +211,7 @@ def test_todays_list_drops_yesterdays_pages_but_keeps_a_draft_and_logging_out_dr
     assert f"/s/TEST/patrols/{drafted}" in kept
     assert [path for path in kept if "/patrols/" in path] == sorted(
         [f"/s/TEST/patrols/{i}" for i in (*world["today"], drafted)]
-        + [f"/s/TEST/api/patrols/{i}/checkpoints" for i in world["today"]])
+        + [f"/api/v1/sites/TEST/patrols/{i}/checkpoints" for i in world["today"]])
 
     # Offline, the dropped page is not on the tablet any more; the drafted one is.
     context.set_offline(True)

@@ -17,8 +17,10 @@ outbox) and the service worker with its caches. "Offline" is Playwright's networ
 
 A stale CSRF token is simulated twice over, since waiting for the real one to expire (hours) is too slow:
 the page's <meta name="csrf-token"> is replaced with garbage (the queue must not depend on the page's token),
-and the first fresh token the queue fetches from /api/csrf-token is swapped for garbage by a Playwright route,
-so the first POST is refused by Flask-WTF (400, HTML) and the queue must fetch another token and retry once.
+and the first fresh token the queue fetches from /api/v1/session/csrf-token is swapped for garbage by a Playwright
+route, so the first POST to the API is refused (400, problem+json of type urn:gridpatrol:problem:csrf) and the
+queue must fetch another token and retry once. The form's script submits to the API
+(/api/v1/sites/<site>/patrols/<id>/submission) with the session and that token.
 """
 
 from __future__ import annotations
@@ -101,12 +103,12 @@ def patrol_state(app, patrol_id: int) -> dict:
 
 
 def submit_posts(server, patrol_id: int, expect: list[str] | None = None) -> list[str]:
-    """HTTP statuses of the POSTs to the patrol's submit URL that reached gunicorn, in order.
+    """HTTP statuses of the POSTs to the patrol's submission (the API's) that reached gunicorn, in order.
 
     gunicorn writes a request's access-log line just after sending the response, so the browser may have the
     answer a moment before the line is there: with `expect`, wait (briefly) until that many lines are.
     """
-    pattern = re.compile(rf'"POST /s/TEST/patrols/{patrol_id}/submit HTTP/[0-9.]+" (\d{{3}})')
+    pattern = re.compile(rf'"POST /api/v1/sites/TEST/patrols/{patrol_id}/submission HTTP/[0-9.]+" (\d{{3}})')
     deadline = time.monotonic() + 5
     while True:
         found = pattern.findall(server.access_log.read_text()) if server.access_log.exists() else []
@@ -270,7 +272,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
         else:
             route.continue_()
 
-    page.route("**/api/csrf-token", stale_first_token)
+    page.route("**/api/v1/session/csrf-token", stale_first_token)
     context.set_offline(False)
     # Sooner than the 30 s periodic flush: the `online` event itself sends the outbox.
     page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for(timeout=20_000)
@@ -295,7 +297,7 @@ def test_offline_submission_survives_a_browser_restart_and_arrives_once(app, liv
         assert patrol.completed_at < patrol.submitted_at
 
     # 6. Later: nothing waits any more; the draft is gone from the tablet.
-    page.unroute("**/api/csrf-token")
+    page.unroute("**/api/v1/session/csrf-token")
     page.reload()
     page.wait_for_function("() => document.getElementById('offline-queue').dataset.pending === '0'")
     assert page.locator("#offline-queue .queue-entry").count() == 0
@@ -356,7 +358,7 @@ def test_double_tap_on_submit_makes_one_submission(app, live_server, tablet, tmp
     assert state["submissions"] == 1
     assert state["score"] == 100.0
     assert submit_posts(live_server, patrol_id, ["200"]) == ["200"]
-    assert sum(1 for url in record.requests if url.endswith(f"/patrols/{patrol_id}/submit")) == 1
+    assert sum(1 for url in record.requests if url.endswith(f"/patrols/{patrol_id}/submission")) == 1
     assert not record.csp_violations, record.csp_violations
     assert not record.page_errors, record.page_errors
 
@@ -397,7 +399,7 @@ def test_refused_submission_keeps_the_draft_and_the_fixed_one_is_accepted_once(a
     assert (outbox, drafts) == (0, 1), "the refused entry leaves the outbox; the draft stays to be fixed"
 
     page.locator(".scan-list li .scan-remove").tap()
-    with page.expect_request(lambda r: r.url.endswith(f"/patrols/{patrol_id}/submit")) as sent:
+    with page.expect_request(lambda r: r.url.endswith(f"/patrols/{patrol_id}/submission")) as sent:
         with page.expect_navigation(url=f"{live_server.url}/s/TEST/today"):
             page.locator(SUBMIT).tap()
     # No photos: the payload goes as the JSON body (no multipart for the server to parse).
@@ -464,3 +466,48 @@ def test_camera_scan_reads_a_checkpoint_poster(app, live_server, chromium_browse
     finally:
         browser.close()
     recorder.assert_clean()
+
+
+def test_what_a_form_of_before_the_api_queued_or_kept_goes_to_the_api(app, live_server, tablet):
+    """A tablet updated with a patrol in its outbox: the entry carries the form's old addresses (its submit URL,
+    /api/csrf-token), which are gone; the outbox sends it to the API, once. A form page kept from then looks
+    checkpoints up at the old address: the service worker asks the API online, and offline answers from the
+    table kept then (v3's address, carried over)."""
+    patrol_id, _poster = open_patrol_now(app)
+    page, record = tablet
+    log_in(page, live_server, leader0())
+    page.goto(f"{live_server.url}/s/TEST/today")
+    wait_for_service_worker(page)
+    with app.app_context():
+        items = [i.id for i in db.session.get(Patrol, patrol_id).template_version.items]
+    payload = {"client_uuid": "0f6c1f0e-legacy-entry", "completed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+               "answers": [{"item_id": i, "result": "pass", "note": "", "photos": []} for i in items],
+               "scans": [], "location": None}
+    old = {"submit": f"{live_server.url}/s/TEST/patrols/{patrol_id}/submit", "csrf": f"{live_server.url}/api/csrf-token"}
+    page.evaluate("""([old, patrolId, payload]) => GridPatrolQueue.enqueue({
+        id: JSON.parse(payload).client_uuid, patrolId: patrolId, url: old.submit, csrfUrl: old.csrf,
+        todayUrl: location.href, gridCode: "A01", gridName: "", payload: payload, photos: []})""",
+                  [old, str(patrol_id), json.dumps(payload)])
+    page.locator('#offline-queue .queue-result[data-state="accepted"]').wait_for(timeout=40_000)
+    state = patrol_state(app, patrol_id)
+    assert state["status"] == "submitted" and state["client_uuids"] == ["0f6c1f0e-legacy-entry"]
+    assert submit_posts(live_server, patrol_id, ["200"]) == ["200"]
+    assert f"/s/TEST/patrols/{patrol_id}/submit" not in live_server.access_log.read_text()
+    assert not any(url.endswith("/api/csrf-token") for url in record.requests)
+
+    legacy = f"{live_server.url}/s/TEST/api/patrols/{patrol_id}/checkpoint?code={CHECKPOINT_CODE}"
+    lookup = """(url) => fetch(url, {headers: {Accept: 'application/json'}})
+        .then((r) => r.json().then((body) => [r.status, body.name || body.detail || null, !!body.offline]))"""
+    assert page.evaluate(lookup, legacy) == [200, "一楼东门巡更点", False]  # asked of the API
+    # Only the table kept then: the one today's list keeps now (at the API's address) would be asked first.
+    page.evaluate("""([table, current, body]) => caches.keys().then((names) => caches.open(
+        names.filter((n) => n.startsWith('gridpatrol-pages-'))[0] || 'gridpatrol-pages-v4'))
+        .then((cache) => cache.delete(current).then(() =>
+          cache.put(table, new Response(body, {headers: {'Content-Type': 'application/json'}}))))""",
+                  [legacy.split("?")[0] + "s", f"{live_server.url}/api/v1/sites/TEST/patrols/{patrol_id}/checkpoints",
+                   json.dumps({"patrol_id": patrol_id, "grid": "A01", "checkpoints": [
+                       {"code": CHECKPOINT_CODE, "name": "旧表里的巡更点", "poster_sha256": "0" * 64}]})])
+    page.context.set_offline(True)
+    assert page.evaluate(lookup, legacy) == [200, "旧表里的巡更点", True]  # from the table kept then
+    page.context.set_offline(False)
+    assert not record.page_errors, record.page_errors

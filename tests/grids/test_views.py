@@ -155,18 +155,21 @@ def test_upload_imports_a_good_file(app, site):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Grid)) == 5
 
 
-def test_locate_endpoint(app, site):
+def test_locate_is_the_apis(app, site):
+    """The page-era /api/sites/<code>/locate is gone: locating is the API's (/api/v1/sites/<site>/locate), with the
+    same answer, here for a logged-in browser."""
     client = _login(app, "someone")
-    inside = client.get("/api/sites/TEST/locate?lon=120.1505&lat=30.2795").get_json()
+    assert client.get("/api/sites/TEST/locate?lon=120.1505&lat=30.2795").status_code == 404
+    inside = client.get("/api/v1/sites/TEST/locate?lon=120.1505&lat=30.2795").get_json()
     assert inside["inside"] and inside["grid"]["code"] == "A01" and inside["grid"]["leader"]["username"] == "leader0"
-    outside = client.get("/api/sites/TEST/locate?lon=120.1530&lat=30.2795").get_json()
+    outside = client.get("/api/v1/sites/TEST/locate?lon=120.1530&lat=30.2795").get_json()
     assert not outside["inside"] and outside["nearest"]["code"] == "A02"
     assert outside["nearest"]["distance_m"] == pytest.approx(96.2, abs=1.0)
-    assert client.get("/api/sites/TEST/locate?lon=abc&lat=1").status_code == 400
-    refused = client.get("/api/sites/TEST/locate?lon=120&lat=95")
-    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
-    assert refused.get_json()["status"] == 422 and refused.get_json()["detail"]
-    assert app.test_client().get("/api/sites/TEST/locate?lon=120.15&lat=30.28").status_code == 302
+    for query in ("lon=abc&lat=1", "lon=120&lat=95"):
+        refused = client.get(f"/api/v1/sites/TEST/locate?{query}")
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+        assert refused.get_json()["code"] == "invalid_request" and refused.get_json()["detail"]
+    assert app.test_client().get("/api/v1/sites/TEST/locate?lon=120.15&lat=30.28").status_code == 401
 
 
 def _cli(app, args, stdin=None):

@@ -71,3 +71,18 @@ def materialize(app, now: dt.datetime):
 def patrols(app) -> list[Patrol]:
     with app.app_context():
         return list(db.session.scalars(sa.select(Patrol).order_by(Patrol.window_start, Patrol.grid_id)))
+
+
+def submission_url(patrol_id: int, site: str = "TEST") -> str:
+    """Where the form's script sends a patrol (the API's submission)."""
+    return f"/api/v1/sites/{site}/patrols/{patrol_id}/submission"
+
+
+def submit_as_tablet(client, patrol_id: int, payload: dict, *, token: str | None = None, site: str = "TEST"):
+    """POST the tablet's payload as the form's script does with photos (the multipart `payload` field), with the
+    logged-in session's CSRF token."""
+    import json
+
+    token = token or helpers.csrf_token(client, f"/s/{site}/patrols/{patrol_id}")
+    return client.post(submission_url(patrol_id, site), data={"payload": json.dumps(payload)},
+                       content_type="multipart/form-data", headers={"X-CSRFToken": token})

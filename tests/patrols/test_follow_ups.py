@@ -5,7 +5,6 @@ issues/patrol_page.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 
@@ -50,9 +49,7 @@ def _payload(live_patrol, failing=()):
 
 
 def _submit(client, patrol_id, payload):
-    token = helpers.csrf_token(client, f"/s/TEST/patrols/{patrol_id}")
-    return client.post(f"/s/TEST/patrols/{patrol_id}/submit", data={"payload": json.dumps(payload)},
-                       headers={"X-CSRFToken": token})
+    return builders.submit_as_tablet(client, patrol_id, payload)
 
 
 def _issues_of(app, patrol_id) -> dict[int, int]:

@@ -257,16 +257,13 @@ def test_the_form_and_the_result_show_only_the_patrols_items(app, live):
 
 
 def test_a_submission_with_an_item_of_another_category_is_a_422(app, live):
-    import json
 
     client = _client(app, "leader0")
     ids = _item_ids(app, live)
     payload = {"client_uuid": str(uuid.uuid4()), "completed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                "answers": [{"item_id": ids[c], "result": "fail" if c == "T-03" else "pass"}
                            for c in ("T-01", "T-02", "T-03", "T-04")]}
-    token = helpers.csrf_token(client, f"/s/TEST/patrols/{live}")
-    response = client.post(f"/s/TEST/patrols/{live}/submit", data={"payload": json.dumps(payload)},
-                           headers={"X-CSRFToken": token})
+    response = builders.submit_as_tablet(client, live, payload)
     assert response.status_code == 422
     assert "not on this checklist" in response.get_json()["detail"]
     with app.app_context():

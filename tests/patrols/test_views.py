@@ -1,4 +1,5 @@
-"""Patrol pages over HTTP: who may open, fill and submit what; idempotent submission under concurrency."""
+"""Patrol pages over HTTP: who may open, fill and submit what (the form's script submits to the API, the plain form
+to the page); idempotent submission under concurrency."""
 
 import concurrent.futures
 import datetime as dt
@@ -51,9 +52,7 @@ def _payload(live_patrol, client_uuid=None, note=""):
 
 
 def _post(client, patrol_id, payload):
-    token = helpers.csrf_token(client, f"/s/TEST/patrols/{patrol_id}")
-    return client.post(f"/s/TEST/patrols/{patrol_id}/submit", data={"payload": json.dumps(payload)},
-                       headers={"X-CSRFToken": token})
+    return builders.submit_as_tablet(client, patrol_id, payload)
 
 
 def test_today_lists_the_leaders_patrol(app, live_patrol):
@@ -86,8 +85,7 @@ def test_another_leader_cannot_submit(app, live_patrol):
     assert response.status_code == 200
     other = _client(app, "leader1")
     token = helpers.csrf_token(other, "/s/TEST/today")
-    response = other.post(f"/s/TEST/patrols/{live_patrol['id']}/submit",
-                          data={"payload": json.dumps(_payload(live_patrol))}, headers={"X-CSRFToken": token})
+    response = builders.submit_as_tablet(other, live_patrol["id"], _payload(live_patrol), token=token)
     assert response.status_code == 403
 
 
@@ -107,8 +105,9 @@ def test_submit_json_replay_and_conflict(app, live_patrol):
 
 def test_submit_without_csrf_is_refused(app, live_patrol):
     client = _client(app, "leader0")
-    response = client.post(f"/s/TEST/patrols/{live_patrol['id']}/submit", data={"payload": json.dumps(_payload(live_patrol))})
-    assert response.status_code == 400
+    response = client.post(builders.submission_url(live_patrol["id"]), data={"payload": json.dumps(_payload(live_patrol))},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400 and response.get_json()["code"] == "csrf"
     with app.app_context():
         assert db.session.get(Patrol, live_patrol["id"]).status != "submitted"
 
@@ -116,7 +115,8 @@ def test_submit_without_csrf_is_refused(app, live_patrol):
 def test_invalid_json_and_incomplete_answers_save_nothing(app, live_patrol):
     client = _client(app, "leader0")
     token = helpers.csrf_token(client, "/s/TEST/today")
-    bad = client.post(f"/s/TEST/patrols/{live_patrol['id']}/submit", data={"payload": "{nope"}, headers={"X-CSRFToken": token})
+    bad = client.post(builders.submission_url(live_patrol["id"]), data={"payload": "{nope"},
+                      content_type="multipart/form-data", headers={"X-CSRFToken": token})
     assert bad.status_code == 400
     body = _payload(live_patrol)
     body["answers"].pop()
@@ -137,8 +137,8 @@ def test_plain_form_submission_without_script(app, live_patrol):
 
 
 def test_csrf_token_endpoint_needs_login(app, live_patrol):
-    assert app.test_client().get("/api/csrf-token").status_code == 302
-    assert _client(app, "leader0").get("/api/csrf-token").get_json()["token"]
+    assert app.test_client().get("/api/v1/session/csrf-token").status_code == 401
+    assert _client(app, "leader0").get("/api/v1/session/csrf-token").get_json()["token"]
 
 
 @pytest.mark.slow
@@ -152,11 +152,11 @@ def test_three_concurrent_posts_with_one_uuid_make_one_submission(app, live_patr
         "csrf_token": token, "username": "leader0", "password": helpers.DEFAULT_PASSWORD}).encode())
     page = opener.open(f"{gunicorn_server.url}/s/TEST/patrols/{live_patrol['id']}").read().decode()
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    body = urllib.parse.urlencode({"payload": json.dumps(_payload(live_patrol))}).encode()
+    body = json.dumps(_payload(live_patrol)).encode()
 
     def post(_):
-        request = urllib.request.Request(f"{gunicorn_server.url}/s/TEST/patrols/{live_patrol['id']}/submit", data=body,
-                                         headers={"X-CSRFToken": token})
+        request = urllib.request.Request(gunicorn_server.url + builders.submission_url(live_patrol["id"]), data=body,
+                                         headers={"X-CSRFToken": token, "Content-Type": "application/json"})
         with opener.open(request, timeout=30) as response:
             return response.status, json.loads(response.read())
 
@@ -208,7 +208,7 @@ def test_plan_preview_saves_nothing_and_save_creates(app, live_patrol):
 
 def _post_json(client, patrol_id, body: str | bytes, token: str | None = None):
     token = token or helpers.csrf_token(client, f"/s/TEST/patrols/{patrol_id}")
-    return client.post(f"/s/TEST/patrols/{patrol_id}/submit", data=body, content_type="application/json",
+    return client.post(builders.submission_url(patrol_id), data=body, content_type="application/json",
                        headers={"X-CSRFToken": token})
 
 
@@ -232,7 +232,7 @@ def test_bad_json_bodies_are_refused_and_save_nothing(app, live_patrol):
         response = _post_json(client, live_patrol["id"], body, token)
         assert response.status_code == status, body
         assert response.get_json()["detail"]
-    no_token = client.post(f"/s/TEST/patrols/{live_patrol['id']}/submit", data=json.dumps(_payload(live_patrol)),
+    no_token = client.post(builders.submission_url(live_patrol["id"]), data=json.dumps(_payload(live_patrol)),
                            content_type="application/json")
     assert no_token.status_code == 400
     with app.app_context():

@@ -5,6 +5,9 @@
 // or 409 / 422 / other refusals that no retry can fix (recorded as an outcome the today page shows).
 // Network errors, 5xx, an expired login or a refused CSRF token keep it queued; it is retried on page load,
 // on the `online` event, every 30 s while a page is open, and by Background Sync where the browser has it.
+// It is sent to the API (POST /api/v1/sites/<site>/patrols/<id>/submission) with the session's cookie and a
+// CSRF token fetched just before (GET /api/v1/session/csrf-token); an entry queued by a form of before the API
+// (its addresses /s/<site>/patrols/<id>/submit and /api/csrf-token) is sent to those addresses instead.
 //
 // One IndexedDB database "gridpatrol" (shared with patrol-form.js) holds three stores:
 //   outbox   {id: client_uuid, patrolId, url, csrfUrl, todayUrl, gridCode, gridName, payload (JSON string),
@@ -342,7 +345,23 @@
   // The problem type the server gives a refused CSRF token (gridpatrol/core/errors.py).
   var CSRF_PROBLEM = "urn:gridpatrol:problem:csrf";
 
-  function transmit(entry) {
+  // The addresses the form used before it submitted to the API, and where they moved (the same submission: the
+  // server's client-UUID check is the same there, so a retry of one already received is answered, not doubled).
+  var LEGACY_SUBMIT = /^(.*\/)s\/([^\/?#]+)\/patrols\/(\d+)\/submit$/;
+  var LEGACY_CSRF = /^(.*\/)api\/csrf-token$/;
+
+  function currentAddresses(entry) {
+    var moved = {};
+    Object.keys(entry).forEach(function (key) { moved[key] = entry[key]; });
+    var submit = LEGACY_SUBMIT.exec(entry.url || "");
+    if (submit) moved.url = submit[1] + "api/v1/sites/" + submit[2] + "/patrols/" + submit[3] + "/submission";
+    var csrf = LEGACY_CSRF.exec(entry.csrfUrl || "");
+    if (csrf) moved.csrfUrl = csrf[1] + "api/v1/session/csrf-token";
+    return moved;
+  }
+
+  function transmit(queued) {
+    var entry = currentAddresses(queued);
     if (global.navigator && global.navigator.onLine === false) {
       return Promise.resolve({state: "queued", status: 0, message: t("errNetwork")});
     }
@@ -749,6 +768,7 @@
     findByPatrol: findByPatrol,
     sendById: sendById,
     transmit: transmit,
+    currentAddresses: currentAddresses,
     flush: flush,
     onChange: onChange,
     getDraft: getDraft,

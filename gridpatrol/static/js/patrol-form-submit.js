@@ -64,7 +64,9 @@
         location: state.location ? {lon: state.location.lon, lat: state.location.lat, accuracy: state.location.accuracy} : null
       };
       return {
-        id: state.clientUuid, patrolId: ctx.patrolId, url: form.action, csrfUrl: data.csrfUrl, todayUrl: data.todayUrl,
+        // The API's submission (data-submit-url); the form's action is the plain form's, for a page without script.
+        id: state.clientUuid, patrolId: ctx.patrolId, url: data.submitUrl || form.action, csrfUrl: data.csrfUrl,
+        todayUrl: data.todayUrl,
         gridCode: data.gridCode || "", gridName: data.gridName || "", payload: JSON.stringify(payload),
         photos: state.photos.filter(function (p) { return used[p.name]; }).map(function (p) { return {name: p.name, blob: p.blob}; }),
         queuedAt: new Date().toISOString()

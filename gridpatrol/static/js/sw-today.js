@@ -3,7 +3,7 @@
 // The today page (today-offline.js) posts the ids of the patrols on its list that the leader can still fill,
 // and of all the patrols on it, with a MessagePort for the answer:
 //   {type: "keep-today", todayUrl, patrols: [id, ...], listed: [id, ...]}   online: fetch each patrol's form page
-//        and its checkpoint table (patrols/offline.py) into the page cache, replacing any older copy, so the copy
+//        and its checkpoint table (the API's, patrols/offline.py) into the page cache, replacing any older copy, so the copy
 //        kept is the one of the list just opened; then drop the pages and tables of this site's patrols not on
 //        the list (yesterday's), except those with a draft or a queued submission in IndexedDB (offline-queue.js:
 //        patrolsHeld). A patrol done today keeps the copy there is (not refreshed: nothing is left to fill).
@@ -22,7 +22,8 @@
   var PARALLEL = 3;  // fetches at a time: a leader's list is a handful of patrols; the server is not hammered
   var config = null;
 
-  // "/s/<site>/" from the today page's address, or null when the address is not a today page.
+  // The site's addresses from the today page's address (".../s/<site>/today"): its pages ("/s/<site>/") and its
+  // part of the API ("/api/v1/sites/<site>/"); null when the address is not a today page.
   function sitePrefix(todayUrl) {
     var url;
     try {
@@ -31,17 +32,24 @@
       return null;
     }
     if (url.origin !== global.location.origin || !config.isCacheablePage(url)) return null;
-    var match = /^(.*\/s\/[A-Z0-9_-]+\/)today$/.exec(url.pathname);
-    return match ? url.origin + match[1] : null;
+    var match = /^(.*\/)s\/([A-Z0-9_-]+)\/today$/.exec(url.pathname);
+    if (!match) return null;
+    return {pages: url.origin + match[1] + "s/" + match[2] + "/",
+            api: url.origin + match[1] + "api/v1/sites/" + match[2] + "/"};
   }
 
-  function formUrl(prefix, id) { return prefix + "patrols/" + id; }
-  function tableUrl(prefix, id) { return prefix + "api/patrols/" + id + "/checkpoints"; }
+  function formUrl(prefix, id) { return prefix.pages + "patrols/" + id; }
+  function tableUrl(prefix, id) { return prefix.api + "patrols/" + id + "/checkpoints"; }
 
-  // The patrol id of a cached form page or checkpoint table of this site, or null for anything else.
+  // The patrol id of a cached form page or checkpoint table of this site (also a table kept by a worker of before
+  // the API, at /s/<site>/api/patrols/<id>/checkpoints), or null for anything else.
   function patrolOf(prefix, key) {
-    if (key.indexOf(prefix) !== 0) return null;
-    var match = /^(?:patrols\/(\d+)\/?|api\/patrols\/(\d+)\/checkpoints)$/.exec(key.slice(prefix.length));
+    var match = null;
+    if (key.indexOf(prefix.pages) === 0) {
+      match = /^(?:patrols\/(\d+)\/?|api\/patrols\/(\d+)\/checkpoints)$/.exec(key.slice(prefix.pages.length));
+    } else if (key.indexOf(prefix.api) === 0) {
+      match = /^patrols\/(\d+)\/checkpoints$/.exec(key.slice(prefix.api.length));
+    }
     return match ? (match[1] || match[2]) : null;
   }
 
