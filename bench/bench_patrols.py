@@ -9,9 +9,10 @@
    materialise run a week after the previous one (windows slept through made missed), target < 5 s, and
    the whole restart catch-up (`run_job` mark_missed, materialize, remind, each with its heartbeat).
 3. Submissions per second of a 30-item patrol, gunicorn with 4 workers (production settings): each load
-   client logs in as its own grid leader (session cookie, CSRF token from /api/csrf-token) and POSTs the
-   tablet's multipart submission (`payload` JSON: client_uuid, completed_at, 30 answers) to
-   /s/<site>/patrols/<id>/submit, a different pre-made open patrol per request; once without photos (the payload
+   client logs in as its own grid leader (session cookie, CSRF token from /api/v1/session/csrf-token) and POSTs
+   the tablet's multipart submission (`payload` JSON: client_uuid, completed_at, 30 answers) to the API with the
+   session, as the tablet's outbox does (/api/v1/sites/<site>/patrols/<id>/submission; bench_api.py measures it
+   with a bearer token), a different pre-made open patrol per request; once without photos (the payload
    as the JSON body, as the tablet sends it) and once with one small JPEG (multipart, unique bytes per
    submission). Reported as a ratio to the bare-Flask baseline measured in the same run (target ≥ 0.2).
    Afterwards the database must hold exactly one submitted patrol per 200.
@@ -383,7 +384,7 @@ def submission_factory(data: SubmitData, pools: list[list[int]], photo: bytes | 
             body, content_type = multipart({"payload": json.dumps(payload)}, files)
         else:
             body, content_type = json.dumps(payload).encode(), "application/json"
-        return harness.Request("POST", f"/s/{SUBMIT_SITE}/patrols/{patrol_id}/submit",
+        return harness.Request("POST", f"/api/v1/sites/{SUBMIT_SITE}/patrols/{patrol_id}/submission",
                                {**ctx.state, "Content-Type": content_type, "Accept": "application/json"}, body)
 
     return setup, factory
@@ -454,13 +455,13 @@ def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[
             warm_pools = make_pools(url, args.clients, warm_per_client)
             pools = make_pools(url, args.clients, per_client)
             setup, factory = submission_factory(data, warm_pools, jpeg)
-            warm = harness.measure(server, "/s/<site>/patrols/<id>/submit", duration=args.warmup, warmup=0,
+            warm = harness.measure(server, "/api/v1/sites/<site>/patrols/<id>/submission", duration=args.warmup, warmup=0,
                                    clients=args.clients, max_requests=warm_per_client * args.clients,
                                    client_setup=setup, request_factory=factory, expect_status={200},
                                    timeout=SUBMIT_TIMEOUT_S, label=f"warm-up ({backend}, {name})")
             setup, factory = submission_factory(data, pools, jpeg)
             print(f"  [{backend}] measuring submissions, {name} ...", flush=True)
-            result = harness.measure(server, "/s/<site>/patrols/<id>/submit", duration=args.duration, warmup=0,
+            result = harness.measure(server, "/api/v1/sites/<site>/patrols/<id>/submission", duration=args.duration, warmup=0,
                                      clients=args.clients, max_requests=per_client * args.clients,
                                      client_setup=setup, request_factory=factory, expect_status={200},
                                      timeout=SUBMIT_TIMEOUT_S, label=f"submit 30 items, {name} ({backend})")

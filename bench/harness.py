@@ -880,7 +880,8 @@ def login(host: str, port: int, username: str, password: str, *, api_csrf_token:
     """Log in through the login form as a browser or tablet does; return the headers of the session.
 
     GET /login for the CSRF token of the page, POST the form with it (anything but a 302 raises), and with
-    api_csrf_token=True also GET /api/csrf-token for the token the JSON and multipart endpoints want. Returns
+    api_csrf_token=True also GET /api/v1/session/csrf-token for the token the JSON and multipart endpoints (and
+    the API, called with the session) want. Returns
     {"Cookie": ...} (plus {"X-CSRFToken": ...} with api_csrf_token). One connection, closed afterwards.
     Made for measure's client_setup, each client its own session:
     `client_setup=lambda ctx: harness.login(ctx.host, ctx.port, names[ctx.index], password)`.
@@ -906,9 +907,9 @@ def login(host: str, port: int, username: str, password: str, *, api_csrf_token:
             raise RuntimeError(f"login of {username} answered {status}")
         extra = {}
         if api_csrf_token:
-            status, data = call("GET", "/api/csrf-token")
+            status, data = call("GET", "/api/v1/session/csrf-token")
             if status != 200:
-                raise RuntimeError(f"/api/csrf-token answered {status} for {username}")
+                raise RuntimeError(f"/api/v1/session/csrf-token answered {status} for {username}")
             extra["X-CSRFToken"] = json.loads(data)["token"]
         return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), **extra}
     finally:
