@@ -1,22 +1,24 @@
 """The API under load: a tablet's 30-item submission with a bearer token, and the issue list at 20,000 issues.
 
     .venv/bin/python bench/bench_api.py [--duration 10] [--clients 8] [--issue-clients 1 4 8] [--issues 20000]
-                                        [--photo-run] [--no-page-path] [--skip-submissions] [--skip-issues]
+                                        [--photo-run] [--no-session-run] [--no-page-path] [--skip-submissions]
+                                        [--skip-issues] [--workers 4] [--no-save]
 
 1. Submissions: gunicorn with 4 workers (production settings) and `--clients` load processes, each holding a
    personal API token of its own grid leader (`accounts.tokens.create`, as `gridpatrol tokens create` does), POST
    the tablet's 30-item payload (client_uuid, completed_at, answers[{item_id, result, note, photos}], scans) as
    the JSON body to `/api/v1/sites/S000/patrols/<id>/submission` with `Authorization: Bearer …`, a different
    pre-made open patrol per request (the data of bench_patrols.py: one site of 49 grids, a 30-item checklist).
-   With --photo-run also once as multipart with one small JPEG (unique bytes per submission). A short warm-up run
+   With --photo-run also once as multipart with one small JPEG (unique bytes per submission); unless
+   --no-session-run also with each leader's browser session and CSRF token instead of the token (what the tablet's
+   outbox sends, bench_patrols.py's submission), to tell what the token costs. A short warm-up run
    precedes each measured run; afterwards the database must hold exactly one submitted patrol, one submission
    and 30 answers per 200 (`consistent`, else `INCONSISTENT` and the exit status is 1).
    On the same server, in the same run, **the floor**: `POST /notifications/read`, the app's cheapest
-   authenticated write (session, CSRF, one UPDATE, commit), as bench_patrols.py measures it (the CSRF token from
-   /api/v1/session/csrf-token, as the tablet's outbox fetches it). Each submission row is printed as a ratio to
-   that floor; target for the API ≥ 0.5 with 0 errors. The page path (a session, CSRF, the JSON payload to
-   `/s/<site>/patrols/<id>/submit`) measured 0.30–0.34 in bench_patrols.py; it now answers a 308 to the API, so
-   it is no longer measured beside it.
+   authenticated write (session, CSRF, one UPDATE, commit), as bench_patrols.py measures it. Each submission
+   row is printed as a ratio to that floor; target for the API ≥ 0.5 with 0 errors. The page path (a session, CSRF, the JSON payload to
+   `/s/<site>/patrols/<id>/submit`) measured 0.30–0.34 in bench_patrols.py before the tablet moved to the API;
+   it now answers a 308 to the API, so it cannot be measured beside it.
 2. The issue list: the 20,000 issues of bench_queue.py (one site BENCH of 49 grids, five years, ~5 events each),
    `GET /api/v1/sites/BENCH/issues?per_page=50` with a supervisor's token (the queue's default: open issues by
    deadline), at each load level of `--issue-clients`; p50/p95/p99 against the queue page's target p95 < 100 ms,
@@ -70,24 +72,6 @@ def make_tokens(url: str, usernames: list[str]) -> list[str]:
             made.append(token)
     harness.release_app(app)
     return made
-
-
-def session_with_csrf(host: str, port: int, username: str, password: str) -> dict[str, str]:
-    """A browser's session (the login form) and its CSRF token, fetched as the tablet's outbox does, from
-    /api/v1/session/csrf-token (whose answer may update the session cookie): {"Cookie": ..., "X-CSRFToken": ...}."""
-    jar = dict(pair.split("=", 1) for pair in harness.login(host, port, username, password)["Cookie"].split("; "))
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    try:
-        conn.request("GET", "/api/v1/session/csrf-token",
-                     headers={"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
-        response = conn.getresponse()
-        body = response.read()
-        harness.store_cookies(response, jar)
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"/api/v1/session/csrf-token answered {response.status} for {username}")
-    return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), "X-CSRFToken": json.loads(body)["token"]}
 
 
 def _get(server: str, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -178,9 +162,16 @@ def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[
                                        f"/api/v1/sites/{SITE}/patrols/<id>/submission", make)
             results.append(result)
             notes.append(note)
+        if not args.no_session_run:  # the same endpoint with the browser's session and CSRF token (the tablet's way)
+            make = _Factory(lambda pools, p: patrols_bench.submission_factory(data, pools, p), None)
+            result, note = _submit_run(server, url, args, backend, "API submit 30 items, session, no photo",
+                                       f"/api/v1/sites/{SITE}/patrols/<id>/submission", make)
+            results.append(result)
+            notes.append(note)
 
         def floor_setup(ctx: harness.ClientContext) -> dict[str, str]:
-            headers = session_with_csrf(ctx.host, ctx.port, data.leaders[ctx.index], patrols_bench.LEADER_PASSWORD)
+            headers = harness.login(ctx.host, ctx.port, data.leaders[ctx.index], patrols_bench.LEADER_PASSWORD,
+                                    api_csrf_token=True)
             return {**headers, "Content-Type": "application/x-www-form-urlencoded"}
 
         def floor_request(ctx: harness.ClientContext, seq: int) -> harness.Request:
@@ -205,6 +196,10 @@ def submission_lines(results: list[harness.Result], base: harness.Result) -> lis
         if r.label.startswith("floor:"):
             lines.append(f"  {r.label}: {r.rps:,.1f} requests/s = {r.rps / base.rps:.3f} × the bare baseline")
         else:
+            if ", session," in r.label:
+                lines.append(f"  {r.label}: {r.rps:,.1f} submissions/s = {to_floor:.2f} × the floor, {r.errors} "
+                             "errors (the tablet's way: its session and CSRF token; for comparison)")
+                continue
             verdict = "met" if to_floor >= TARGET_FLOOR_RATIO and not r.errors else "MISSED"
             lines.append(f"  {r.label}: {r.rps:,.1f} submissions/s = {to_floor:.2f} × the floor, "
                          f"{r.errors} errors (target ≥ {TARGET_FLOOR_RATIO:g} × the floor, 0 errors: {verdict}; "
@@ -268,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="patrols made for each measured submission run, the run's request cap (default 4000)")
     parser.add_argument("--warm-submissions", type=int, default=800, help="patrols for each warm-up run")
     parser.add_argument("--photo-run", action="store_true", help="also submit through the API with one JPEG")
+    parser.add_argument("--no-session-run", action="store_true",
+                        help="skip the submissions with a session and CSRF token instead of a bearer token")
     parser.add_argument("--no-page-path", action="store_true",
                         help="skip the queue page measured beside the API's issue list")
     parser.add_argument("--skip-submissions", action="store_true", help="only the issue list")
