@@ -18,7 +18,7 @@ from flask_login import AnonymousUserMixin
 from sqlalchemy import Select, String, bindparam, cast, column, func, or_, select, table, update
 from sqlalchemy.orm import Session, selectinload
 
-from gridpatrol.accounts.models import LoginAttempt, Team, TeamKind, User, UserRole, UserSession
+from gridpatrol.accounts.models import ApiToken, LoginAttempt, Team, TeamKind, User, UserRole, UserSession
 from gridpatrol.audit import services as audit
 from gridpatrol.core.db import serialize_writers
 from gridpatrol.core.errors import DomainError
@@ -403,6 +403,14 @@ _LIVE_SESSION_USER = (
 )
 
 
+_LIVE_TOKEN_USER = (
+    select(User, _ROLES_AS_TEXT, ApiToken.id, ApiToken.last_used_at).join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+           or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now", type_=ApiToken.created_at.type)),
+           User.active.is_(True))
+)
+
+
 def _grants_from_text(text: Optional[str]) -> tuple[tuple[Role, Optional[int]], ...]:
     pairs = (grant.split(":") for grant in text.split(",")) if text else ()
     return tuple((Role(role), int(site) if site else None) for role, site in pairs)
@@ -423,7 +431,7 @@ class LoadedWithUser:
 
 NOT_LOADED = object()
 _loaded_with_user: list[LoadedWithUser] = []
-_loader_statements: dict[tuple[str, ...], Select] = {}
+_loader_statements: dict[tuple[str, tuple[str, ...]], Select] = {}
 
 
 def load_with_user(extra: LoadedWithUser) -> None:
@@ -446,22 +454,42 @@ def user_for_session_token(token: str) -> Optional[User]:
 
     if presents_token(request):
         return None
-    wanted = [(extra, params) for extra in _loaded_with_user if (params := extra.wanted()) is not None]
+    found = _load_user("session", _LIVE_SESSION_USER, {"token_hash": _token_hash(token), "now": utcnow()})
+    if found is None:
+        return None
+    user, _own = found
+    user.session_token = token
+    return user
+
+
+def user_for_api_token(token_hash: str, now: dt.datetime) -> Optional[tuple[User, int, Optional[dt.datetime]]]:
+    """The user of a live API token (accounts.tokens), with the token's id and when it was last used: one
+    statement, which brings along what the request needs with the user, as a session's does."""
+    found = _load_user("token", _LIVE_TOKEN_USER, {"token_hash": token_hash, "now": now})
+    if found is None:
+        return None
+    user, (token_id, last_used_at) = found
+    return user, token_id, last_used_at
+
+
+def _load_user(kind: str, base: Select, params: dict) -> Optional[tuple[User, tuple]]:
+    """Run a loader statement (`base`: the user, their roles as text, then columns of its own) with the columns
+    registered by `load_with_user` that this request wants; the user with their grants, and the own columns."""
+    wanted = [(extra, more) for extra in _loaded_with_user if (more := extra.wanted()) is not None]
     names = tuple(extra.name for extra, _ in wanted)
-    statement = _loader_statements.get(names)
+    statement = _loader_statements.get((kind, names))
     if statement is None:
-        statement = _LIVE_SESSION_USER
+        statement = base
         for extra, _ in wanted:
             statement = extra.add(statement)
-        _loader_statements[names] = statement
-    params = {"token_hash": _token_hash(token), "now": utcnow()}
+        _loader_statements[(kind, names)] = statement
     for _, more in wanted:
         params.update(more)
     row = db.session.execute(statement, params).one_or_none()
     if row is None:
         return None
-    user, roles, *extras = row
-    user.session_token = token
+    user, roles, *rest = row
+    own, extras = tuple(rest[:len(rest) - len(names)]), rest[len(rest) - len(names):]
     user.loaded_grants = _grants_from_text(roles)
     g._loaded_with_user = dict(zip(names, extras))
-    return user
+    return user, own

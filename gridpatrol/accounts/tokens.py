@@ -101,15 +101,6 @@ def revoke(session: Session, row: ApiToken, *, now: dt.datetime, actor: Optional
     return True
 
 
-def token_row(session: Session, token: str, now: dt.datetime) -> Optional[ApiToken]:
-    """The live token row for `token` with its active user, or None (revoked, expired, unknown, user inactive)."""
-    if not looks_like_token(token):
-        return None
-    return session.scalar(select(ApiToken).join(User, User.id == ApiToken.user_id).where(
-        ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
-        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now), User.active.is_(True)))
-
-
 def note_use(session: Session, token_id: int, now: dt.datetime) -> None:
     """Record when the token was last used (at most every USE_RECORDED_EVERY)."""
     session.execute(update(ApiToken).where(
@@ -143,23 +134,28 @@ def user_for_request(request) -> Optional[User]:
     """Flask-Login's request loader (asked only when no browser session is logged in): the user of a live bearer
     token on a blueprint that takes tokens. `g.authenticated_by` says "token" (a caller with no CSRF token to
     show), `g.token_refused` that a token was presented but is not live (answered 401 by the API)."""
-    from flask import g
-
-    from gridpatrol.core.time import utcnow
-    from gridpatrol.core.transaction import record_despite_rollback
-    from gridpatrol.extensions import db
-
     if not _TOKEN_BLUEPRINTS.intersection(request.blueprints):
         return None
     token = bearer(request)
-    if token is None:
-        return None
+    return user_for_token(token) if token is not None else None
+
+
+def user_for_token(token: str) -> Optional[User]:
+    """The active user of a live token, or None (unknown, revoked, expired, user deactivated: `g.token_refused`).
+    Notes the token's use (at most every USE_RECORDED_EVERY, in a transaction of its own)."""
+    from flask import g
+
+    from gridpatrol.accounts import services
+    from gridpatrol.core.time import utcnow
+    from gridpatrol.core.transaction import record_despite_rollback
+
     now = utcnow()
-    row = token_row(db.session, token, now)
-    if row is None:
+    found = services.user_for_api_token(hash_token(token), now) if looks_like_token(token) else None
+    if found is None:
         g.token_refused = True
         return None
-    g.authenticated_by, g.api_token_id = "token", row.id
-    if row.last_used_at is None or row.last_used_at < now - USE_RECORDED_EVERY:
-        record_despite_rollback(lambda session: note_use(session, row.id, now))
-    return row.user
+    user, token_id, last_used_at = found
+    g.authenticated_by, g.api_token_id = "token", token_id
+    if last_used_at is None or last_used_at < now - USE_RECORDED_EVERY:
+        record_despite_rollback(lambda session: note_use(session, token_id, now))
+    return user

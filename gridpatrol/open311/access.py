@@ -6,7 +6,7 @@ found becomes `g.site`, so the domains' role checks and queries read this site a
 
 The api_key is a token from `gridpatrol tokens create` (or the user's account page), sent as the `api_key`
 argument or as `Authorization: Bearer …` (which keeps it out of URLs and so out of access logs). It is checked
-on every request (`accounts.tokens.token_row`): a revoked or expired token, or one of a deactivated user, is
+on every request (`accounts.tokens.user_for_token`): a revoked or expired token, or one of a deactivated user, is
 refused from the next request on. Only the token authenticates here: a browser's session never does, since this
 blueprint takes no CSRF token. Every refusal is a 403 in the spec's format and in the audit log.
 """
@@ -23,8 +23,6 @@ from sqlalchemy import select
 from gridpatrol.accounts import tokens
 from gridpatrol.accounts.models import User
 from gridpatrol.core.errors import permission_denied
-from gridpatrol.core.time import utcnow
-from gridpatrol.core.transaction import record_despite_rollback
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
 from gridpatrol.open311.params import Open311Error, Params, shown
@@ -65,17 +63,12 @@ def acting_user(params: Params, site: Site) -> User:
     if token is None:
         deny(None, "open311: no api_key")
         raise Open311Error(403, _("api_key is missing: this request needs a personal API token."))
-    now = utcnow()
-    row = tokens.token_row(db.session, token, now)
-    if row is None:
+    user = tokens.user_for_token(token)
+    if user is None:
         deny(None, "open311: api_key not live")
         raise Open311Error(403, _("Invalid api_key: it is unknown, revoked or expired, or its user is "
                                   "deactivated."))
-    g.authenticated_by, g.api_token_id = "token", row.id
-    if row.last_used_at is None or row.last_used_at < now - tokens.USE_RECORDED_EVERY:
-        token_id = row.id
-        record_despite_rollback(lambda session: tokens.note_use(session, token_id, now))
-    user = g.open311_user = row.user
+    g.open311_user = user
     if not user.may_enter_site(site.id):
         deny(user, f"open311: site {site.code} is not one of this user's sites")
         raise Open311Error(403, _("The api_key's user does not work at site %(code)s.", code=site.code))
