@@ -30,7 +30,6 @@ import argparse
 import statistics
 import sys
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 

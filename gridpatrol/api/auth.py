@@ -61,3 +61,13 @@ def _bound() -> int:
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
     return getattr(handler, "max_body_bytes", None) or current_app.config.get("API_MAX_BODY_BYTES",
                                                                             DEFAULT_MAX_BODY_BYTES)
+
+
+def whole_body() -> bytes:
+    """The body, within the request's bound. werkzeug stops a bounded chunked stream at the bound without saying
+    so, which would make a too large body look like a shorter (malformed) one: reaching the bound is too large."""
+    data = request.get_data(cache=True)
+    if request.max_content_length is not None and len(data) >= request.max_content_length:
+        raise RequestEntityTooLarge(_("The request body is too large: at most %(n)d bytes.",
+                                      n=request.max_content_length))
+    return data

@@ -29,9 +29,9 @@ from flask_wtf.csrf import generate_csrf
 from marshmallow import validate
 from sqlalchemy import and_
 from werkzeug.datastructures import MultiDict
-from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import UnsupportedMediaType
 
-from gridpatrol.api.auth import authenticate, body_limit
+from gridpatrol.api.auth import authenticate, body_limit, whole_body
 from gridpatrol.api.pagination import Page, PageQuery, page_of
 from gridpatrol.api.schemas import clean_text
 from gridpatrol.api.sites import Person
@@ -458,20 +458,10 @@ def _load_json(text: bytes | str) -> Any:
         raise MalformedBody(_("The body is not valid JSON.")) from None
 
 
-def _whole_body() -> bytes:
-    """The body, within the request's bound: a stream cut at the bound is too large, not a shorter body (werkzeug
-    stops a bounded chunked stream at the bound without saying so; the form parser's next read does)."""
-    data = request.get_data(cache=False)
-    if request.max_content_length is not None and len(data) >= request.max_content_length:
-        raise RequestEntityTooLarge(_("The request body is too large: at most %(n)d bytes.",
-                                      n=request.max_content_length))
-    return data
-
-
 def _read_submission() -> tuple[dict, dict[str, bytes]]:
     """The payload (checked against SubmissionIn, returned as sent) and the photos by field name."""
     if request.mimetype == "application/json":
-        payload, files, where = _load_json(_whole_body()), {}, "json"
+        payload, files, where = _load_json(whole_body()), {}, "json"
     elif request.mimetype == "multipart/form-data":
         text = request.form.get("payload")
         if text is None and "payload" in request.files:

@@ -67,6 +67,16 @@ class ProblemParser(FlaskParser):
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         raise MalformedBody(_("The body is not valid JSON."))
 
+    def _raw_load_json(self, req):
+        from webargs import core
+        from webargs.flaskparser import is_json_request
+
+        from gridpatrol.api.auth import whole_body
+
+        if not is_json_request(req):
+            return core.missing
+        return core.parse_json(whole_body())
+
     def load_json(self, req, schema):
         try:
             return super().load_json(req, schema)
