@@ -169,20 +169,7 @@ def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[
             results.append(result)
             notes.append(note)
 
-        def floor_setup(ctx: harness.ClientContext) -> dict[str, str]:
-            headers = harness.login(ctx.host, ctx.port, data.leaders[ctx.index], patrols_bench.LEADER_PASSWORD,
-                                    api_csrf_token=True)
-            return {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-
-        def floor_request(ctx: harness.ClientContext, seq: int) -> harness.Request:
-            body = f"csrf_token={ctx.state['X-CSRFToken']}".encode()
-            return harness.Request("POST", "/notifications/read", dict(ctx.state), body)
-
-        print(f"  [{backend}] measuring the floor, POST /notifications/read ...", flush=True)
-        results.append(harness.measure(server, "/notifications/read", duration=args.duration, warmup=args.warmup,
-                                       clients=args.clients, client_setup=floor_setup,
-                                       request_factory=floor_request, expect_status={302},
-                                       label=f"floor: authenticated POST /notifications/read ({backend})"))
+        results.append(patrols_bench.measure_floor(server, data, args, backend))
     return results, notes
 
 

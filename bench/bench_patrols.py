@@ -443,6 +443,23 @@ def remove_photo_files(url: str, pools: list[list[int]]) -> int:
     return removed
 
 
+def measure_floor(server, data: SubmitData, args, backend: str) -> harness.Result:
+    """The floor, on a server already running: POST /notifications/read, the app's cheapest authenticated write
+    (session, CSRF, one UPDATE, commit), by the leaders of `data` (the CSRF token as the tablet's outbox gets it)."""
+    def floor_setup(ctx: harness.ClientContext) -> dict[str, str]:
+        headers = harness.login(ctx.host, ctx.port, data.leaders[ctx.index], LEADER_PASSWORD, api_csrf_token=True)
+        return {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+
+    def floor_request(ctx: harness.ClientContext, seq: int) -> harness.Request:
+        body = f"csrf_token={ctx.state['X-CSRFToken']}".encode()
+        return harness.Request("POST", "/notifications/read", dict(ctx.state), body)
+
+    print(f"  [{backend}] measuring the floor, POST /notifications/read ...", flush=True)
+    return harness.measure(server, "/notifications/read", duration=args.duration, warmup=args.warmup,
+                           clients=args.clients, client_setup=floor_setup, request_factory=floor_request,
+                           expect_status={302}, label=f"floor: authenticated POST /notifications/read ({backend})")
+
+
 def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[harness.Result], list[str]]:
     data = prepare_submissions(url, args.clients)
     per_client = math.ceil(args.max_submissions / args.clients)
@@ -472,20 +489,7 @@ def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[
                 notes.append(f"[{backend}] {name}: removed the {removed} photo files it stored under instance/photos")
             results.append(result)
 
-        def floor_setup(ctx: harness.ClientContext) -> dict[str, str]:
-            headers = harness.login(ctx.host, ctx.port, data.leaders[ctx.index], LEADER_PASSWORD,
-                                    api_csrf_token=True)
-            return {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-
-        def floor_request(ctx: harness.ClientContext, seq: int) -> harness.Request:
-            body = f"csrf_token={ctx.state['X-CSRFToken']}".encode()
-            return harness.Request("POST", "/notifications/read", dict(ctx.state), body)
-
-        print(f"  [{backend}] measuring the floor, POST /notifications/read ...", flush=True)
-        results.append(harness.measure(server, "/notifications/read", duration=args.duration, warmup=args.warmup,
-                                       clients=args.clients, client_setup=floor_setup,
-                                       request_factory=floor_request, expect_status={302},
-                                       label=f"floor: authenticated POST /notifications/read ({backend})"))
+        results.append(measure_floor(server, data, args, backend))
     return results, notes
 
 
