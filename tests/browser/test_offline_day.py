@@ -47,10 +47,15 @@ def two_days(app) -> dict:
     plans of yesterday only; missed, and not on today's list). A01 has a checkpoint (and its poster's text)."""
     builders.compound(app)
     now = dt.datetime.now(dt.timezone.utc)
+    midnight = now.astimezone(builders.SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
     for minutes_ago in (30, 20):
-        opens = (now - dt.timedelta(minutes=minutes_ago)).astimezone(builders.SHANGHAI).replace(second=0,
-                                                                                                 microsecond=0)
-        builders.make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
+        # Today's windows, never before today's midnight (run at 00:10, both open at 00:00), and plans of today
+        # only: a daily plan would also make tomorrow's patrol (within the 24 hours materialised), which shortly
+        # after midnight lands on today's list.
+        opens = max((now - dt.timedelta(minutes=minutes_ago)).astimezone(builders.SHANGHAI), midnight).replace(
+            second=0, microsecond=0)
+        builders.make_plan(app, starts_on=opens.date(), ends_on=opens.date(), window=opens.strftime("%H:%M"),
+                           minutes=240)
     yesterday = now.astimezone(builders.SHANGHAI).date() - dt.timedelta(days=1)
     for window in ("00:00", "01:00"):
         builders.make_plan(app, starts_on=yesterday, ends_on=yesterday, window=window, minutes=60)
