@@ -48,6 +48,9 @@ DEMO_PORT = 8000
 
 LOG_LEVEL = "INFO"
 
+# The largest request body /api/v1 reads, in bytes (operations that take photos have their own, larger bounds).
+API_MAX_BODY_BYTES = 1024 * 1024
+
 # The scheduler closes last month's points (月度锁定) on this day of the month, in the site's time zone.
 POINTS_CLOSE_DAY = 5
 

@@ -21,9 +21,6 @@ class Unauthenticated(Unauthorized):
         return [*super().get_headers(environ, scope), ("WWW-Authenticate", 'Bearer realm="gridpatrol"')]
 
 
-DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-
-
 def authenticate() -> None:
     """before_request of every API blueprint: the body's bound, then a live token or a logged-in session, else
     401 (before anything of the body is read)."""
@@ -59,8 +56,7 @@ def _bound() -> int:
     API_MAX_BODY_BYTES."""
     view = current_app.view_functions.get(request.endpoint or "")
     handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
-    return getattr(handler, "max_body_bytes", None) or current_app.config.get("API_MAX_BODY_BYTES",
-                                                                            DEFAULT_MAX_BODY_BYTES)
+    return getattr(handler, "max_body_bytes", None) or current_app.config["API_MAX_BODY_BYTES"]
 
 
 def whole_body() -> bytes:

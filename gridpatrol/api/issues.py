@@ -38,8 +38,7 @@ from gridpatrol.accounts import services as accounts
 from gridpatrol.accounts.models import Team
 from gridpatrol.api.auth import authenticate, body_limit
 from gridpatrol.api.pagination import Page, PageQuery, page_of
-from gridpatrol.api.schemas import clean_text
-from gridpatrol.api.sites import Person
+from gridpatrol.api.schemas import Person, clean_text
 from gridpatrol.api.spec import ApiBlueprint
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.access import load

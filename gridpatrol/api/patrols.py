@@ -33,8 +33,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from gridpatrol.api.auth import authenticate, body_limit, whole_body
 from gridpatrol.api.pagination import Page, PageQuery, page_of
-from gridpatrol.api.schemas import clean_text
-from gridpatrol.api.sites import Person
+from gridpatrol.api.schemas import Person, clean_text
 from gridpatrol.api.spec import ApiBlueprint, MalformedBody, RequestInvalid
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError

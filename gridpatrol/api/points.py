@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from gridpatrol.accounts.models import User
 from gridpatrol.api.auth import authenticate
 from gridpatrol.api.pagination import Page, PageQuery, page_of
-from gridpatrol.api.schemas import clean_text
+from gridpatrol.api.schemas import Person, clean_text
 from gridpatrol.api.spec import ApiBlueprint
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.roles import Role, deny
@@ -135,10 +135,8 @@ class PointsTableOut(ma.Schema):
     ledger = ma.fields.String(required=True, metadata={"description": "the month's ledger (this API)"})
 
 
-class PersonOut(ma.Schema):
+class PersonOut(Person):
     id = ma.fields.Integer(required=True)
-    username = ma.fields.String(required=True)
-    name = ma.fields.String(required=True)
 
 
 class SourceOut(ma.Schema):

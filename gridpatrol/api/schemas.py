@@ -1,9 +1,10 @@
-"""Fields every namespace uses."""
+"""Fields and small schemas every namespace uses."""
 
 from __future__ import annotations
 
 import re
 
+import marshmallow as ma
 from marshmallow import ValidationError, validate
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -27,3 +28,10 @@ class CleanText(validate.Regexp):
 
 
 clean_text = CleanText()
+
+
+class Person(ma.Schema):
+    """A user as lists name them: the login name and the display name."""
+
+    username = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)

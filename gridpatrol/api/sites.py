@@ -9,6 +9,7 @@ from flask_login import current_user
 from marshmallow import validate
 
 from gridpatrol.api.auth import authenticate
+from gridpatrol.api.schemas import Person
 from gridpatrol.api.spec import ApiBlueprint
 from gridpatrol.extensions import db
 from gridpatrol.grids import services as grids
@@ -26,11 +27,6 @@ class SiteOut(ma.Schema):
 
 class SiteList(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(SiteOut), required=True)
-
-
-class Person(ma.Schema):
-    username = ma.fields.String(required=True)
-    name = ma.fields.String(required=True)
 
 
 class GridOut(ma.Schema):

@@ -179,3 +179,17 @@ def test_a_chunked_body_over_the_bound_is_too_large_not_malformed(app, world):
         response = Response.from_app(app, environ)
         assert response.status_code == 413, response.get_data(as_text=True)[:300]
         assert response.mimetype == "application/problem+json" and response.get_json()["code"] == "too_large"
+
+
+def test_the_bound_is_a_setting(database_url, tmp_path):
+    """API_MAX_BODY_BYTES (a setting like the others, GRIDPATROL_API_MAX_BODY_BYTES): a smaller bound refuses a
+    body the default takes."""
+    from gridpatrol import create_app
+    from tests.api import builders
+
+    app = create_app({"DATABASE_URL": database_url, "API_MAX_BODY_BYTES": 200})
+    builders.world(app)
+    body = b'{"text": "' + b"x" * 300 + b'"}'
+    response = app.test_client().post("/api/v1/sites/TEST/issues/1/comments", data=body, headers={
+        **bearer(token_for(app, "clerk")), "Content-Type": "application/json"})
+    _problem(response, 413, "too_large")

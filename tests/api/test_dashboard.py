@@ -4,8 +4,6 @@ describes them. The history is the dashboard tests' (tests/dashboard/builders.py
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 import sqlalchemy as sa
 
@@ -15,8 +13,12 @@ from gridpatrol.dashboard.read_model import WEEKS
 from tests import helpers
 from tests.api.builders import bearer, token_for
 from tests.dashboard import builders
+from tests.dashboard import conftest as dashboard_fixtures
 
 API = "/api/v1/sites/{site}/dashboard"
+# The dashboard tests' histories, seen at their NOW through this module's `frozen` (which also stops the API's clock).
+history = dashboard_fixtures.history
+short_history = dashboard_fixtures.short_history
 
 
 @pytest.fixture
@@ -30,16 +32,6 @@ def frozen(monkeypatch):
     for module in (api_dashboard, dashboard_views, issue_views, patrol_views):
         monkeypatch.setattr(module, "utcnow", lambda: builders.NOW)
     return builders.NOW
-
-
-@pytest.fixture
-def history(app, frozen):
-    return builders.build(app)
-
-
-@pytest.fixture
-def short_history(app, frozen):
-    return builders.build(app, history_from=builders.NOW.date() - dt.timedelta(days=3))
 
 
 def _page_json(app, username: str, site: str) -> dict:
