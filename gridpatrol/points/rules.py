@@ -3,7 +3,7 @@
 The live path (signal handlers writing the ledger as events happen) and `rebuild` (recomputing a month
 from the events) both use these functions, so the two cannot drift apart.
 
-Default rules (DESIGN.md): on-time patrol +2, late patrol +1, missed patrol −3, valid issue found +1/+3/+5
+Default rules (docs/domain.md): on-time patrol +2, late patrol +1, missed patrol −3, valid issue found +1/+3/+5
 by severity (一般/较大/重大), rejected report 0, a problem in one's own grid first found by someone else −1 —
 only when the supervisor marked at acceptance that a patrol should have found it (应巡未发现,
 `Issue.should_have_been_found`): staff repair requests (随手拍) do not cost the leader.
