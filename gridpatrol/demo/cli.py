@@ -54,9 +54,11 @@ def _load_quickly(engine) -> None:
               help="How much past to play into a new demo: none, a year or five years (ending now).")
 @click.option("--seed", default=2026, show_default=True, type=int, help="The history's random seed (same seed, "
               "same history).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the demo keeps its database and secret key (default: the instance folder).")
 @with_appcontext
 def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve: bool, history_span: str,
-         seed: int) -> None:
+         seed: int, data_dir: Path | None) -> None:
     """Create the demo SQLite database, load the demo compound (with a history) and serve it with gunicorn."""
     from flask_migrate import upgrade
 
@@ -66,8 +68,12 @@ def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve
     from gridpatrol.demo import services
     from gridpatrol.history import services as history
 
-    instance = current_app.instance_path
-    db_file = Path(instance) / "gridpatrol-demo.sqlite"
+    # From here on SIGTERM (a service manager, `kill`) stops the demo as Ctrl+C does: through the `finally` below,
+    # which stops gunicorn and the scheduler too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    instance = str(data_dir) if data_dir else current_app.instance_path
+    Path(instance).mkdir(parents=True, exist_ok=True)
+    db_file = Path(instance).resolve() / "gridpatrol-demo.sqlite"
     if reset:
         for suffix in ("", "-wal", "-shm"):
             Path(str(db_file) + suffix).unlink(missing_ok=True)
@@ -120,15 +126,44 @@ def demo(host: str | None, port: int | None, workers: int, reset: bool, no_serve
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", str(REPO_ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"]
     # The scheduler is its own process, as in production: it makes patrols, marks misses and reminds.
     scheduler = [sys.executable, "-c", "from gridpatrol.cli import main; main()", "scheduler", "run"]
-    processes = [subprocess.Popen(command, cwd=REPO_ROOT, env=env) for command in (gunicorn, scheduler)]
+    processes: list[subprocess.Popen] = []
     try:
+        for command in (gunicorn, scheduler):
+            processes.append(subprocess.Popen(command, cwd=REPO_ROOT, env=env, preexec_fn=_die_with_parent))
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for p in processes:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        codes = [p.wait() for p in processes]
-    sys.exit(max(codes))
+        codes = _stop_all(processes)
+    sys.exit(max(codes, default=0))
+
+
+STOP_GRACE_SECONDS = 20
+
+
+def _stop_all(processes: list[subprocess.Popen]) -> list[int]:
+    """SIGTERM each child (gunicorn finishes its requests, the scheduler its job), then SIGKILL what is left after
+    the grace period, so the demo never returns while something still serves its port."""
+    for p in processes:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    codes = []
+    for p in processes:
+        try:
+            codes.append(p.wait(timeout=max(0.1, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(p.wait())
+    return [abs(code) for code in codes]
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, be sent SIGTERM if the demo process dies without stopping us (SIGKILL,
+    a crash), so no server is left behind serving a demo nobody runs."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
