@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_baseline.py [--duration 10] [--clients 8] [--warmup 2]
 
 1. the bare Flask app (bench/bare_app.py, GET /) under config/gunicorn.conf.py — the baseline;
-2. GridPatrol's GET /healthz (the whole app stack plus a `SELECT 1`) on a migrated temp SQLite file;
+2. GridPatrol's GET /healthz/live (the whole app stack plus a `SELECT 1`) on a migrated temp SQLite file;
 3. the same on PostgreSQL when GRIDPATROL_BENCH_POSTGRES_URL is set (a scratch database on that server).
 
 Prints the machine, a table (rps, latency percentiles, server CPU per request, ratios to the baseline)
@@ -49,18 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     base = harness.baseline(**run, **server)
     results.append(base)
 
-    print("measuring GridPatrol GET /healthz on SQLite ...", flush=True)
+    print("measuring GridPatrol GET /healthz/live on SQLite ...", flush=True)
     with harness.sqlite_database() as db_url:
         with harness.gunicorn("wsgi:app", database_url=db_url, **server) as url:
-            results.append(harness.measure(url, "/healthz", label="GridPatrol /healthz (SQLite)", **run))
+            results.append(harness.measure(url, "/healthz/live", label="GridPatrol /healthz/live (SQLite)", **run))
 
     pg_url = harness.postgres_url_from_env()
     if pg_url:
         machine["postgresql"] = harness.postgres_server_version(pg_url)
-        print(f"measuring GridPatrol GET /healthz on PostgreSQL {machine['postgresql']} ...", flush=True)
+        print(f"measuring GridPatrol GET /healthz/live on PostgreSQL {machine['postgresql']} ...", flush=True)
         with harness.postgres_database(pg_url) as db_url:
             with harness.gunicorn("wsgi:app", database_url=db_url, **server) as url:
-                results.append(harness.measure(url, "/healthz", label="GridPatrol /healthz (PostgreSQL)", **run))
+                results.append(harness.measure(url, "/healthz/live", label="GridPatrol /healthz/live (PostgreSQL)", **run))
     else:
         print(harness.POSTGRES_SKIPPED_NOTE)
 

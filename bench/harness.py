@@ -7,7 +7,7 @@ Every benchmark in bench/ reuses this module (scripts there can `import harness`
     base = harness.baseline(duration=10, clients=8)               # the bare Flask app
     with harness.sqlite_database() as db_url:                     # temp file, `gridpatrol db upgrade`
         with harness.gunicorn("wsgi:app", database_url=db_url) as url:
-            res = harness.measure(url, "/healthz", duration=10, clients=8, label="healthz sqlite")
+            res = harness.measure(url, "/healthz/live", duration=10, clients=8, label="healthz sqlite")
     harness.print_table([base, res], baseline=base)
 
 Also shared by the benchmarks: database_backends() (SQLite, plus PostgreSQL when configured), login() for a
@@ -373,7 +373,7 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
          GRIDPATROL_SETTINGS, GRIDPATROL_BIND, DEBUG or TESTING (benchmarks measure production settings).
     workers/threads: GRIDPATROL_WORKERS / GRIDPATROL_THREADS; None keeps the config file's defaults.
     access_log: write gunicorn's access log (costs a write per request; off in the default production env).
-    ready_path: polled until 200 (default /healthz for GridPatrol, / otherwise); ready_headers go with
+    ready_path: polled until 200 (default /healthz/live for GridPatrol, / otherwise); ready_headers go with
         it (e.g. {"X-Forwarded-Proto": "https"} when env turns on FORCE_HTTPS with PROXY_COUNT=1).
     The server is stopped with SIGTERM (graceful), then SIGKILL after stop_timeout. Logs live in a temp
     directory that is removed afterwards unless keep_logs or the server failed.
@@ -388,7 +388,7 @@ def gunicorn(app_spec: str = GRIDPATROL_APP_SPEC, *, database_url: str | None = 
             raise ValueError(f"{key} must stay off in a benchmark")
     if app_spec == GRIDPATROL_APP_SPEC and not (database_url or extra.get("GRIDPATROL_DATABASE_URL")):
         raise ValueError("the GridPatrol app needs database_url (see sqlite_database / postgres_database)")
-    ready_path = ready_path or ("/healthz" if app_spec == GRIDPATROL_APP_SPEC else "/")
+    ready_path = ready_path or ("/healthz/live" if app_spec == GRIDPATROL_APP_SPEC else "/")
 
     log_dir = Path(tempfile.mkdtemp(prefix="gridpatrol-bench-gunicorn-"))
     failed = False

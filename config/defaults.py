@@ -48,6 +48,14 @@ DEMO_PORT = 8000
 
 LOG_LEVEL = "INFO"
 
+# /healthz (for monitoring) fails when the photo directory's disk has less than this left.
+HEALTH_MIN_FREE_UPLOAD_MB = 1024
+# /healthz tells its parts (database latency, migrations, each scheduler job's heartbeat, free space, calendar) only
+# to a logged-in admin and to callers sending this value in an `X-Health-Token` header (empty: nobody else); with
+# HEALTH_DETAILS_PUBLIC every caller sees them. Others get the status alone.
+HEALTH_DETAILS_TOKEN = ""
+HEALTH_DETAILS_PUBLIC = False
+
 # The largest request body /api/v1 reads, in bytes (operations that take photos have their own, larger bounds).
 API_MAX_BODY_BYTES = 1024 * 1024
 

@@ -127,7 +127,7 @@ class GunicornServer:
             if self.process.poll() is not None:
                 raise RuntimeError("gunicorn exited:\n" + self.error_log.read_text())
             try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                with urllib.request.urlopen(self.url + "/healthz/live", timeout=2) as response:
                     if response.status == 200 and self.error_log.read_text().count("GridPatrol worker ready") >= workers:
                         return
             except OSError:

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
-from flask import g, jsonify, redirect, render_template, url_for
+import hmac
+
+from flask import current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from gridpatrol.accounts import services as accounts
 from gridpatrol.core.roles import Role
 from gridpatrol.core.time import display_timezone, utcnow
 from gridpatrol.extensions import csrf, db, talisman
 from gridpatrol.grids import site_context
-from gridpatrol.home import bp, services
+from gridpatrol.home import bp, health, services
 
 
 def oversees_several_sites() -> bool:
@@ -44,8 +47,36 @@ def index():
 
 @bp.get("/healthz")
 @csrf.exempt
-@talisman(force_https=False)  # load balancers probe gunicorn directly over plain HTTP
+@talisman(force_https=False)  # monitoring probes gunicorn directly over plain HTTP
 def healthz():
-    """For load balancers and monitoring: 200 when this worker can reach its database."""
+    """For monitoring: 200 when every part is healthy (database, migrations, scheduler, upload disk, calendar),
+    503 when one is not. The parts are told only to an admin of all sites, to a caller with the configured token, or to
+    everyone when so configured; anyone else learns the status alone."""
+    report = health.check_all(db.session, utcnow())
+    body = report.as_json() if _may_see_health_details() else {"status": "ok" if report.ok else "failing"}
+    return jsonify(body), (200 if report.ok else 503), {"Cache-Control": "no-store"}
+
+
+@bp.get("/healthz/live")
+@csrf.exempt
+@talisman(force_https=False)  # load balancers probe gunicorn directly over plain HTTP
+def live():
+    """For load balancers: 200 when this worker can reach its database, whatever the scheduler or the calendar."""
     ok = services.database_ok(db.session)
     return jsonify(status="ok" if ok else "database unreachable"), (200 if ok else 503)
+
+
+def _may_see_health_details() -> bool:
+    config = current_app.config
+    if config["HEALTH_DETAILS_PUBLIC"]:
+        return True
+    token = config["HEALTH_DETAILS_TOKEN"]
+    offered = request.headers.get("X-Health-Token", "")
+    if token and offered:
+        return hmac.compare_digest(offered.encode(), token.encode())
+    try:  # the user loader reads the database, which may be what is down
+        # the admin of the installation: the report names every site
+        return current_user.is_authenticated and (Role.ADMIN, None) in current_user.roles_granted()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False

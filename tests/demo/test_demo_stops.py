@@ -42,7 +42,7 @@ def _alive(pid: int) -> bool:
 
 def _serving(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/live", timeout=2) as answer:
             return answer.status == 200
     except OSError:
         return False

@@ -19,8 +19,3 @@ def test_logged_in_user_sees_home(client, staff):
     html = client.get("/").get_data(as_text=True)
     assert "Staff1" in html
 
-
-def test_healthz_reports_database(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
