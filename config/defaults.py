@@ -59,6 +59,16 @@ HEALTH_DETAILS_PUBLIC = False
 # The largest request body /api/v1 reads, in bytes (operations that take photos have their own, larger bounds).
 API_MAX_BODY_BYTES = 1024 * 1024
 
+# Grid imports (GeoJSON, on the admin's upload page and `gridpatrol grids import`): a larger file is refused whole.
+# A real compound has about 49 grids drawn by hand or traced from CAD: 4 to 50 vertices each (the demo compound:
+# 387 in all, 19 at most), a few hundred where a CAD export turns curves into segments. 1,000 per grid and 20,000
+# per file (49 grids × 400) leave room for that and for a site with several floors, while a runaway export (a
+# million vertices cost 15 s and 777 MB to import, and made every map heavy) is refused before it is built.
+# 4 MiB holds 20,000 vertices even pretty-printed (~60 bytes each) with the grids' names and properties.
+GRID_IMPORT_MAX_BYTES = 4 * 1024 * 1024
+GRID_IMPORT_MAX_VERTICES_PER_GRID = 1_000
+GRID_IMPORT_MAX_VERTICES_PER_FILE = 20_000
+
 # The scheduler closes last month's points (月度锁定) on this day of the month, in the site's time zone.
 POINTS_CLOSE_DAY = 5
 

@@ -95,12 +95,14 @@ def grids() -> None:
 @click.option("--site", "site_code", help="Site code (may be left out when there is only one site).")
 @with_appcontext
 def import_grids(file, site_code: str | None) -> None:
-    """Import a GeoJSON FeatureCollection of grids. Any problem: nothing is imported, exit status 1."""
-    data = file.read()
+    """Import a GeoJSON FeatureCollection of grids. Any problem: nothing is imported, exit status 1.
+    A file larger than GRID_IMPORT_MAX_BYTES is refused without being read whole."""
+    limits = services.import_limits()
     try:
+        data = geojson.read_bounded(file, limits.max_bytes)
         with job_transaction() as session:
             site = services.get_site(session, site_code)
-            report = services.import_grids(session, site, data)
+            report = services.import_grids(session, site, data, limits=limits)
     except geojson.GridImportRefused as refused:
         click.echo(f"refused: {len(refused.problems)} problem(s); nothing was imported", err=True)
         for problem in refused.problems:

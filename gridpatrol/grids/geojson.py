@@ -6,8 +6,10 @@ file does not replace, shows `coverage_warnings` (gaps, parts outside the site b
 
 Import rules
 ------------
-* Input is an RFC 7946 FeatureCollection in WGS84 lon/lat, UTF-8 (a BOM is tolerated), at most
-  `MAX_BYTES` bytes and `MAX_FEATURES` features. A legacy top-level ``crs`` member is accepted only when it
+* Input is an RFC 7946 FeatureCollection in WGS84 lon/lat, UTF-8 (a BOM is tolerated), of at most `MAX_FEATURES`
+  features and within `ImportLimits`: the file's size in bytes (refused before it is parsed), positions per grid
+  and per file (counted while walking the parsed JSON, before any Shapely geometry is built). The operator sets
+  the limits (``GRID_IMPORT_MAX_*`` in config/defaults.py); the defaults here are the same values. A legacy top-level ``crs`` member is accepted only when it
   names a geographic CRS (CRS84, EPSG:4326, EPSG:4490 CGCS2000); projected exports are refused up front.
 * Each feature has ``properties``: ``code`` and ``name`` (required, trimmed strings), ``level`` (integer floor,
   default 0; integral numbers and integer strings such as ``"2"`` are accepted, booleans are not),
@@ -28,12 +30,15 @@ and its code when it has one.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
 import re
-from collections.abc import Iterable, Sequence
+import stat
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import shapely
@@ -50,17 +55,25 @@ __all__ = [
     "CoverageWarning",
     "GridFeature",
     "GridImportRefused",
+    "ImportLimits",
     "ImportProblem",
     "MAX_BYTES",
+    "MAX_VERTICES_PER_FILE",
+    "MAX_VERTICES_PER_GRID",
     "MAX_FEATURES",
     "REASONS",
     "check_overlaps",
     "coverage_warnings",
     "feature_collection",
     "parse_grid_collection",
+    "read_bounded",
+    "too_large",
 ]
 
-MAX_BYTES = 20 * 1024 * 1024
+# Defaults of the import limits, the same as GRID_IMPORT_MAX_* in config/defaults.py (where the reasons are given).
+MAX_BYTES = 4 * 1024 * 1024
+MAX_VERTICES_PER_GRID = 1_000
+MAX_VERTICES_PER_FILE = 20_000
 MAX_FEATURES = 10_000
 OVERLAP_TOLERANCE_M2 = 0.01  # overlaps up to this area are drawing noise, not overlaps
 MIN_GAP_M2 = 1.0  # smaller uncovered slivers are not reported
@@ -79,6 +92,8 @@ REASONS = (
     "unsupported_crs",  # legacy "crs" member naming a projected or unknown CRS
     "empty",  # no features
     "too_many_features",  # over MAX_FEATURES
+    "too_many_vertices",  # one grid has more positions than ImportLimits.max_vertices_per_grid
+    "too_many_vertices_in_file",  # all grids together have more than ImportLimits.max_vertices_per_file
     "not_feature",  # an item of "features" that is not a Feature object (or whose properties are not an object)
     "missing_code",
     "missing_name",
@@ -133,6 +148,23 @@ class GridImportRefused(DomainError):
     @property
     def reasons(self) -> set[str]:
         return {p.reason for p in self.problems}
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How large a grid file may be: its size in bytes, and positions (vertices, the closing repeat of each ring
+    included, as written in the file) per grid and in the whole file."""
+
+    max_bytes: int = MAX_BYTES
+    max_vertices_per_grid: int = MAX_VERTICES_PER_GRID
+    max_vertices_per_file: int = MAX_VERTICES_PER_FILE
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "ImportLimits":
+        """The limits set by the operator (GRID_IMPORT_MAX_BYTES, …_VERTICES_PER_GRID, …_VERTICES_PER_FILE)."""
+        return cls(max_bytes=int(config["GRID_IMPORT_MAX_BYTES"]),
+                   max_vertices_per_grid=int(config["GRID_IMPORT_MAX_VERTICES_PER_GRID"]),
+                   max_vertices_per_file=int(config["GRID_IMPORT_MAX_VERTICES_PER_FILE"]))
 
 
 @dataclass
@@ -193,13 +225,15 @@ def _number_text(value: Any) -> str:
 # ------------------------------------------------------------------------------------------------ parse
 
 
-def parse_grid_collection(data: bytes | str) -> list[GridFeature]:
+def parse_grid_collection(data: bytes | str, limits: ImportLimits | None = None) -> list[GridFeature]:
     """Parse and check a GeoJSON FeatureCollection of grids; return them in file order.
 
     Raises `GridImportRefused` with every problem found. File-level problems (size, JSON, structure) stop
-    there; otherwise each feature is checked fully (properties and geometry), then codes for duplicates and
-    geometries for overlaps on the same level.
+    there, and so do too many positions (every grid over its limit is named, with the file's total when that is
+    over too), before any geometry is built; otherwise each feature is checked fully (properties and geometry),
+    then codes for duplicates and geometries for overlaps on the same level.
     """
+    limits = limits or ImportLimits()
     problems: list[ImportProblem] = []
 
     def refuse(reason: str, message, **details) -> GridImportRefused:
@@ -209,11 +243,8 @@ def parse_grid_collection(data: bytes | str) -> list[GridFeature]:
         raw = data.encode("utf-8", "surrogatepass")
     else:
         raw = bytes(data)
-    if len(raw) > MAX_BYTES:
-        raise refuse("too_large",
-                     _l("The file is %(size).1f MB; at most %(limit)d MB can be imported.",
-                        size=len(raw) / 2**20, limit=MAX_BYTES // 2**20),
-                     size=len(raw), limit=MAX_BYTES)
+    if len(raw) > limits.max_bytes:
+        raise too_large(len(raw), limits.max_bytes)
     if isinstance(data, str):
         text = data
     else:
@@ -259,6 +290,9 @@ def parse_grid_collection(data: bytes | str) -> list[GridFeature]:
                      _l("The file contains %(count)d features; at most %(limit)d can be imported.",
                         count=len(features), limit=MAX_FEATURES),
                      count=len(features), limit=MAX_FEATURES)
+    vertex_problems = _vertex_problems(features, limits)
+    if vertex_problems:
+        raise GridImportRefused(vertex_problems)
 
     parsed: list[GridFeature] = []
     overlap_items: list[tuple[int, str | None, int, BaseGeometry]] = []
@@ -288,6 +322,91 @@ def parse_grid_collection(data: bytes | str) -> list[GridFeature]:
         problems.sort(key=lambda p: -1 if p.index is None else p.index)
         raise GridImportRefused(problems)
     return parsed
+
+
+def size_text(size: int) -> str:
+    """A size in bytes as people read it: "4 MB", "4.01 MB", "800 KB", "512 B"."""
+    if size >= 2**20:
+        return f"{size / 2**20:.2f}".rstrip("0").rstrip(".") + " MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} B"
+
+
+def too_large(size: int | None, limit: int) -> GridImportRefused:
+    """The refusal of a file over `limit` bytes; `size` None when only "more than the limit" is known (a stream
+    that was read no further)."""
+    if size is None:
+        message = _l("The file is larger than %(limit)s, the most that can be imported.", limit=size_text(limit))
+    else:
+        message = _l("The file is %(size)s; at most %(limit)s can be imported.",
+                     size=size_text(size), limit=size_text(limit))
+    return GridImportRefused([ImportProblem(None, None, "too_large", str(message), {"size": size, "limit": limit})])
+
+
+def read_bounded(stream: BinaryIO, max_bytes: int) -> bytes:
+    """A grid file from a binary stream (an upload, a file given to the CLI), read no further than
+    ``max_bytes + 1`` bytes: a longer file is refused (`too_large`, with its size when the stream is a regular
+    file) without being read whole."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise too_large(_file_size(stream), max_bytes)
+    return data
+
+
+def _file_size(stream: Any) -> int | None:
+    try:
+        info = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+def count_positions(geometry: Any) -> int:
+    """The positions of a GeoJSON Polygon or MultiPolygon as written in the file (each ring's closing repeat
+    included), counted on the parsed JSON without checking them; 0 for anything else (refused later)."""
+    if not isinstance(geometry, dict) or not isinstance(geometry.get("coordinates"), list):
+        return 0
+    coords = geometry["coordinates"]
+    if geometry.get("type") == "Polygon":
+        polygons = [coords]
+    elif geometry.get("type") == "MultiPolygon":
+        polygons = coords
+    else:
+        return 0
+    return sum(len(ring) for polygon in polygons if isinstance(polygon, list)
+               for ring in polygon if isinstance(ring, list))
+
+
+def _vertex_problems(features: list[Any], limits: ImportLimits) -> list[ImportProblem]:
+    """Every grid with more positions than a grid may have, and the file's total when it is over its limit."""
+    problems = []
+    total, largest = 0, (0, 0, None)
+    for index, item in enumerate(features):
+        if not isinstance(item, dict):
+            continue
+        count = count_positions(item.get("geometry"))
+        total += count
+        props = item.get("properties")
+        code = _required_text(props.get("code")) if isinstance(props, dict) else None
+        if count > largest[0]:
+            largest = (count, index, code)
+        if count > limits.max_vertices_per_grid:
+            problems.append(ImportProblem(
+                index, code, "too_many_vertices",
+                str(_l("%(feature)s has %(count)d vertices; a grid may have at most %(limit)d. Simplify its outline "
+                       "(a few hundred vertices draw any grid of a compound).",
+                       feature=feature_label(index, code), count=count, limit=limits.max_vertices_per_grid)),
+                {"count": count, "limit": limits.max_vertices_per_grid}))
+    if total > limits.max_vertices_per_file:
+        count, index, code = largest
+        problems.insert(0, ImportProblem(
+            None, None, "too_many_vertices_in_file",
+            str(_l("The file has %(count)d vertices in all; at most %(limit)d can be imported at once (the largest "
+                   "grid is %(feature)s with %(largest)d).", count=total, limit=limits.max_vertices_per_file,
+                   feature=feature_label(index, code), largest=count)),
+            {"count": total, "limit": limits.max_vertices_per_file, "largest_index": index, "largest_code": code}))
+    return problems
 
 
 def _legacy_crs(crs: Any) -> str | None:

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 
 import shapely
 from blinker import Namespace
+from flask import current_app
 from flask_babel import gettext as _
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
@@ -190,15 +191,21 @@ def _same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
     return a.equals_exact(b, tolerance=1e-8) or (shapely.equals(a, b) and abs(a.area - b.area) < 1e-14)
 
 
+def import_limits() -> geojson.ImportLimits:
+    """How large a grid file may be, as the operator set it (GRID_IMPORT_MAX_* in config/defaults.py)."""
+    return geojson.ImportLimits.from_config(current_app.config)
+
+
 def import_grids(session: Session, site: Site, data: bytes | str, *, actor: Optional[User] = None,
-                 at: Optional[dt.datetime] = None) -> ImportReport:
+                 at: Optional[dt.datetime] = None, limits: Optional[geojson.ImportLimits] = None) -> ImportReport:
     """Apply a GeoJSON FeatureCollection to a site: create new grids, update changed ones in place.
 
-    Refuses the whole file (GridImportRefused, nothing written) on any problem, including an overlap
-    with a stored grid that the file does not mention and a leader or deputy who is not a user.
-    Importing the same file twice changes nothing the second time.
+    Refuses the whole file (GridImportRefused, nothing written) on any problem, including a file over the
+    import limits (`import_limits()` unless `limits` is given), an overlap with a stored grid that the file does
+    not mention and a leader or deputy who is not a user. Importing the same file twice changes nothing the
+    second time.
     """
-    features = geojson.parse_grid_collection(data)
+    features = geojson.parse_grid_collection(data, limits or import_limits())
     stored = {g.code: g for g in session.scalars(
         select(Grid).where(Grid.site_id == site.id).options(selectinload(Grid.assignments)))}
     in_file = {f.code for f in features}

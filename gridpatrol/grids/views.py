@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gridpatrol.accounts.models import User
 from gridpatrol.accounts import services as accounts
@@ -12,14 +13,14 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.extensions import db
+from gridpatrol.extensions import csrf, db
 from gridpatrol.core.time import utcnow
-from gridpatrol.grids import bp, map_svg, qr, sections, services, status
+from gridpatrol.grids import bp, geojson, map_svg, qr, sections, services, status
 from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
 from gridpatrol.grids.models import AssignmentRole, Grid
 
 INVALID = 422
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
+FORM_OVERHEAD_BYTES = 64 * 1024  # an upload's body beyond the file itself: the CSRF token, part headers, boundaries
 
 
 def _site_or_404(code: str | None = None):
@@ -179,18 +180,44 @@ def posters(grid_id: int):
     return render_template("grids/posters.html", grid=grid, posters=items)
 
 
+def _body_too_large() -> bool:
+    """Whether the request's body is over `request.max_content_length`: by its declared length without reading it,
+    else (a chunked body) by reading the form, which stops at the bound."""
+    if request.content_length is not None and request.content_length > request.max_content_length:
+        return True
+    try:
+        request.files.get("file")
+    except RequestEntityTooLarge:
+        return True
+    return False
+
+
 @bp.route("/admin/sites/<code>/import", methods=["GET", "POST"])
+@csrf.exempt  # CSRFProtect would read the whole body before any view: the token is checked below, once it is bounded
 @roles_required(Role.ADMIN)
 def import_file(code: str):
+    """Upload a grid file. The body is bounded before it is read (the file's limit plus room for the form's
+    token and the multipart framing; a chunked body is counted as it streams), and only for an admin."""
     site = _site_or_404(code)
+    limits = services.import_limits()
+    request.max_content_length = limits.max_bytes + FORM_OVERHEAD_BYTES
+
+    def page(form, status=200, **context):
+        return render_template("grids/import.html", site=site, form=form, limits=limits,
+                               max_size=geojson.size_text(limits.max_bytes), **context), status
+
+    if request.method == "POST":
+        if _body_too_large():
+            return page(ImportForm(formdata=None), 413, problems=geojson.too_large(None, limits.max_bytes).problems)
+        if current_app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect()
     form = ImportForm()
     if not form.validate_on_submit():
-        return render_template("grids/import.html", site=site, form=form), (INVALID if form.is_submitted() else 200)
-    data = form.file.data.read(MAX_IMPORT_BYTES + 1)
-    reshow_on_refusal(lambda: render_template("grids/import.html", site=site, form=form,
-                                              problems=getattr(g.refused, "problems", [])))
-    report = services.import_grids(db.session, site, data, actor=current_user)
-    return render_template("grids/import.html", site=site, form=ImportForm(formdata=None), report=report)
+        return page(form, INVALID if form.is_submitted() else 200)
+    reshow_on_refusal(lambda: page(form, problems=getattr(g.refused, "problems", [])))
+    data = geojson.read_bounded(form.file.data.stream, limits.max_bytes)
+    report = services.import_grids(db.session, site, data, actor=current_user, limits=limits)
+    return page(ImportForm(formdata=None), report=report)
 
 
 @bp.get("/admin/sites/<code>/export")

@@ -25,6 +25,7 @@ from gridpatrol.grids.geojson import (
     CoverageWarning,
     GridFeature,
     GridImportRefused,
+    ImportLimits,
     check_overlaps,
     coverage_warnings,
     feature_collection,
@@ -73,11 +74,11 @@ def dumps(doc) -> str:
     return json.dumps(doc, ensure_ascii=False)
 
 
-def refused(data) -> list:
+def refused(data, limits: ImportLimits | None = None) -> list:
     if not isinstance(data, (str, bytes)):
         data = dumps(data)
     with pytest.raises(GridImportRefused) as info:
-        parse_grid_collection(data)
+        parse_grid_collection(data, limits)
     return info.value.problems
 
 
@@ -181,7 +182,8 @@ def test_each_refusal_names_the_feature(item, reason, code):
 
 def test_every_reason_code_is_exercised():
     file_level = {"too_large", "broken_json", "not_feature_collection", "unsupported_crs", "empty",
-                  "too_many_features"}
+                  "too_many_features",
+                  "too_many_vertices", "too_many_vertices_in_file"}  # test_import_bounds.py
     assert {c[2] for c in FEATURE_CASES} | file_level == set(REASONS)
 
 
@@ -474,7 +476,7 @@ def test_five_thousand_grids_are_checked_quickly():
     features.append(feature("X", "压线", polygon_geom(box(15, 15, 25, 25))))  # over 4 lattice cells
     text = dumps(collection(*features))
     started = time.perf_counter()
-    problems = refused(text)
+    problems = refused(text, ImportLimits(max_vertices_per_file=30_000))  # 25,005 vertices: over the default
     elapsed = time.perf_counter() - started
     assert [(p.index, p.reason) for p in problems] == [(5000, "overlap")] * 4
     assert sum(p.details["area_m2"] for p in problems) == pytest.approx(100, abs=0.5)
