@@ -32,10 +32,29 @@ PROXY_COUNT = 0
 # Redirect plain HTTP to HTTPS and send HSTS (only behind a proxy that terminates TLS).
 FORCE_HTTPS = False
 
-# Failed logins counted in the database, so every gunicorn worker sees the same numbers.
-LOGIN_MAX_FAILURES_PER_ACCOUNT = 10
+# Failed logins, counted in the database so every gunicorn worker sees the same numbers (the rules:
+# gridpatrol/accounts/login_limits.py and docs/deploy/README.md). From a limit on, every further failure locks
+# what it counted against for LOGIN_LOCK_MINUTES, doubled at each further limit's worth of failures, at most
+# LOGIN_LOCK_MAX_MINUTES. A locked place is refused without checking the password.
+# Per account and address (or per account and known device): a low limit, the owner's own typos count here.
+LOGIN_MAX_FAILURES_PER_PLACE = 5
+# Per account from unknown places, all addresses together. A device the account has logged in with before (a
+# signed cookie) is not held by it, so guesses from elsewhere cannot lock the owner out.
+LOGIN_MAX_FAILURES_PER_ACCOUNT = 20
+# Per address from unknown places, all accounts together (one address trying many accounts).
 LOGIN_MAX_FAILURES_PER_ADDRESS = 50
-LOGIN_FAILURE_WINDOW_MINUTES = 60
+# Failures older than this are forgotten.
+LOGIN_FAILURE_WINDOW_MINUTES = 1440
+# The first lock, and the longest.
+LOGIN_LOCK_MINUTES = 1
+LOGIN_LOCK_MAX_MINUTES = 60
+# How long a browser stays a known device of an account after its last successful login there.
+KNOWN_DEVICE_DAYS = 180
+
+# Passwords chosen by a person (forms, `gridpatrol users create`): at least this many characters, and at least this
+# zxcvbn score (0-4; 3 = "safely unguessable", about 10^8 guesses). See gridpatrol/accounts/passwords.py.
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MIN_SCORE = 3
 
 # argon2id cost (RFC 9106 "low memory" profile by default).
 ARGON2_TIME_COST = 3

@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from gridpatrol.accounts import services
+from gridpatrol.accounts import passwords, services
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.roles import Role
 from gridpatrol.core.transaction import job_transaction
@@ -29,13 +29,21 @@ def users() -> None:
 @with_appcontext
 def create_user(username: str, roles: tuple[str, ...], site_code: str | None, display_name: str | None,
                 phone: str | None, password_stdin: bool) -> None:
-    """Create USERNAME with the given role(s). The password is prompted for, or read from stdin."""
+    """Create USERNAME with the given role(s). The password is prompted for, or read from stdin.
+
+    \b
+    The password policy (PASSWORD_MIN_LENGTH, default 10 characters; PASSWORD_MIN_SCORE): common passwords,
+    keyboard patterns, repeated characters and passwords made of the username or name are refused.
+    """
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
     else:
+        click.echo(passwords.policy_hint(), err=True)
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with job_transaction() as session:
+            passwords.check_new_password(password, username=services.normalise_username(username),
+                                         display_name=display_name or username)
             site_id = services.site_id_for_code(session, site_code) if site_code else None
             user = services.create_user(
                 session, username=username, display_name=display_name or username, password=password,
@@ -45,6 +53,19 @@ def create_user(username: str, roles: tuple[str, ...], site_code: str | None, di
         raise click.ClickException(str(exc)) from None
     where = f"at site {site_code.upper()}" if site_code else "at all sites"
     click.echo(f"created user {user.username} with roles {', '.join(sorted(roles))} {where}")
+
+
+@users.command("unlock")
+@click.argument("username")
+@with_appcontext
+def unlock_user(username: str) -> None:
+    """Unlock USERNAME after failed logins (as the users page does): earlier failures no longer count."""
+    try:
+        with job_transaction() as session:
+            services.unlock(session, _user_named(session, username), actor=None)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"unlocked {services.normalise_username(username)}: earlier failed logins no longer count")
 
 
 # --- API tokens ------------------------------------------------------------------------------------------------

@@ -50,6 +50,9 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[Optional[str]] = mapped_column(String(8))
     email: Mapped[Optional[str]] = mapped_column(String(254))  # notifications by mail, when MAIL_SERVER is set
+    # Failed logins of this account before this moment no longer count (an administrator unlocked it or reset
+    # its password; accounts/login_limits.py).
+    unlocked_at: Mapped[Optional[dt.datetime]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -220,7 +223,8 @@ class ApiToken(db.Model):
 
 
 class LoginAttempt(db.Model):
-    """Every password check, kept in the database so all gunicorn workers count the same failures."""
+    """Every password check (the login page's and the current password on the password page), kept in the database
+    so all gunicorn workers count the same failures (accounts/login_limits.py)."""
 
     __tablename__ = "login_attempts"
 
@@ -229,6 +233,9 @@ class LoginAttempt(db.Model):
     username: Mapped[str] = mapped_column(String(80))
     address: Mapped[Optional[str]] = mapped_column(String(64))
     succeeded: Mapped[bool] = mapped_column(Boolean)
+    # The known device the check came from (its id from the signed cookie a successful login sets), or NULL from an
+    # unknown place. A known device's failures count for that device only.
+    device: Mapped[Optional[str]] = mapped_column(String(24))
 
     __table_args__ = (
         Index("ix_login_attempts_username_at", "username", "at"),

@@ -18,16 +18,20 @@ from flask_login import AnonymousUserMixin
 from sqlalchemy import Select, String, bindparam, cast, column, func, or_, select, table, update
 from sqlalchemy.orm import Session, selectinload
 
-from gridpatrol.accounts.models import ApiToken, LoginAttempt, Team, TeamKind, User, UserRole, UserSession
+from gridpatrol.accounts import login_limits
+from gridpatrol.accounts.models import ApiToken, Team, TeamKind, User, UserRole, UserSession
+from gridpatrol.accounts.passwords import check_new_password
 from gridpatrol.audit import services as audit
-from gridpatrol.core.db import serialize_writers
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.roles import Role
 from gridpatrol.core.time import utcnow
 from gridpatrol.extensions import db
 
+# Audit actions of this module (audit/labels.py has their words).
+USER_UNLOCKED = "user.unlocked"
+CURRENT_PASSWORD_WRONG = "password.current_wrong"
+
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
-MIN_PASSWORD_LENGTH = 8
 
 
 class AnonymousUser(AnonymousUserMixin):
@@ -86,13 +90,6 @@ def _verify_password(user: Optional[User], password: str) -> bool:
         return False
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
-    if password.isdigit() or password.isalpha():
-        raise DomainError(_("The password must mix letters with digits or symbols."))
-
-
 # --- users -----------------------------------------------------------------------------------------
 def normalise_username(username: str) -> str:
     return username.strip().lower()
@@ -117,7 +114,10 @@ def create_user(
     password_hash: Optional[str] = None,
 ) -> User:
     """A new active user. `password_hash`: the hash of `password` when the caller has it already (the demo's
-    accounts share one public password: hashing it once saves ~170 ms per account)."""
+    accounts share one public password: hashing it once saves ~170 ms per account).
+
+    The password is not judged here: a caller taking it from a person (the admin's form, `gridpatrol users
+    create`) checks it with `passwords.check_new_password` first; the demo and the test builders choose their own."""
     username = normalise_username(username)
     if not USERNAME_RE.match(username):
         raise DomainError(_("A username has 2 to 40 letters, digits, dots, dashes or underscores."))
@@ -126,7 +126,6 @@ def create_user(
     grants = _grants(roles)
     if not grants:
         raise DomainError(_("A user needs at least one role."))
-    check_password_strength(password)
     user = User(
         username=username, display_name=display_name.strip(), phone=(phone or None), email=_email(email),
         password_hash=password_hash or hash_password(password), locale=locale or None, active=True,
@@ -210,19 +209,30 @@ def set_active(session: Session, user: User, active: bool, *, actor: Optional[Us
     audit.record(session, "user.activated" if active else "user.deactivated", actor=actor, target=user)
 
 
-def change_password(
-    session: Session, user: User, *, new_password: str, actor: Optional[User],
-    current_password: Optional[str] = None,
-) -> None:
-    """Set a new password and end every existing login of that user (the caller opens a fresh one)."""
-    if current_password is not None and not _verify_password(user, current_password):
-        raise DomainError(_("The current password is wrong."))
-    check_password_strength(new_password)
+def change_password(session: Session, user: User, *, new_password: str, actor: Optional[User]) -> None:
+    """Set a password a person chose (the user on the password page, after `check_current_password`, or an
+    administrator's reset), end every existing login of that user (the caller opens a fresh one) and unlock the
+    account: failed logins before the new password no longer count."""
+    check_new_password(new_password, username=user.username, display_name=user.display_name)
     user.password_hash = hash_password(new_password)
+    user.unlocked_at = utcnow()
     revoke_all_sessions(session, user)
     session.flush()
     action = audit.PASSWORD_CHANGED if actor is not None and actor.id == user.id else "user.password_reset"
     audit.record(session, action, actor=actor, target=user)
+
+
+def unlock(session: Session, user: User, *, actor: Optional[User]) -> None:
+    """An administrator unlocks an account: its failed logins so far no longer count, from anywhere (an address's
+    own count, across accounts, is not the account's and stays)."""
+    user.unlocked_at = utcnow()
+    session.flush()
+    audit.record(session, USER_UNLOCKED, actor=actor, target=user)
+
+
+def locked_accounts(session: Session) -> dict[int, login_limits.Lock]:
+    """user id → the lock that holds the account (from everywhere unknown, or from some places), for admins."""
+    return login_limits.locked_accounts(session, utcnow())
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:
@@ -310,52 +320,64 @@ def save_team(
 class LoginOutcome(enum.Enum):
     OK = "ok"
     BAD_CREDENTIALS = "bad_credentials"
-    ACCOUNT_LOCKED = "account_locked"
-    ADDRESS_LOCKED = "address_locked"
+    LOCKED = "locked"
 
 
 @dataclass
 class LoginResult:
     outcome: LoginOutcome
     user: Optional[User] = None
+    lock: Optional[login_limits.Lock] = None  # when LOCKED: what holds it, and until when
 
 
-def _recent_failures(session: Session, column, value: str, since: dt.datetime) -> int:
-    return session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since
-        )
-    ) or 0
+def authenticate(session: Session, username: str, password: str, address: Optional[str],
+                 known: login_limits.KnownDevices = login_limits.KnownDevices()) -> LoginResult:
+    """Check a password within the failed-login limits (accounts/login_limits.py: per account and address or known
+    device, per account from unknown places, per address, with locks that grow).
 
-
-def authenticate(session: Session, username: str, password: str, address: Optional[str]) -> LoginResult:
-    """Check a password, counting failures per account and per address over a sliding window.
-
-    Once an account has reached its limit, further attempts are refused without checking the password
-    (even a right one) until old failures leave the window; the caller records the refusal. Attempts on one account are serialised
-    across all workers so a burst cannot slip past the limit.
+    A locked place is refused without checking the password, even a right one; the caller records the refusal.
+    The attempt is written in the same serialised transaction as the counts it was checked against: the caller
+    commits it, whatever the outcome.
     """
-    cfg = current_app.config
     username = normalise_username(username)[:80]
-    serialize_writers(session, "login:" + username)
-    since = utcnow() - dt.timedelta(minutes=cfg["LOGIN_FAILURE_WINDOW_MINUTES"])
-    if _recent_failures(session, LoginAttempt.username, username, since) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
-        return LoginResult(LoginOutcome.ACCOUNT_LOCKED)
-    if address and _recent_failures(session, LoginAttempt.address, address, since) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
-        return LoginResult(LoginOutcome.ADDRESS_LOCKED)
-
+    now = utcnow()
+    login_limits.serialize(session, login_limits.Place(username, address))
     user = get_user_by_username(session, username)
+    place = login_limits.Place(username, address, known.device_for(user, now))
+    lock = login_limits.current_lock(session, place, unlocked_at=user.unlocked_at if user else None, now=now)
+    if lock is not None:
+        return LoginResult(LoginOutcome.LOCKED, lock=lock)
+
     ok = _verify_password(user, password) and user is not None and user.active
-    session.add(LoginAttempt(username=username, address=address, succeeded=ok))
+    login_limits.record(session, place, succeeded=ok, now=now)
     if not ok:
         reason = "unknown user" if user is None else ("inactive" if not user.active else "wrong password")
-        audit.record(session, audit.LOGIN_FAILED, actor=user, actor_name=username, detail={"reason": reason})
+        audit.record(session, audit.LOGIN_FAILED, actor=user, actor_name=username,
+                     detail={"reason": reason, "known_device": place.device is not None})
         return LoginResult(LoginOutcome.BAD_CREDENTIALS)
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record(session, audit.LOGIN_SUCCEEDED, actor=user)
     session.flush()
     return LoginResult(LoginOutcome.OK, user)
+
+
+def check_current_password(session: Session, user: User, password: str, address: Optional[str],
+                           known: login_limits.KnownDevices = login_limits.KnownDevices()) -> LoginResult:
+    """The current password on the password page, within the same limits as the login page: a wrong one counts
+    as a failed login of this account from this address (or this known device), and a locked place is refused
+    without a check. A right one is not recorded here: the password change that follows clears the counts."""
+    now = utcnow()
+    login_limits.serialize(session, login_limits.Place(user.username, address))
+    place = login_limits.Place(user.username, address, known.device_for(user, now))
+    lock = login_limits.current_lock(session, place, unlocked_at=user.unlocked_at, now=now)
+    if lock is not None:
+        return LoginResult(LoginOutcome.LOCKED, user, lock=lock)
+    if _verify_password(user, password):
+        return LoginResult(LoginOutcome.OK, user)
+    login_limits.record(session, place, succeeded=False, now=now)
+    audit.record(session, CURRENT_PASSWORD_WRONG, actor=user, detail={"known_device": place.device is not None})
+    return LoginResult(LoginOutcome.BAD_CREDENTIALS, user)
 
 
 # --- server-side sessions -----------------------------------------------------------------------------

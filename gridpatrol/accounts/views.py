@@ -1,16 +1,17 @@
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import urlsplit
 
-from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
 
-from gridpatrol.accounts import bp, services, tokens
+from gridpatrol.accounts import bp, login_limits, passwords, services, tokens
 from gridpatrol.accounts.forms import (
     ActivationForm, AdminPasswordForm, LanguageForm, LoginForm, LogoutForm, PasswordChangeForm, RevokeTokenForm,
-    TeamForm, TokenForm, UserForm,
+    TeamForm, TokenForm, UnlockForm, UserForm,
 )
 from gridpatrol.accounts.models import ApiToken, Team, TeamKind, User
 from gridpatrol.audit import services as audit
@@ -18,7 +19,7 @@ from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import to_local, utcnow
 from gridpatrol.core.transaction import record_despite_rollback
 from gridpatrol.extensions import db
 
@@ -43,6 +44,44 @@ def _start_login(user: User) -> None:
     login_user(user)
 
 
+def _known_devices() -> login_limits.KnownDevices:
+    return login_limits.KnownDevices.from_cookie(request.cookies.get(login_limits.KNOWN_DEVICE_COOKIE))
+
+
+def _remember_device(response, known: login_limits.KnownDevices, user: User):
+    """After a successful login (or a new password) here: this browser is a known device of the account."""
+    response.set_cookie(
+        login_limits.KNOWN_DEVICE_COOKIE, known.remember(user, utcnow()),
+        max_age=current_app.config["KNOWN_DEVICE_DAYS"] * 86400, httponly=True, samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure,
+    )
+    return response
+
+
+def _until(lock: login_limits.Lock) -> str:
+    """When a lock ends, in the display time zone, rounded up to the minute: "10:15", or with the date when that
+    is not today."""
+    until = to_local(lock.until + dt.timedelta(seconds=59)).replace(second=0, microsecond=0)
+    return until.strftime("%H:%M" if until.date() == to_local(utcnow()).date() else "%Y-%m-%d %H:%M")
+
+
+def _lock_message(lock: login_limits.Lock) -> str:
+    if lock.scope is login_limits.LockScope.ACCOUNT:
+        return _("This account is locked until %(time)s after too many wrong passwords from other places. On a "
+                 "device you have logged in with before you can still log in; otherwise wait, or ask an "
+                 "administrator to unlock the account.", time=_until(lock))
+    if lock.scope is login_limits.LockScope.ADDRESS:
+        return _("Too many failed logins from this network address. Try again after %(time)s.", time=_until(lock))
+    return _("Too many wrong passwords for this account from here. Try again after %(time)s, or ask an "
+             "administrator to unlock the account.", time=_until(lock))
+
+
+def _record_throttled(username: str, lock: login_limits.Lock, **detail) -> None:
+    # 429 rolls the request back, so the throttle record is written on its own.
+    detail = {"limit": lock.scope.value, "until": lock.until.isoformat(), **detail}
+    record_despite_rollback(lambda s: audit.record(s, audit.LOGIN_THROTTLED, actor_name=username, detail=detail))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
@@ -51,25 +90,20 @@ def login():
         return render_template("accounts/login.html", form=form)
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), INVALID
-    result = services.authenticate(db.session, form.username.data, form.password.data, request.remote_addr)
+    known = _known_devices()
+    result = services.authenticate(db.session, form.username.data, form.password.data, request.remote_addr, known)
     if result.outcome is services.LoginOutcome.OK:
         locale = session.get("locale")
         _start_login(result.user)
         if locale and not result.user.locale:
             session["locale"] = locale
-        return redirect(_safe_next(form.next.data))
+        return _remember_device(redirect(_safe_next(form.next.data)), known, result.user)
     if result.outcome is services.LoginOutcome.BAD_CREDENTIALS:
         # The failed attempt must be counted, so this answer commits (200, not 4xx).
         form.password.errors.append(_("Wrong username or password."))
         return render_template("accounts/login.html", form=form)
-    message = (_("Too many failed logins for this account. Try again later or ask an administrator.")
-               if result.outcome is services.LoginOutcome.ACCOUNT_LOCKED
-               else _("Too many failed logins from this address. Try again later."))
-    form.password.errors.append(message)
-    # 429 rolls the request back, so the throttle record is written on its own.
-    detail = {"limit": "account" if result.outcome is services.LoginOutcome.ACCOUNT_LOCKED else "address"}
-    username = services.normalise_username(form.username.data)
-    record_despite_rollback(lambda s: audit.record(s, audit.LOGIN_THROTTLED, actor_name=username, detail=detail))
+    form.password.errors.append(_lock_message(result.lock))
+    _record_throttled(services.normalise_username(form.username.data)[:80], result.lock)
     return render_template("accounts/login.html", form=form), 429
 
 
@@ -102,14 +136,30 @@ def set_language():
 @login_required
 def change_password():
     form = PasswordChangeForm()
+
+    def page():
+        return render_template("accounts/password.html", form=form, password_hint=passwords.policy_hint())
+
     if form.validate_on_submit():
-        reshow_on_refusal(lambda: render_template("accounts/password.html", form=form), field=form.new_password)
-        services.change_password(db.session, current_user._get_current_object(), new_password=form.new_password.data,
-                                 current_password=form.current_password.data, actor=current_user)
-        _start_login(current_user._get_current_object())  # every other login of this user has just ended
+        user, known = current_user._get_current_object(), _known_devices()
+        check = services.check_current_password(db.session, user, form.current_password.data, request.remote_addr,
+                                                known)
+        if check.outcome is services.LoginOutcome.BAD_CREDENTIALS:
+            # Counted as a failed login of this account from here, so this answer commits (200, as the login page).
+            form.current_password.errors.append(_("The current password is wrong."))
+            return page()
+        if check.outcome is services.LoginOutcome.LOCKED:
+            form.current_password.errors.append(_(
+                "Too many wrong passwords for this account. The current password is not checked until %(time)s; "
+                "try again then, or ask an administrator.", time=_until(check.lock)))
+            _record_throttled(user.username, check.lock, password_page=True)
+            return page(), 429
+        reshow_on_refusal(page, field=form.new_password)
+        services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
+        _start_login(user)  # every other login of this user has just ended
         flash(_("Your password has been changed. Other devices have been logged out."), "success")
-        return redirect(url_for("home.root"))
-    return render_template("accounts/password.html", form=form), (INVALID if form.is_submitted() else 200)
+        return _remember_device(redirect(url_for("home.root")), known, user)
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 # --- personal API tokens ------------------------------------------------------------------------------
@@ -172,7 +222,8 @@ def _grants(form: UserForm) -> list[tuple[Role, int | None]]:
 def admin_users():
     return render_template("accounts/admin_users.html", users=services.list_users(db.session),
                            site_codes={i: code for i, code, _name in services.site_choices(db.session)},
-                           activation_form=ActivationForm())
+                           activation_form=ActivationForm(), unlock_form=UnlockForm(),
+                           locks=services.locked_accounts(db.session), lock_scopes=login_limits.LockScope)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -183,13 +234,17 @@ def admin_user_new():
     _site_field(form)
 
     def page():
-        return render_template("accounts/admin_user_form.html", form=form, user=None)
+        return render_template("accounts/admin_user_form.html", form=form, user=None,
+                               password_hint=passwords.policy_hint())
 
     if form.validate_on_submit():
         if not form.password.data:
             form.password.errors.append(_("An initial password is required."))
         else:
             teams = [db.session.get(Team, i) for i in form.teams.data]
+            reshow_on_refusal(page, field=form.password)
+            passwords.check_new_password(form.password.data, username=services.normalise_username(form.username.data),
+                                         display_name=form.display_name.data)
             reshow_on_refusal(page, field=form.username)
             user = services.create_user(
                 db.session, username=form.username.data, display_name=form.display_name.data,
@@ -218,8 +273,7 @@ def admin_user_edit(user_id: int):
     form.username.data = user.username  # usernames never change: audit records name them
 
     def page():
-        return render_template("accounts/admin_user_form.html", form=form, user=user,
-                               password_form=AdminPasswordForm(), activation_form=ActivationForm())
+        return _user_edit_page(form, user)
 
     if form.validate_on_submit():
         teams = [db.session.get(Team, i) for i in form.teams.data]
@@ -249,17 +303,54 @@ def admin_user_set_active(user_id: int):
     return redirect(url_for("accounts.admin_users"))
 
 
+def _user_edit_page(form: UserForm, user: User, password_form: AdminPasswordForm | None = None):
+    return render_template("accounts/admin_user_form.html", form=form, user=user,
+                           password_form=password_form or AdminPasswordForm(formdata=None),
+                           activation_form=ActivationForm(), password_hint=passwords.policy_hint())
+
+
+def _unfilled_user_form(user: User) -> UserForm:
+    """The user's edit form as a GET shows it, beside a refused password reset."""
+    form = UserForm(formdata=None, obj=user)
+    form.teams.choices = _team_choices(db.session)
+    _site_field(form, user)
+    del form.password
+    form.username.render_kw = {"readonly": True}
+    form.roles.data = [r.role for r in user.role_rows]
+    form.teams.data = [t.id for t in user.teams]
+    form.locale.data = user.locale or ""
+    return form
+
+
 @bp.post("/admin/users/<int:user_id>/password")
 @roles_required(Role.ADMIN)
 def admin_user_password(user_id: int):
+    """An administrator sets a new password: it ends the user's logins and unlocks the account."""
     user = load(User, user_id)
     form = AdminPasswordForm()
-    if form.validate_on_submit():
-        services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
-        if user.id == current_user.id:
-            _start_login(user)
-        flash(_("Password of %(name)s reset; their logins have ended.", name=user.username), "success")
-    return redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+    if not form.validate_on_submit():
+        return _user_edit_page(_unfilled_user_form(user), user, form), INVALID
+    reshow_on_refusal(lambda: _user_edit_page(_unfilled_user_form(user), user, form), field=form.new_password)
+    services.change_password(db.session, user, new_password=form.new_password.data, actor=current_user)
+    known = _known_devices()
+    response = redirect(url_for("accounts.admin_user_edit", user_id=user.id))
+    if user.id == current_user.id:
+        _start_login(user)
+        _remember_device(response, known, user)
+    flash(_("Password of %(name)s reset; their logins have ended and the account is unlocked.", name=user.username),
+          "success")
+    return response
+
+
+@bp.post("/admin/users/<int:user_id>/unlock")
+@roles_required(Role.ADMIN)
+def admin_user_unlock(user_id: int):
+    """The account's failed logins so far no longer count: it is unlocked everywhere (CSRF: UnlockForm)."""
+    user = load(User, user_id)
+    if UnlockForm().validate_on_submit():
+        services.unlock(db.session, user, actor=current_user)
+        flash(_("User %(name)s unlocked: earlier failed logins no longer count.", name=user.username), "success")
+    return redirect(url_for("accounts.admin_users"))
 
 
 @bp.get("/admin/teams")

@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "user.activated": _l("User activated"),
     "user.deactivated": _l("User deactivated"),
     "user.password_reset": _l("Password reset by an administrator"),
+    "user.unlocked": _l("Account unlocked after failed logins"),
+    "password.current_wrong": _l("Wrong current password on the password page"),
     "team.created": _l("Team created"),
     "team.updated": _l("Team changed"),
     "site.created": _l("Site created"),
@@ -79,6 +81,8 @@ DETAIL_LABELS = {
     "category": _l("Category"), "severity": _l("Severity"), "amount": _l("Amount"), "unit": _l("Unit"),
     "version": _l("Version"), "user": _l("User"), "previous": _l("Before"),
     "before": _l("Before"), "after": _l("After"), "count": _l("Count"), "active": _l("Active"), "site": _l("Site"),
+    "known_device": _l("From a known device"), "limit": _l("Limit reached"), "until": _l("Locked until"),
+    "password_page": _l("On the password page"),
 }
 
 

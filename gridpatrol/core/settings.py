@@ -112,10 +112,17 @@ def validate(settings: dict[str, Any], *, serving: bool) -> None:
         raise ConfigurationError(f"DEFAULT_TIMEZONE {settings['DEFAULT_TIMEZONE']!r} is not a known time zone") from None
     if settings["DEFAULT_LOCALE"] not in settings["LANGUAGES"]:
         raise ConfigurationError("DEFAULT_LOCALE must be one of LANGUAGES")
-    for key in ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "LOGIN_MAX_FAILURES_PER_ADDRESS", "LOGIN_FAILURE_WINDOW_MINUTES",
+    for key in ("LOGIN_MAX_FAILURES_PER_PLACE", "LOGIN_MAX_FAILURES_PER_ACCOUNT", "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_LOCK_MINUTES", "LOGIN_LOCK_MAX_MINUTES", "KNOWN_DEVICE_DAYS",
                 "SESSION_LIFETIME_HOURS"):
         if settings[key] <= 0:
             raise ConfigurationError(f"{key} must be positive")
+    if settings["LOGIN_LOCK_MAX_MINUTES"] < settings["LOGIN_LOCK_MINUTES"]:
+        raise ConfigurationError("LOGIN_LOCK_MAX_MINUTES must not be less than LOGIN_LOCK_MINUTES")
+    if not 8 <= settings["PASSWORD_MIN_LENGTH"] <= 64:
+        raise ConfigurationError("PASSWORD_MIN_LENGTH must be from 8 to 64")
+    if not 0 <= settings["PASSWORD_MIN_SCORE"] <= 4:
+        raise ConfigurationError("PASSWORD_MIN_SCORE must be a zxcvbn score from 0 to 4")
     url = settings["DATABASE_URL"]
     if url and not url.startswith(("sqlite", "postgresql")):
         raise ConfigurationError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")

@@ -58,7 +58,7 @@ def test_admin_creates_a_user_with_roles_and_teams(app, client, admin):
     response = helpers.post_form(client, "/admin/users/new", {
         "username": "Zhang.Wei", "display_name": "张伟", "phone": "13800000000", "email": " zhang.wei@example.cn ",
         "locale": "",
-        "roles": ["rectifier", "staff"], "teams": [str(team_id)], "password": "start-2026",
+        "roles": ["rectifier", "staff"], "teams": [str(team_id)], "password": "lamp-corridor-58",
     })
     assert response.status_code == 302
     user = _user(app, "zhang.wei")  # usernames are stored in lower case
@@ -68,20 +68,20 @@ def test_admin_creates_a_user_with_roles_and_teams(app, client, admin):
     created = helpers.audit_actions(app, "user.created")
     assert created[-1].actor_name == "admin1" and created[-1].detail["roles"] == ["rectifier", "staff"]
     assert helpers.audit_actions(app, "team.created")
-    assert helpers.login(app.test_client(), helpers.Credentials(user.id, "zhang.wei", "start-2026")).status_code == 302
+    assert helpers.login(app.test_client(), helpers.Credentials(user.id, "zhang.wei", "lamp-corridor-58")).status_code == 302
 
 
 @pytest.mark.parametrize("form, error", [
-    ({"username": "staff1", "display_name": "Dup", "roles": ["staff"], "password": "start-2026"}, "taken"),
-    ({"username": "newbie", "display_name": "N", "roles": [], "password": "start-2026"}, None),
+    ({"username": "staff1", "display_name": "Dup", "roles": ["staff"], "password": "lamp-corridor-58"}, "taken"),
+    ({"username": "newbie", "display_name": "N", "roles": [], "password": "lamp-corridor-58"}, None),
     ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "short1"}, None),
     ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "onlyletters"}, None),
     ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": ""}, None),
-    ({"username": "bad name!", "display_name": "N", "roles": ["staff"], "password": "start-2026"}, None),
-    ({"username": "newbie", "display_name": "N", "roles": ["emperor"], "password": "start-2026"}, None),
-    ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "start-2026", "email": "not-mail"},
+    ({"username": "bad name!", "display_name": "N", "roles": ["staff"], "password": "lamp-corridor-58"}, None),
+    ({"username": "newbie", "display_name": "N", "roles": ["emperor"], "password": "lamp-corridor-58"}, None),
+    ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "lamp-corridor-58", "email": "not-mail"},
      "not-mail"),
-    ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "start-2026", "site": "999"}, None),
+    ({"username": "newbie", "display_name": "N", "roles": ["staff"], "password": "lamp-corridor-58", "site": "999"}, None),
 ])
 def test_refused_user_form_saves_nothing(app, client, admin, staff, form, error):
     helpers.login(client, admin)
