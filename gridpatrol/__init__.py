@@ -50,7 +50,7 @@ def _engine_options(url: str, settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _init_extensions(app: Flask) -> None:
-    from gridpatrol.core import errors, i18n, security, templating, transaction
+    from gridpatrol.core import bodies, errors, i18n, security, templating, transaction
     from gridpatrol.core.db import configure_engine
     from gridpatrol.extensions import babel, csrf, db, login_manager, migrate
 
@@ -58,6 +58,7 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine, sqlite_busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
+    bodies.init_app(app)  # each request's body bound, before the CSRF check reads a form
     csrf.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
     i18n.install_template_gettext(app)

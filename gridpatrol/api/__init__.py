@@ -36,6 +36,7 @@ def docs():
 def init_app(app: Flask) -> None:
     from gridpatrol.accounts.tokens import accept_tokens_on
     from gridpatrol.api import namespaces
+    from gridpatrol.core import bodies
     from gridpatrol.core.errors import answer_json_under
     from gridpatrol.extensions import csrf
 
@@ -46,5 +47,6 @@ def init_app(app: Flask) -> None:
         csrf.exempt(blueprint)  # auth.authenticate checks the CSRF token itself for a session caller
         api.register_blueprint(blueprint)
         accept_tokens_on(blueprint.name)
+        bodies.blueprint_default(blueprint.name, lambda config: config["API_MAX_BODY_BYTES"])
     answer_json_under(PREFIX + "/")
     app.register_blueprint(bp)

@@ -167,10 +167,18 @@ def _render_http_error(error):
     from flask_wtf.csrf import CSRFError
 
     code = getattr(error, "code", 500) or 500
+    message = None
+    if code == 413:  # Werkzeug's own words are English and without the bound
+        from gridpatrol.core.bodies import too_large_message
+
+        if isinstance(error, HTTPException) and error.description != type(error).description:
+            message = error.description
+        elif request.max_content_length:
+            message = too_large_message(request.max_content_length)
     if wants_json():
-        detail = error.description if isinstance(error, HTTPException) and code != 500 else ""
+        detail = message or (error.description if isinstance(error, HTTPException) and code != 500 else "")
         headers = error.get_headers() if isinstance(error, HTTPException) else None
         if isinstance(error, CSRFError):
             return problem(code, detail or "", type=CSRF_PROBLEM, code="csrf", headers=headers)
         return problem(code, detail or "", headers=headers)
-    return render_template("errors/error.html", code=code, error=error), code
+    return render_template("errors/error.html", code=code, error=error, message=message), code

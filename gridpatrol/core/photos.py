@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gridpatrol.core.bodies import size_text
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.time import utcnow
 
@@ -59,6 +60,39 @@ def check_image(data: bytes, name: str = "") -> CheckedPhoto:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise DomainError(_("%(name)s is not a readable image.", name=label)) from None
     return CheckedPhoto(data, hashlib.sha256(data).hexdigest(), ALLOWED_FORMATS[fmt], width, height)
+
+
+@dataclass(frozen=True)
+class PhotoLimits:
+    """How many photos one submission may carry and how many bytes together (settings: ISSUE_MAX_PHOTOS and
+    ISSUE_MAX_PHOTOS_BYTES for a quick report or a rectification step, PATROL_… for a patrol); each photo is at
+    most `MAX_BYTES` besides."""
+
+    count: int
+    total_bytes: int
+    each_bytes: int = MAX_BYTES
+
+    @classmethod
+    def of(cls, kind: str) -> "PhotoLimits":
+        """"issue" or "patrol", from the app's settings."""
+        config = current_app.config
+        prefix = {"issue": "ISSUE", "patrol": "PATROL"}[kind]
+        return cls(config[f"{prefix}_MAX_PHOTOS"], config[f"{prefix}_MAX_PHOTOS_BYTES"])
+
+    def check(self, files: dict[str, bytes]) -> None:
+        """Refuse too many photos, or too many bytes together (DomainError); each one is checked by `check_image`."""
+        if len(files) > self.count:
+            raise DomainError(_("At most %(n)d photos at once; this has %(given)d.", n=self.count,
+                                given=len(files)), code="too_many_photos")
+        total = sum(len(data) for data in files.values())
+        if total > self.total_bytes:
+            raise DomainError(_("The photos together may be at most %(size)s; these are %(given)s.",
+                                size=size_text(self.total_bytes), given=size_text(total)), code="photos_too_large")
+
+    def said(self) -> str:
+        """The limits in words, for the form's hint."""
+        return _("At most %(n)d photos, each at most %(each)s, together at most %(total)s.", n=self.count,
+                 each=size_text(self.each_bytes), total=size_text(self.total_bytes))
 
 
 def photo_dir() -> Path:

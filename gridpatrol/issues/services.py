@@ -128,6 +128,15 @@ def allowed_transitions(session: Session, user: User, issue: Issue) -> list[Tran
     return [t for t in workflow.transitions_from(issue.state) if WHO[t.who](session, user, issue)]
 
 
+def may_attempt(session: Session, user: User, issue: Issue, action: Action) -> bool:
+    """Whether the user is among those who may do `action` to the issue: by its row for the issue's state, or, if
+    the action cannot be done in that state (the service says so), by any of its rows. Checked before the form's
+    body is read; the service checks again, with the rest."""
+    row = workflow.transition(issue.state, action)
+    rows = [row] if row is not None else [t for t in workflow.TRANSITIONS if t.action is Action(action)]
+    return any(WHO[t.who](session, user, issue) for t in rows)
+
+
 def allowed_actions(session: Session, user: User, issue: Issue) -> set[Action]:
     """The actions this user may do on the issue now (the issue page shows the forms of these)."""
     return {t.action for t in allowed_transitions(session, user, issue)}
@@ -174,9 +183,15 @@ def _event(session: Session, issue: Issue, actor: Optional[User], action: str, *
     return event
 
 
+def checked_photos(files: dict[str, bytes]) -> list[photo_files.CheckedPhoto]:
+    """The photos of one report or step, refused (DomainError) before anything is written: too many, too many
+    bytes together (ISSUE_MAX_PHOTOS, ISSUE_MAX_PHOTOS_BYTES), or one that is not a sane image."""
+    photo_files.PhotoLimits.of("issue").check(files)
+    return [photo_files.check_image(data, name) for name, data in sorted(files.items())]
+
+
 def _attach_photos(session: Session, issue: Issue, event: Optional[IssueEvent], kind: str,
-                   files: dict[str, bytes]) -> list[IssuePhoto]:
-    checked = [photo_files.check_image(data, name) for name, data in sorted(files.items())]
+                   checked: list[photo_files.CheckedPhoto]) -> list[IssuePhoto]:
     added = []
     for photo in checked:
         photo_files.store(photo)
@@ -246,6 +261,7 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
         raise DomainError(_("Add at least one photo."))
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise DomainError(_("The position is not valid."))
+    checked = checked_photos(photos)  # every refusal before anything is added
     where = locate_report(session, site, lon, lat, level)
     issue = Issue(site_id=site.id, grid=where.grid, level=level, lon=lon, lat=lat, category=category,
                   severity=severity, title=titles.cut(description.splitlines()[0].strip(), titles.TITLE_MAX),
@@ -256,7 +272,7 @@ def report(session: Session, reporter: User, site: Site, *, lon: float, lat: flo
     event = _event(session, issue, reporter, "reported", to_state=IssueState.REPORTED.value, at=now,
                    data={"grid": where.grid.code if where.grid else None, "outside_m": round(where.distance_m, 1)})
     event.from_state = None
-    _attach_photos(session, issue, event, "before", photos)
+    _attach_photos(session, issue, event, "before", checked)
     session.flush()
     issue_reported.send(session, issue=issue, source=IssueSource.REPORT, now=now)
     return issue
@@ -420,9 +436,10 @@ def perform(session: Session, issue: Issue, actor: User, action: Action | str, *
 def _done(session: Session, issue: Issue, row: Transition, actor: User, *, note: Optional[str], now: dt.datetime,
           data: Optional[dict] = None, photos: Optional[dict[str, bytes]] = None) -> IssueEvent:
     """The table's new state, the event (and its photos), flushed; then `issue_transitioned`."""
+    checked = checked_photos(photos) if photos else []
     event = _event(session, issue, actor, row.event, to_state=row.to_state.value, note=note, at=now, data=data)
-    if photos:
-        _attach_photos(session, issue, event, "after", photos)
+    if checked:
+        _attach_photos(session, issue, event, "after", checked)
     _flush(session)
     _announce(session, issue, row, actor, note=event.note, now=now)
     return event

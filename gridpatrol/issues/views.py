@@ -9,10 +9,11 @@ from flask_login import current_user, login_required
 
 from gridpatrol.accounts.models import Team, User
 from gridpatrol.accounts import services as accounts
+from gridpatrol.core import bodies
 from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.access import load
-from gridpatrol.core.errors import DomainError, reshow_on_refusal
+from gridpatrol.core.errors import DomainError, NotAllowed, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import day_bounds, format_local, local_day, utcnow
@@ -26,6 +27,11 @@ from gridpatrol.issues.models import CLOCK_STATES, OPEN_STATES, Issue, IssueExte
 
 INVALID = 422
 PER_PAGE = 50
+
+
+def _photo_body_bound(config) -> int:
+    """A form with photos (a quick report, a rectification step): the photos together, and room for its fields."""
+    return config["ISSUE_MAX_PHOTOS_BYTES"] + config["FORM_MAX_BODY_BYTES"]
 
 
 def _filter_from_args(mine: bool = False) -> queue.QueueFilter:
@@ -176,6 +182,7 @@ def _issue_page(issue: Issue, *, refusal: str | None = None, status: int = 200,
                            patrol_link=services.can_view_patrol(db.session, current_user, issue),
                            standard=services.standard_text(db.session, issue),
                            deadline_provisional=deadlines.rests_on_provisional(db.session, issue),
+                           photo_hint=photo_files.PhotoLimits.of("issue").said(),
                            before=[p for p in issue.photos if p.kind == "before"],
                            after=[p for p in issue.photos if p.kind == "after"]), status
 
@@ -198,14 +205,20 @@ def _files(field) -> dict[str, bytes]:
 
 @bp.post("/s/<site>/issues/<int:issue_id>/<action>")
 @login_required
+@bodies.body_limit(_photo_body_bound, authorise_first=True)
 def act(issue_id: int, action: str):
-    """Any action of the workflow table: its form (the class the table names), then its service function."""
+    """Any action of the workflow table: its form (the class the table names), then its service function. Its
+    body (photos of the fixed state) is read only once the user may see the issue and is among those who may do
+    the action."""
     from gridpatrol.issues import workflow
 
     issue = _issue_or_404(issue_id)
     row = workflow.for_action(action)
     if row is None:
         abort(404)
+    if not services.may_attempt(db.session, current_user, issue, row.action):
+        raise NotAllowed(row.action.value)
+    bodies.authorised()
     form = _forms(issue, [row])[row.action]
     if not form.validate_on_submit():
         return _refuse(issue, "; ".join(str(e) for errors in form.errors.values() for e in errors))
@@ -278,8 +291,12 @@ def photo(photo_id: int):
 
 @bp.route("/s/<site>/report", methods=["GET", "POST"])
 @login_required
+@bodies.body_limit(_photo_body_bound, authorise_first=True)
 def report():
-    """随手拍: anyone files a problem with a photo, a point on the map and a few words."""
+    """随手拍: anyone of the site files a problem with a photo, a point on the map and a few words. The body is
+    read once the user is known (login, and the site's own check of who may enter it); a refusal of any kind —
+    the form's, a photo's, the service's — saves nothing and shows the form again with the reason (422)."""
+    bodies.authorised()
     site = g.site
     form = ReportForm()
     levels = grids.site_levels(db.session, site) or [0]
@@ -291,23 +308,27 @@ def report():
 
     def page():
         return render_template("issues/report.html", form=form, site=site, maps=maps, levels=levels,
-                               duplicates=duplicates)
+                               duplicates=duplicates, photo_hint=photo_files.PhotoLimits.of("issue").said())
 
     if form.validate_on_submit():
+        # Any refusal from here on (a photo, the service's checks) rolls back whatever was added and shows the
+        # form again with the reason at the top, 422: nothing is saved, duplicates offered or not.
+        reshow_on_refusal(page)
         now = utcnow()
         level = form.level.data or 0
+        photos = _files(form.photos)
         where = services.locate_report(db.session, site, form.lon.data, form.lat.data, level)
         duplicates = services.possible_duplicates(db.session, site, grid=where.grid, category=form.category.data,
                                                   lon=form.lon.data, lat=form.lat.data, now=now)
-        if not duplicates or form.file_anyway.data:
-            reshow_on_refusal(page, field=form.description)
-            issue = services.report(db.session, current_user, site, lon=form.lon.data, lat=form.lat.data,
-                                    level=level, category=form.category.data, severity=form.severity.data,
-                                    description=form.description.data, photos=_files(form.photos), now=now)
-            flash(_("Thank you: report no. %(id)d has been filed.", id=issue.id), "success")
-            return redirect(url_for("issues.show", issue_id=issue.id))
-    status = INVALID if form.is_submitted() and not duplicates else 200
-    return page(), status
+        if duplicates and not form.file_anyway.data:
+            services.checked_photos(photos)  # a photo that would be refused is said now, before the choice
+            return page(), 200  # nothing written: the reporter chooses
+        issue = services.report(db.session, current_user, site, lon=form.lon.data, lat=form.lat.data,
+                                level=level, category=form.category.data, severity=form.severity.data,
+                                description=form.description.data, photos=photos, now=now)
+        flash(_("Thank you: report no. %(id)d has been filed.", id=issue.id), "success")
+        return redirect(url_for("issues.show", issue_id=issue.id))
+    return page(), (INVALID if form.is_submitted() else 200)
 
 
 @bp.route("/s/<site>/admin/time-limits", methods=["GET", "POST"])

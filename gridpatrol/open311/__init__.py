@@ -21,9 +21,12 @@ bp = Blueprint("open311", __name__, url_prefix="/open311")
 
 
 def init_app(app: Flask) -> None:
+    from gridpatrol.core import bodies
     from gridpatrol.extensions import csrf
     from gridpatrol.open311 import views  # noqa: F401  (routes and error handlers)
+    from gridpatrol.open311.params import MAX_BODY_BYTES
 
     # A machine interface authenticated by its api_key (never by a browser's session): no CSRF token to show.
     csrf.exempt(bp)
+    bodies.blueprint_default(bp.name, MAX_BODY_BYTES)  # the bound of every body it takes
     app.register_blueprint(bp)

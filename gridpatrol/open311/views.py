@@ -17,8 +17,9 @@ from typing import Optional
 
 from flask import current_app, request, url_for
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from gridpatrol.core.bodies import refuse_declared_excess
 from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.time import utcnow
 from gridpatrol.core.transaction import roll_back_request
@@ -36,10 +37,10 @@ _ID = re.compile(r"\d{1,%d}" % MAX_ID_CHARS)
 
 
 @bp.before_request
-def _bound_the_body() -> None:
-    request.max_content_length = MAX_BODY_BYTES  # a longer body (also a chunked one) is refused while it is read
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()
+def _refuse_a_declared_excess() -> None:
+    # The bound (MAX_BODY_BYTES, core/bodies.py, set in init_app) is set for every request; a chunked body is
+    # counted as it is read. A longer declared body is refused before anything else.
+    refuse_declared_excess()
 
 
 def _format(fmt: str) -> str:

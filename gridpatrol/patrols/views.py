@@ -8,8 +8,9 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from gridpatrol.core import bodies
 from gridpatrol.core.access import load
-from gridpatrol.core.errors import reshow_on_refusal
+from gridpatrol.core.errors import NotAllowed, reshow_on_refusal
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import day_bounds, local_day, utcnow
@@ -62,6 +63,7 @@ def show(patrol_id: int):
         "patrols/form.html" if fillable else "patrols/result.html", patrol=patrol, categories=categories,
         answers=answers, state=services.display_state(patrol, now), client_uuid=str(uuid.uuid4()),
         photos_by_item=_photos_by_item(patrol), items=items, follow_ups=raised,
+        photo_hint=photos.PhotoLimits.of("patrol").said() if fillable else None,
     )
 
 
@@ -94,16 +96,19 @@ def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
 
 @bp.post("/s/<site>/patrols/<int:patrol_id>/submit")
 @login_required
+@bodies.body_limit(services.MAX_SUBMISSION_BYTES, authorise_first=True)
 def submit(patrol_id: int):
     """The plain HTML form's submission (the form without script). The form's script sends its payload to the
     API (`api/patrols.py`); a payload sent here by a script of before that move (a JSON body, or a multipart
     `payload` field, from a tablet that has not reloaded its scripts yet) is sent on there with a 308, which
     keeps its method and body (the outbox, which does not follow redirects, keeps it queued and sends it to the
-    API next time)."""
+    API next time). Nothing of the body is read before the user is known to be the patrol's assignee; then it is
+    read within MAX_SUBMISSION_BYTES (a chunked body counted as it streams)."""
     patrol = _patrol_or_404(patrol_id)
-    request.max_content_length = services.MAX_SUBMISSION_BYTES  # a chunked body is counted as it is read
-    if request.content_length and request.content_length > services.MAX_SUBMISSION_BYTES:
-        return _refuse(413, _("The submission is too large."))
+    if not services.can_fill(current_user, patrol):
+        raise NotAllowed("not the patrol's assignee")
+    bodies.refuse_declared_excess()
+    bodies.authorised()
     if request.is_json or "payload" in request.form:
         return redirect(url_for("api_patrols.submission", patrol_id=patrol.id), 308)
     payload, files = _payload_from_form(patrol)

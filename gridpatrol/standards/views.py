@@ -11,6 +11,8 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from gridpatrol.core import bodies
+from gridpatrol.core import query
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
@@ -249,7 +251,7 @@ def discard(template_id: int):
 @roles_required(*READERS)
 def export_json(template_id: int):
     template = _template_or_404(template_id)
-    number = request.args.get("version", type=int)
+    number = query.whole(request.args, "version", minimum=1)
     version = services.find_version(template, number) if number is not None else services.current_version(template)
     if version is None:
         abort(404)
@@ -261,7 +263,9 @@ def export_json(template_id: int):
 
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
+@bodies.body_limit(lambda config: services.MAX_IMPORT_BYTES + config["FORM_MAX_BODY_BYTES"], authorise_first=True)
 def import_file():
+    bodies.authorised()  # an admin: the file is read from here on
     form = ImportForm()
     if not form.validate_on_submit():
         return render_template("standards/import.html", form=form), (INVALID if form.is_submitted() else 200)

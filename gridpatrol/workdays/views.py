@@ -4,6 +4,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from gridpatrol.core import bodies
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import local_day, utcnow
@@ -61,6 +62,7 @@ def index():
 
 @bp.route("/import", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
+@bodies.body_limit(256 * 1024)  # the notice as a file and as text (20,000 characters: up to 60 KB in UTF-8)
 def import_notice():
     """Enter the State Council's notice for a year: preview first, then apply exactly what was previewed."""
     form = NoticeForm()
