@@ -78,27 +78,6 @@ HEALTH_DETAILS_PUBLIC = False
 # The largest request body /api/v1 reads, in bytes (operations that take photos have their own, larger bounds).
 API_MAX_BODY_BYTES = 1024 * 1024
 
-# Request bodies (gridpatrol/core/bodies.py): every body is bounded before it is read; a longer declared one is
-# refused at once and a chunked one is counted as it streams (413, the error page or problem+json).
-# The ceiling of every request, in bytes: no route's own bound is above it (the largest is a patrol's submission,
-# 64 MiB).
-MAX_CONTENT_LENGTH = 64 * 1024 * 1024
-# A page's form that takes no file (login, plans, dispatch, comments …): a few KB is plenty; 64 KiB leaves room for
-# the longest texts the forms take (2,000 Chinese characters are 18 KB URL-encoded).
-FORM_MAX_BODY_BYTES = 64 * 1024
-# One field of a multipart form that is not a file (Werkzeug keeps it in memory), and the parts of one form: a
-# patrol's plain form has three parts per checklist item (answer, note, photo) and a checklist up to 500 items.
-MAX_FORM_MEMORY_SIZE = 512 * 1024
-MAX_FORM_PARTS = 2000
-# Photos (each at most 12 MB, a JPEG, PNG or WebP image): at most this many, together at most this many bytes,
-# per quick report (随手拍) or rectification step (the photos of the fixed state) ...
-ISSUE_MAX_PHOTOS = 8
-ISSUE_MAX_PHOTOS_BYTES = 24 * 1024 * 1024
-# ... and per patrol submission (the whole submission is bounded at 64 MiB besides; the tablet downscales photos to
-# a few hundred KB each).
-PATROL_MAX_PHOTOS = 60
-PATROL_MAX_PHOTOS_BYTES = 48 * 1024 * 1024
-
 # Grid imports (GeoJSON, on the admin's upload page and `gridpatrol grids import`): a larger file is refused whole.
 # A real compound has about 49 grids drawn by hand or traced from CAD: 4 to 50 vertices each (the demo compound:
 # 387 in all, 19 at most), a few hundred where a CAD export turns curves into segments. 1,000 per grid and 20,000
@@ -108,6 +87,12 @@ PATROL_MAX_PHOTOS_BYTES = 48 * 1024 * 1024
 GRID_IMPORT_MAX_BYTES = 4 * 1024 * 1024
 GRID_IMPORT_MAX_VERTICES_PER_GRID = 1_000
 GRID_IMPORT_MAX_VERTICES_PER_FILE = 20_000
+
+# A patrol finished on a tablet without network is sent when the network is back. Once its grace period has
+# ended (the patrol counts as missed, 漏巡), such a submission is still accepted for this many hours, by the
+# server's clock, if the device says it was finished within the grace period; one arriving later is refused and
+# the patrol stays missed. 0: nothing is accepted after the grace period.
+OFFLINE_SUBMISSION_HOURS = 24
 
 # The scheduler closes last month's points (月度锁定) on this day of the month, in the site's time zone.
 POINTS_CLOSE_DAY = 5

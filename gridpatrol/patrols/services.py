@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 from blinker import Namespace
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, lazyload, selectinload
@@ -26,7 +27,7 @@ from gridpatrol.core.categories import Category
 from gridpatrol.core.db import chunked, insert_ignoring_conflicts, serialize_writers
 from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
-from gridpatrol.core.time import utcnow
+from gridpatrol.core.time import to_local, utcnow, zone
 from gridpatrol.grids import qr
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Checkpoint, Grid, Site
@@ -517,8 +518,8 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     if not (8 <= len(client_uuid) <= 36):
         raise DomainError(_("The submission has no client id."))
     fingerprint = content_hash(payload, files)
-    # Serialise everything about this patrol (and this UUID) across workers before reading.
-    serialize_writers(session, f"patrol:{patrol.id}")
+    # Every decision below reads the patrol as it is now, with its row locked until this transaction ends.
+    lock_patrol(session, patrol)
     if not can_fill(user, patrol):
         raise NotAllowed("not the patrol's assignee")
     previous = session.execute(_PREVIOUS_SUBMISSION, {"client_uuid": client_uuid}).first()
@@ -533,7 +534,9 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     # A device clock running a little ahead is believed up to now; far ahead, it is not believed at all.
     completed_at = now if completed_at > now + CLOCK_SKEW else min(completed_at, now)
     if patrol.status == PatrolStatus.MISSED.value or now > patrol.grace_until:
-        # Queued offline: accepted if the leader finished within the grace period by the device's clock.
+        # Queued offline: accepted if it arrives within the offline window after the grace period by the server's
+        # clock, and the leader finished within the grace period by the device's clock.
+        _check_late_arrival(session, patrol, now)
         if not (patrol.window_start - CLOCK_SKEW <= completed_at <= patrol.grace_until):
             raise ConflictError(_("The window of this patrol has closed; it counts as missed."))
     elif completed_at < patrol.window_start - CLOCK_SKEW:
@@ -542,7 +545,6 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     # Only the items the patrol covers (its categories): an answer for any other item is refused.
     items = {item.id: item for item in checklists.items_for_patrol(session, patrol)}
     answers = _check_answers(payload.get("answers"), items, files)
-    photo_files.PhotoLimits.of("patrol").check(files)  # PATROL_MAX_PHOTOS, PATROL_MAX_PHOTOS_BYTES
     checked_photos = {name: photo_files.check_image(data, name) for name, data in files.items()}
     scans = _check_scans(session, patrol, payload.get("scans") or [], now)
 
@@ -579,6 +581,48 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
                           was_missed=was_missed)
     session.flush()
     return SubmissionResult(body)
+
+
+# The patrol's row, read again and locked (FOR UPDATE on PostgreSQL). Only its own columns: the joined eager loads
+# (grid, assignee) would make an outer join, which PostgreSQL does not lock; they load again when read.
+_LOCK_PATROL = (select(Patrol).where(Patrol.id == bindparam("locked_patrol_id")).options(lazyload("*"))
+                .with_for_update().execution_options(populate_existing=True))
+
+
+def lock_patrol(session: Session, patrol: Patrol) -> None:
+    """Lock the patrol's row until the transaction ends and read it again, so that what is decided about it (its
+    status, assignee, window) is what the database holds now and nothing else changes it before the commit.
+
+    The caller loaded the patrol before (to check who may see it); on PostgreSQL another submission, or the job
+    marking patrols missed, may have committed since, and a status read from that object would be stale: two
+    submissions with different client UUIDs would both see it open, and the second would fail on the answers'
+    primary key (a 500) instead of a 409. PostgreSQL: SELECT … FOR UPDATE waits for the other transaction and
+    reads what it committed. SQLite has no row locks: a write transaction holds the database's one write lock
+    from its first statement (BEGIN IMMEDIATE, `core.db`), so no other writer runs until this one ends;
+    `serialize_writers` checks that this is such a transaction.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        serialize_writers(session, f"patrol:{patrol.id}")
+    # The row is read into the patrol object as it is fetched: fetch it.
+    session.execute(_LOCK_PATROL, {"locked_patrol_id": patrol.id}).scalar_one()
+
+
+def offline_deadline(patrol: Patrol) -> dt.datetime:
+    """The last moment (server time) a submission of the patrol, kept offline by the tablet, is accepted:
+    OFFLINE_SUBMISSION_HOURS after its grace period."""
+    return patrol.grace_until + dt.timedelta(hours=current_app.config["OFFLINE_SUBMISSION_HOURS"])
+
+
+def _check_late_arrival(session: Session, patrol: Patrol, now: dt.datetime) -> None:
+    """Refuse a submission arriving after `offline_deadline`, whatever time the device says it was finished at
+    (a device clock can be set back): the patrol stays missed (漏巡) and its points do not change."""
+    deadline = offline_deadline(patrol)
+    if now > deadline:
+        site = session.get(Site, patrol.site_id)
+        raise ConflictError(_(
+            "This patrol's window has closed and a patrol record kept offline is accepted only until %(deadline)s; "
+            "this one arrived later, so it is not accepted and the patrol counts as missed.",
+            deadline=to_local(deadline, zone(site.timezone)).strftime("%Y-%m-%d %H:%M")), code="offline_too_late")
 
 
 def _check_answers(raw: Any, items: dict[int, checklists.ChecklistItem], files: dict[str, bytes]):

@@ -240,12 +240,14 @@ def test_submitted_after_the_window_within_grace_is_late(app, open_patrol):
 def test_offline_submission_arriving_after_missed_counts_by_device_time(app, open_patrol):
     with app.app_context(), job_transaction() as session:
         services.mark_missed(session, at("2026-11-02 12:00"))
+    # Finished after the grace period by the device's clock: refused (before the one below, which would make any
+    # later submission a conflict anyway). tests/patrols/test_late_submission.py bounds the arrival time.
+    too_late = payload(open_patrol, completed_at=at("2026-11-02 11:30").isoformat())
+    with pytest.raises(ConflictError, match="window of this patrol has closed"):
+        submit(app, open_patrol["id"], too_late, now="2026-11-02 15:00")
     body = payload(open_patrol, completed_at=at("2026-11-02 09:40").isoformat())
     result = submit(app, open_patrol["id"], body, now="2026-11-02 15:00")
     assert result.body["status"] == "submitted" and result.body["late"] is False
-    too_late = payload(open_patrol, completed_at=at("2026-11-02 11:30").isoformat())
-    with pytest.raises(ConflictError):
-        submit(app, open_patrol["id"], too_late, now="2026-11-02 15:00")
 
 
 def test_location_outside_the_grid_is_flagged(app, open_patrol):

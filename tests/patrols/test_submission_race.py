@@ -1,0 +1,110 @@
+"""Two tablets submitting one patrol at the same moment (threads, each request with its own session, through the
+API): with different client UUIDs exactly one 200 and one 409, never a 500, on both databases; with the same UUID
+two 200s and one submission (`services.lock_patrol`)."""
+
+import concurrent.futures
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from gridpatrol.extensions import db
+from gridpatrol.patrols import services
+from gridpatrol.patrols.models import Patrol, PatrolAnswer, Submission
+from gridpatrol.points.models import PointsEntry
+from tests.api.builders import bearer, token_for
+from tests.patrols import builders
+
+PAIRS = 20
+
+
+@pytest.fixture
+def open_patrols(app) -> list[dict]:
+    """PAIRS patrols of A01 (leader0) whose window is open now: the requests run on the real clock."""
+    builders.compound(app)
+    now = dt.datetime.now(dt.timezone.utc)
+    opens = (now.astimezone(builders.SHANGHAI) - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    for _ in range(PAIRS):
+        builders.make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
+    builders.materialize(app, now)
+    with app.app_context():
+        patrols = db.session.scalars(sa.select(Patrol).where(Patrol.window_start <= now, Patrol.due_at > now)
+                                     .order_by(Patrol.id)).all()
+        assert len(patrols) == PAIRS
+        return [{"id": p.id, "items": [i.id for i in p.template_version.items]} for p in patrols]
+
+
+@pytest.fixture
+def at_the_same_moment(app, monkeypatch):
+    """Makes the two requests of a pair meet before the service decides anything, and returns the function each
+    request's thread calls first.
+
+    PostgreSQL: each request has loaded the patrol (to check who may see it) and only then waits for the other,
+    in `services.submit`, so both hold a patrol read before either locks it — the race the lock must win. SQLite:
+    a writing request holds the database's write lock from its first statement, so the two meet before they
+    start (meeting later would wait for a lock the other holds)."""
+    barrier = threading.Barrier(2, timeout=20)
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+    if not postgres:
+        return barrier.wait
+    submit = services.submit
+
+    def submit_once_both_have_loaded(*args, **kwargs):
+        barrier.wait()
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(services, "submit", submit_once_both_have_loaded)
+    return lambda: None
+
+
+def _payload(patrol: dict, note: str) -> dict:
+    return {"client_uuid": str(uuid.uuid4()), "completed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "answers": [{"item_id": i, "result": "pass", "note": note} for i in patrol["items"]]}
+
+
+def _pair(app, tokens, patrol, payloads, start):
+    """Posts the two payloads to the patrol from two threads at once: [(status, body)] in payload order."""
+    def post(side):
+        start()
+        response = app.test_client().post(builders.submission_url(patrol["id"]), json=payloads[side],
+                                          headers=bearer(tokens[side]))
+        return response.status_code, response.get_json()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(post, (0, 1)))
+
+
+def test_concurrent_submissions_give_one_200_and_one_409_and_a_replay_stays_one(app, open_patrols,
+                                                                               at_the_same_moment):
+    tokens = [token_for(app, "leader0", name="tablet 1"), token_for(app, "leader0", name="tablet 2")]
+    outcomes, winners = [], []
+    for patrol in open_patrols:
+        payloads = [_payload(patrol, "第一台"), _payload(patrol, "第二台")]
+        results = _pair(app, tokens, patrol, payloads, at_the_same_moment)
+        outcomes.append(sorted(status for status, _ in results))
+        accepted = [(payloads[side], body) for side, (status, body) in enumerate(results) if status == 200]
+        refused = [body for status, body in results if status == 409]
+        if accepted and refused:
+            winners.append((patrol, *accepted[0]))
+            assert refused[0]["code"] == "conflict", refused[0]
+    assert outcomes == [[200, 409]] * PAIRS
+
+    # The accepted payload sent again by both tablets at once: the first result twice, nothing applied again.
+    for patrol, payload, first in winners:
+        replays = _pair(app, tokens, patrol, [payload, payload], at_the_same_moment)
+        assert replays == [(200, first), (200, first)]
+
+    with app.app_context():
+        count = sa.select(sa.func.count())
+        assert db.session.scalar(count.select_from(Submission)) == PAIRS
+        assert db.session.scalar(count.select_from(PatrolAnswer)) == PAIRS * 4
+        assert db.session.scalar(count.select_from(Patrol).where(Patrol.status == "submitted")) == PAIRS
+        assert db.session.scalar(count.select_from(PointsEntry).where(PointsEntry.rule_code == "patrol_on_time")) \
+            == PAIRS
+        # Each patrol holds the answers of the submission that won it, not a mixture.
+        notes = db.session.execute(sa.select(PatrolAnswer.patrol_id, sa.func.count(sa.distinct(PatrolAnswer.note)))
+                                   .group_by(PatrolAnswer.patrol_id)).all()
+        assert {n for _patrol, n in notes} == {1}
