@@ -78,6 +78,27 @@ HEALTH_DETAILS_PUBLIC = False
 # The largest request body /api/v1 reads, in bytes (operations that take photos have their own, larger bounds).
 API_MAX_BODY_BYTES = 1024 * 1024
 
+# Request bodies (gridpatrol/core/bodies.py): every body is bounded before it is read; a longer declared one is
+# refused at once and a chunked one is counted as it streams (413, the error page or problem+json).
+# The ceiling of every request, in bytes: no route's own bound is above it (the largest is a patrol's submission,
+# 64 MiB).
+MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+# A page's form that takes no file (login, plans, dispatch, comments …): a few KB is plenty; 64 KiB leaves room for
+# the longest texts the forms take (2,000 Chinese characters are 18 KB URL-encoded).
+FORM_MAX_BODY_BYTES = 64 * 1024
+# One field of a multipart form that is not a file (Werkzeug keeps it in memory), and the parts of one form: a
+# patrol's plain form has three parts per checklist item (answer, note, photo) and a checklist up to 500 items.
+MAX_FORM_MEMORY_SIZE = 512 * 1024
+MAX_FORM_PARTS = 2000
+# Photos (each at most 12 MB, a JPEG, PNG or WebP image): at most this many, together at most this many bytes,
+# per quick report (随手拍) or rectification step (the photos of the fixed state) ...
+ISSUE_MAX_PHOTOS = 8
+ISSUE_MAX_PHOTOS_BYTES = 24 * 1024 * 1024
+# ... and per patrol submission (the whole submission is bounded at 64 MiB besides; the tablet downscales photos to
+# a few hundred KB each).
+PATROL_MAX_PHOTOS = 60
+PATROL_MAX_PHOTOS_BYTES = 48 * 1024 * 1024
+
 # Grid imports (GeoJSON, on the admin's upload page and `gridpatrol grids import`): a larger file is refused whole.
 # A real compound has about 49 grids drawn by hand or traced from CAD: 4 to 50 vertices each (the demo compound:
 # 387 in all, 19 at most), a few hundred where a CAD export turns curves into segments. 1,000 per grid and 20,000

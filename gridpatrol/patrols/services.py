@@ -545,6 +545,7 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     # Only the items the patrol covers (its categories): an answer for any other item is refused.
     items = {item.id: item for item in checklists.items_for_patrol(session, patrol)}
     answers = _check_answers(payload.get("answers"), items, files)
+    photo_files.PhotoLimits.of("patrol").check(files)  # PATROL_MAX_PHOTOS, PATROL_MAX_PHOTOS_BYTES
     checked_photos = {name: photo_files.check_image(data, name) for name, data in files.items()}
     scans = _check_scans(session, patrol, payload.get("scans") or [], now)
 
