@@ -491,7 +491,9 @@ class Submission(MethodView):
         """Submit the patrol (its assignee), exactly once per client UUID
 
         Its answers, photos, checkpoint scans and location stamp. The same client UUID with the same content
-        answers the first result again (200); with other content, or for a patrol already submitted, 409."""
+        answers the first result again (200); with other content, or for a patrol already submitted, 409. A submission
+        kept offline that arrives more than OFFLINE_SUBMISSION_HOURS after the patrol's grace period is a 409
+        `offline_too_late` (the patrol stays missed)."""
         patrol = _visible(patrol_id)
         payload, files = _read_submission()
         result = services.submit(db.session, patrol, current_user, payload, files, now=utcnow())
