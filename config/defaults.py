@@ -66,6 +66,11 @@ DEMO_HOST = "127.0.0.1"
 DEMO_PORT = 8000
 
 LOG_LEVEL = "INFO"
+# "text" or "json" (JSON lines for a log collector: time, level, logger, message, process, request id or job).
+# The web workers and the scheduler process log this way; gunicorn's own lines stay as gunicorn writes them.
+LOG_FORMAT = "text"
+# One line per request (method, path without its query, status, duration, user, address, request id).
+LOG_REQUESTS = False
 
 # /healthz (for monitoring) fails when the photo directory's disk has less than this left.
 HEALTH_MIN_FREE_UPLOAD_MB = 1024

@@ -50,10 +50,11 @@ def _engine_options(url: str, settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _init_extensions(app: Flask) -> None:
-    from gridpatrol.core import bodies, errors, i18n, security, templating, transaction
+    from gridpatrol.core import bodies, errors, i18n, request_log, security, templating, transaction
     from gridpatrol.core.db import configure_engine
     from gridpatrol.extensions import babel, csrf, db, login_manager, migrate
 
+    request_log.init_app(app)  # first: its after_request then runs last, after the transaction's commit
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine, sqlite_busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"])

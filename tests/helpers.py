@@ -104,6 +104,7 @@ class GunicornServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_log = tmp_path / "access.log"
         self.error_log = tmp_path / "gunicorn.log"
+        extra = env or {}
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDPATROL_")}
         env.update({
             "GRIDPATROL_SETTINGS": str(REPO_ROOT / "config" / "testing.py"),
@@ -112,7 +113,7 @@ class GunicornServer:
             "GRIDPATROL_WORKERS": str(workers),
             "GRIDPATROL_THREADS": str(threads),
             "GRIDPATROL_ACCESS_LOG": str(self.access_log),
-            **(env or {}),
+            **extra,
         })
         self._log = open(self.error_log, "w")
         self.process = subprocess.Popen(

@@ -112,6 +112,8 @@ def validate(settings: dict[str, Any], *, serving: bool) -> None:
         raise ConfigurationError(f"DEFAULT_TIMEZONE {settings['DEFAULT_TIMEZONE']!r} is not a known time zone") from None
     if settings["DEFAULT_LOCALE"] not in settings["LANGUAGES"]:
         raise ConfigurationError("DEFAULT_LOCALE must be one of LANGUAGES")
+    if settings["LOG_FORMAT"] not in ("text", "json"):
+        raise ConfigurationError('LOG_FORMAT must be "text" or "json"')
     for key in ("LOGIN_MAX_FAILURES_PER_PLACE", "LOGIN_MAX_FAILURES_PER_ACCOUNT", "LOGIN_MAX_FAILURES_PER_ADDRESS",
                 "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_LOCK_MINUTES", "LOGIN_LOCK_MAX_MINUTES", "KNOWN_DEVICE_DAYS",
                 "SESSION_LIFETIME_HOURS"):

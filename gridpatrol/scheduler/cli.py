@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import sys
 
 import click
@@ -24,10 +23,9 @@ def scheduler() -> None:
 @with_appcontext
 def run() -> None:
     """Run the jobs forever (until SIGTERM/Ctrl+C). Catches up at start."""
-    from flask.logging import default_handler
+    from gridpatrol.core.request_log import configure_logging
 
-    logging.basicConfig(level=current_app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(message)s")
-    current_app.logger.removeHandler(default_handler)  # the root handler prints each line once
+    configure_logging(current_app.config)  # LOG_FORMAT: plain lines or JSON lines, as the web workers write
     runner.run(current_app._get_current_object())
 
 

@@ -38,9 +38,10 @@ def _run_in_app(app: Flask, name: str) -> None:
         try:
             result = jobs.run_job(name)
         except Exception:
-            log.exception("job %s failed", name)
+            log.exception("job %s failed", name, extra={"job": name, "ok": False})
             return
-    (log.info if result.ok else log.warning)("job %s: %s", name, result.summary)
+    (log.info if result.ok else log.warning)("job %s: %s", name, result.summary,
+                                             extra={"job": name, "ok": result.ok, "summary": result.summary})
 
 
 def run(app: Flask) -> None:
