@@ -72,6 +72,12 @@ LOG_FORMAT = "text"
 # One line per request (method, path without its query, status, duration, user, address, request id).
 LOG_REQUESTS = False
 
+# Where photos are kept: "directory" (files under PHOTO_DIR; empty: the instance folder's photos/) or "database"
+# (a table in the app's database: several web hosts then share nothing but PostgreSQL). Move existing photos with
+# `gridpatrol photos migrate --to database` (or `--to directory`) before changing it.
+PHOTO_STORAGE = "directory"
+PHOTO_DIR = ""
+
 # /healthz (for monitoring) fails when the photo directory's disk has less than this left.
 HEALTH_MIN_FREE_UPLOAD_MB = 1024
 # /healthz tells its parts (database latency, migrations, each scheduler job's heartbeat, free space, calendar) only

@@ -18,6 +18,7 @@ def _create_cli_app():
 
 def _add_commands(group: click.Group) -> None:
     from gridpatrol.accounts.cli import tokens, users
+    from gridpatrol.core.photo_commands import photos
     from gridpatrol.demo.cli import demo
     from gridpatrol.grids.cli import grids, sites
     from gridpatrol.points.cli import points
@@ -25,7 +26,7 @@ def _add_commands(group: click.Group) -> None:
     from gridpatrol.standards.cli import standards
     from gridpatrol.workdays.cli import calendar
 
-    for command in (users, tokens, demo, sites, grids, standards, scheduler, points, calendar):
+    for command in (users, tokens, demo, sites, grids, standards, scheduler, points, calendar, photos):
         group.add_command(command)
 
 

@@ -1,7 +1,8 @@
-"""Photo files: checked to be real images with Pillow, stored outside the web root by content hash.
+"""Photos: checked to be real images with Pillow, stored by content hash in the configured store (photo_store.py:
+a directory outside the web root, or the database).
 
-Storing by SHA-256 makes a retried upload a no-op and means a file written by a transaction that later
-rolled back is harmless: nothing points at it, and the same bytes map to the same name next time.
+Storing by SHA-256 makes a retried upload a no-op and means bytes written by a transaction that later rolled back
+are harmless: nothing points at them, and the same bytes map to the same name next time.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridpatrol.core.bodies import size_text
+from gridpatrol.core import photo_store
 from gridpatrol.core.errors import DomainError
 from gridpatrol.core.time import utcnow
 
@@ -96,24 +97,20 @@ class PhotoLimits:
 
 
 def photo_dir() -> Path:
-    return Path(current_app.instance_path) / "photos"
+    """The directory of the "directory" store (PHOTO_DIR, else the instance folder's `photos/`)."""
+    return photo_store.photo_dir()
 
 
 def path_for(sha256: str) -> Path:
-    return photo_dir() / sha256[:2] / sha256
+    """Where the "directory" store keeps a photo."""
+    return photo_store.DirectoryStore(photo_dir()).path_for(sha256)
 
 
-def store(photo: CheckedPhoto) -> Path:
-    path = path_for(photo.sha256)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(photo.data)
-            f.flush()
-            os.fsync(f.fileno())  # the patrol that points at it commits durably; so must the file
-        os.replace(tmp, path)
-    return path
+def store(photo: CheckedPhoto) -> None:
+    """Keep the photo's bytes in the configured store (PHOTO_STORAGE), as part of the current transaction."""
+    from gridpatrol.extensions import db
+
+    photo_store.current_store().put(db.session, photo.sha256, photo.data)
 
 
 class StoredPhotoColumns:
@@ -131,9 +128,12 @@ def send_stored(record: StoredPhotoColumns):
     """The photo as a response, for a view that has already checked the user may see it."""
     from flask import abort, send_file
 
-    path = path_for(record.sha256)
-    if not path.exists():
+    from gridpatrol.extensions import db
+
+    data = photo_store.current_store().read(db.session, record.sha256)
+    if data is None:
         abort(404)
-    response = send_file(path, mimetype=record.content_type, max_age=86400, etag=record.sha256)
+    response = send_file(io.BytesIO(data), mimetype=record.content_type, max_age=86400, etag=record.sha256,
+                         conditional=True)
     response.headers["Cache-Control"] = "private, max-age=86400"  # never in a shared proxy cache
     return response

@@ -114,6 +114,8 @@ def validate(settings: dict[str, Any], *, serving: bool) -> None:
         raise ConfigurationError("DEFAULT_LOCALE must be one of LANGUAGES")
     if settings["LOG_FORMAT"] not in ("text", "json"):
         raise ConfigurationError('LOG_FORMAT must be "text" or "json"')
+    if settings["PHOTO_STORAGE"] not in ("directory", "database"):
+        raise ConfigurationError('PHOTO_STORAGE must be "directory" or "database"')
     for key in ("LOGIN_MAX_FAILURES_PER_PLACE", "LOGIN_MAX_FAILURES_PER_ACCOUNT", "LOGIN_MAX_FAILURES_PER_ADDRESS",
                 "LOGIN_FAILURE_WINDOW_MINUTES", "LOGIN_LOCK_MINUTES", "LOGIN_LOCK_MAX_MINUTES", "KNOWN_DEVICE_DAYS",
                 "SESSION_LIFETIME_HOURS"):

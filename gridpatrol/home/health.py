@@ -107,6 +107,10 @@ def check_scheduler(session: Session, now: dt.datetime) -> Check:
 
 
 def check_uploads(min_free_bytes: int, directory: Optional[Path] = None) -> Check:
+    """Free space where photos are written: the photo directory's disk. With photos in the database its disk is the
+    database server's, which this host cannot see: the check then says so and passes."""
+    if directory is None and current_app.config["PHOTO_STORAGE"] == "database":
+        return Check(True, {"storage": "database"})
     directory = directory or photos.photo_dir()
     probe = directory
     while not probe.exists() and probe != probe.parent:  # before the first photo: the disk it will be made on
@@ -115,7 +119,7 @@ def check_uploads(min_free_bytes: int, directory: Optional[Path] = None) -> Chec
         free = shutil.disk_usage(probe).free
     except OSError as error:
         return Check(False, {"error": type(error).__name__})
-    return Check(free >= min_free_bytes, {"free_bytes": free, "min_free_bytes": min_free_bytes})
+    return Check(free >= min_free_bytes, {"storage": "directory", "free_bytes": free, "min_free_bytes": min_free_bytes})
 
 
 def check_calendar(session: Session, now: dt.datetime) -> Check:
