@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from gridpatrol.accounts.models import TEAM_KIND_LABELS
 from gridpatrol.core.forms import MultiCheckboxField, choices
@@ -32,10 +32,11 @@ class LanguageForm(FlaskForm):
 class PasswordChangeForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)],
+    # InputRequired, not DataRequired: a password of spaces is the policy's to refuse, with its own reason.
+    new_password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=200)],
                                  render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
+                            validators=[InputRequired(), EqualTo("new_password", message=_l("The passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
 
 
@@ -72,7 +73,7 @@ class UserForm(FlaskForm):
 
 
 class AdminPasswordForm(FlaskForm):
-    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)],
+    new_password = PasswordField(_l("New password"), validators=[InputRequired(), Length(max=200)],
                                  render_kw={"autocomplete": "new-password"})
 
 

@@ -79,8 +79,9 @@ def check_new_password(password: str, *, username: str, display_name: Optional[s
         raise DomainError(_("The password cannot be one character repeated."))
     squeezed = re.sub(r"\s+", "", password).lower()
     words = _name_words(username, display_name)
-    # Short words (a two-letter username, initials) are left to the estimator: "contains zw" would refuse too much.
-    if any(len(w) >= 3 and w in squeezed or w == squeezed for w in words):
+    # Short Latin words (a two-letter username, initials) are left to the estimator: "contains zw" would refuse too
+    # much. A Chinese name has two or three characters, and each is a word.
+    if any(len(w) >= (3 if w.isascii() else 2) and w in squeezed or w == squeezed for w in words):
         raise DomainError(_("The password cannot contain the username or the person's name."))
     result = zxcvbn(password[:_ZXCVBN_MAX_LENGTH], user_inputs=[*words, *_APPLICATION_WORDS])
     if result["score"] < cfg["PASSWORD_MIN_SCORE"]:
