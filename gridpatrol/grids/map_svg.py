@@ -1,7 +1,10 @@
 """The site map as inline SVG: one level at a time, each grid a link, coloured by a caller's status.
 
 Drawn in the site's local metric plane (so shapes are not stretched by longitude), y flipped for SVG.
-Strokes do not scale, so outlines stay crisp at any zoom; every grid is an <a>, so a tap opens it.
+Strokes do not scale, so outlines stay crisp at any zoom; every grid is an <a>, so a tap opens it. Every outline
+(grids, the faint backdrop, the site boundary) is drawn through `outline`: simplified within half a pixel of the
+largest map and rounded to that precision, so a grid stored with thousands of vertices weighs the page no more
+than a hand-drawn one. Nothing here locates a point: that is the stored geometry's job (core/locator.py).
 
 Labels: a grid's code is never cut. Each label is measured in the same metric plane as the shapes (an estimate
 of the text's width from its characters: CJK characters are about one em wide, Latin letters and digits about
@@ -13,7 +16,11 @@ map grows to hold them.
 
 from __future__ import annotations
 
+import hashlib
+import math
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -38,12 +45,93 @@ LATIN_EM = 0.62
 PAD_EM = 0.3  # breathing room around a label's box
 
 
-def _path(geometry: BaseGeometry) -> str:
+# Outlines are drawn for the screen, not as surveyed: a map is shown at most about MAP_PIXELS device pixels
+# across (a monitor's width, or a tablet's at 2 device pixels per CSS pixel), so an outline simplified by half such
+# a pixel and rounded to a step no larger than that looks the same as the stored one, and a grid traced with
+# thousands of vertices costs the page a few dozen. Locating (point in polygon) always uses the stored geometry.
+MAP_PIXELS = 2000
+COSTLY_VERTICES = 1_000  # outlines with more vertices than this are simplified once and kept (OUTLINE_CACHE)
+
+
+@dataclass(frozen=True)
+class Outline:
+    """A grid's (or the site boundary's) outline as a map draws it: `shape` in the map's metric plane (y up),
+    simplified, for placing labels; `path` the SVG path data (y down), at display precision."""
+
+    shape: BaseGeometry
+    path: str
+    vertices: int
+
+
+def display_tolerance(extent_m: float) -> float:
+    """How far (metres) a drawn outline may stray from the stored one on a map `extent_m` across: half a pixel."""
+    return max(extent_m, 1e-6) / MAP_PIXELS / 2
+
+
+def _decimals(tolerance: float) -> int:
+    """Decimals of metres written: a rounding step no larger than the tolerance (1 cm on a 200 m map)."""
+    return max(0, math.ceil(-math.log10(tolerance)))
+
+
+def outline(geometry: BaseGeometry, projection: LocalProjection, tolerance: float) -> Outline:
+    """The one way an outline reaches a browser: the stored lon/lat geometry in the map's metric plane, simplified
+    within `tolerance` metres keeping its topology (no ring crosses itself or vanishes, holes stay inside), with
+    coordinates rounded to the display precision. Costly outlines are kept, keyed by their content (every edit
+    of a grid is a new key), the projection and the tolerance."""
+    costly = shapely.get_num_coordinates(geometry) > COSTLY_VERTICES
+    key = None
+    if costly:
+        digest = hashlib.blake2b(shapely.to_wkb(geometry), digest_size=16).digest()
+        key = (digest, projection.lon0, projection.lat0, tolerance)
+        found = OUTLINE_CACHE.get(key)
+        if found is not None:
+            return found
+    shape = projection.to_metres(shapely.force_2d(geometry)).simplify(tolerance, preserve_topology=True)
+    path = _path(shape, _decimals(tolerance))
+    result = Outline(shape, path, int(shapely.get_num_coordinates(shape)))
+    if key is not None:
+        OUTLINE_CACHE.put(key, result)
+    return result
+
+
+class _OutlineCache:
+    """The most recently drawn costly outlines of this process (a bounded LRU, safe across threads)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple, Outline] = OrderedDict()
+
+    def get(self, key: tuple) -> Optional[Outline]:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple, value: Outline) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+OUTLINE_CACHE = _OutlineCache()
+
+
+def _path(geometry: BaseGeometry, decimals: int = 2) -> str:
     parts = []
     for polygon in getattr(geometry, "geoms", [geometry]):
         for ring in (polygon.exterior, *polygon.interiors):
-            coords = list(ring.coords)[:-1]
-            parts.append("M" + " L".join(f"{x:.2f} {-y:.2f}" for x, y in coords) + " Z")
+            xy = np.round(np.asarray(ring.coords)[:-1] * (1.0, -1.0), decimals) + 0.0  # + 0.0: no "-0.0"
+            if len(xy) > 1:  # rounding may make neighbours equal: one of them is enough
+                xy = xy[np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]]
+            parts.append("M" + " L".join(f"{x:.{decimals}f} {y:.{decimals}f}" for x, y in xy) + " Z")
     return " ".join(parts)
 
 
@@ -217,13 +305,22 @@ def render(
     """SVG for `grids` (one level). `context` grids are drawn faintly underneath (e.g. ground floor).
     `describe` (status → words) adds the status in words to each grid's tooltip and accessible name."""
     status_by_code = status_by_code or {}
-    projection = projection_for(site, list(grids) + list(context))
-    shapes = [projection.to_metres(g.geometry) for g in grids]
-    backdrop = [projection.to_metres(g.geometry) for g in context]
-    boundary = projection.to_metres(site.boundary) if site.boundary is not None else None
-    everything = shapes + backdrop + ([boundary] if boundary is not None else [])
-    if not everything:
+    stored = [g.geometry for g in grids] + [g.geometry for g in context]
+    if site.boundary is not None:
+        stored.append(site.boundary)
+    if not stored:
         return Markup("")
+    projection = projection_for(site, list(grids) + list(context))
+    # Every outline is drawn through `outline`, simplified for a map of this extent (bounds map onto bounds in
+    # the metric plane, so the extent is known before anything is transformed).
+    lon_min, lat_min, lon_max, lat_max = shapely.total_bounds(stored)
+    (x0, x1), (y0, y1) = projection.to_metres_xy([lon_min, lon_max], [lat_min, lat_max])
+    tolerance = display_tolerance(max(x1 - x0, y1 - y0))
+    drawn = [outline(g.geometry, projection, tolerance) for g in grids]
+    backdrop = [outline(g.geometry, projection, tolerance) for g in context]
+    boundary = outline(site.boundary, projection, tolerance) if site.boundary is not None else None
+    shapes = [o.shape for o in drawn]
+    everything = shapes + [o.shape for o in backdrop] + ([boundary.shape] if boundary is not None else [])
     minx, miny, maxx, maxy = shapely.total_bounds(everything)
     font = max(maxx - minx, maxy - miny) / FONT_DIVISOR
     labels = place_labels([(g.code, g.name, s) for g, s in zip(grids, shapes)], font,
@@ -243,11 +340,11 @@ def render(
         f'data-kx="{kx!r}" data-ky="{ky!r}">'
     ]
     if boundary is not None:
-        out.append(f'<path class="site-boundary" d="{_path(boundary)}"/>')
-    for shape in backdrop:
-        out.append(f'<path class="grid-context" d="{_path(shape)}"/>')
+        out.append(f'<path class="site-boundary" d="{boundary.path}"/>')
+    for faint in backdrop:
+        out.append(f'<path class="grid-context" d="{faint.path}"/>')
     shapes_svg, labels_svg = [], []
-    for grid, shape, label in zip(grids, shapes, labels):
+    for grid, drawing, label in zip(grids, drawn, labels):
         status = status_by_code.get(grid.code, "none")
         if status not in STATUSES:
             raise ValueError(f"unknown map status {status!r}")
@@ -260,7 +357,7 @@ def render(
         if describe and status in describe:
             name += f" · {describe[status]}"
         body = (f'<title>{escape(name)}</title>'
-                f'<path class="{" ".join(classes)}" d="{_path(shape)}" fill-rule="evenodd"/>')
+                f'<path class="{" ".join(classes)}" d="{drawing.path}" fill-rule="evenodd"/>')
         text = _label_svg(grid, label)
         # Shapes first, labels after all shapes: a label (an outside one especially) is never hidden under a
         # neighbour's fill. An inside label lets taps through to its grid; an outside one is a link to it.
