@@ -18,11 +18,14 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional, Union
+from typing import IO, Callable, Optional, Union
 
+import flask
 from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_content_length, get_input_stream
 
 from gridpatrol.core.transaction import SAFE_METHODS
 
@@ -118,6 +121,34 @@ def _bound_the_body() -> None:
     request.max_content_length = bound()
 
 
+class _StrictLimitedStream(LimitedStream):
+    """Werkzeug's stream for a body without a length, bounded as a maximum; except that reading all of it when it
+    reaches the bound is a 413 too. Werkzeug 3.1's `readall` stops at the bound without saying so, which would make
+    a longer chunked body look like a shorter one: a URL-encoded form cut at the bound and then taken, a JSON
+    document cut short (so a body exactly as long as the bound is refused as well)."""
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()  # raises RequestEntityTooLarge
+        return data
+
+
+class Request(flask.Request):
+    """Flask's request, with `_StrictLimitedStream` for a body without a length."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if (not self.shallow and limit is not None and "wsgi.input_terminated" in self.environ
+                and get_content_length(self.environ) is None):
+            return _StrictLimitedStream(self.environ["wsgi.input"], limit, is_max=True)
+        if self.shallow:
+            raise RuntimeError("This request was created with shallow=True: its body cannot be read.")
+        return get_input_stream(self.environ, max_content_length=limit)
+
+
 def init_app(app: Flask) -> None:
     """Before `csrf.init_app`, so that the bound is set before the CSRF check reads a form."""
+    app.request_class = Request
     app.before_request(_bound_the_body)
