@@ -67,6 +67,12 @@ class Lock:
     scope: LockScope
     until: dt.datetime
 
+    @property
+    def shown_until(self) -> dt.datetime:
+        """`until` rounded up to the minute, as pages show it: "locked until 10:15" is then never early."""
+        whole = self.until.replace(second=0, microsecond=0)
+        return whole if whole == self.until else whole + dt.timedelta(minutes=1)
+
 
 @dataclass(frozen=True)
 class Place:

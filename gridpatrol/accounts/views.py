@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
@@ -59,9 +58,9 @@ def _remember_device(response, known: login_limits.KnownDevices, user: User):
 
 
 def _until(lock: login_limits.Lock) -> str:
-    """When a lock ends, in the display time zone, rounded up to the minute: "10:15", or with the date when that
+    """When a lock ends, rounded up to the minute, in the display time zone: "10:15", or with the date when that
     is not today."""
-    until = to_local(lock.until + dt.timedelta(seconds=59)).replace(second=0, microsecond=0)
+    until = to_local(lock.shown_until)
     return until.strftime("%H:%M" if until.date() == to_local(utcnow()).date() else "%Y-%m-%d %H:%M")
 
 

@@ -54,6 +54,12 @@ def test_the_lock_grows_with_every_limits_worth_of_failures(app):
             [None, 1, 1, 2, 4, 8, 16, 32, 60, 60, 60]
 
 
+def test_a_lock_is_shown_rounded_up_to_the_minute():
+    lock = login_limits.Lock(login_limits.LockScope.PLACE, T0 + dt.timedelta(seconds=61))
+    assert lock.shown_until == T0 + dt.timedelta(minutes=2)
+    assert login_limits.Lock(login_limits.LockScope.PLACE, T0).shown_until == T0
+
+
 def test_guesses_from_another_address_lock_that_address_not_the_owner(app, staff):
     owner = _known_device(app, staff)
     assert _fail(app, staff, "203.0.113.9", 6) == [200] * 5 + [429]
@@ -108,6 +114,16 @@ def test_a_known_device_cookie_is_bound_to_its_user_and_signed(app, staff):
     forged.set_cookie(login_limits.KNOWN_DEVICE_COOKIE, browser.get_cookie(login_limits.KNOWN_DEVICE_COOKIE).value[:-2]
                       + "xx")
     assert helpers.login(forged, staff).status_code == 429
+
+
+def test_a_new_password_makes_the_known_devices_unknown(app, client, admin, staff):
+    browser = _known_device(app, staff)
+    helpers.login(client, admin)
+    helpers.post_form(client, f"/admin/users/{staff.id}/password", {"new_password": "reset-2026x"},
+                      token_from=f"/admin/users/{staff.id}")
+    for i in range(4):
+        _fail(app, staff, f"198.51.100.{i}", 5)
+    assert helpers.login(browser, staff, password="reset-2026x").status_code == 429
 
 
 def test_a_success_clears_its_places_count(app, staff):
