@@ -78,6 +78,13 @@ LOG_REQUESTS = False
 PHOTO_STORAGE = "directory"
 PHOTO_DIR = ""
 
+# Nightly backups by the scheduler (off while BACKUP_DIR is empty): from BACKUP_HOUR on (DEFAULT_TIMEZONE) the first
+# run of each day writes gridpatrol-YYYY-MM-DD.tar (the database and every photo) into BACKUP_DIR and keeps the newest
+# BACKUP_KEEP. Copy them off this host (docs/deploy/README.md, "Backups").
+BACKUP_DIR = ""
+BACKUP_KEEP = 7
+BACKUP_HOUR = 2
+
 # /healthz (for monitoring) fails when the photo directory's disk has less than this left.
 HEALTH_MIN_FREE_UPLOAD_MB = 1024
 # /healthz tells its parts (database latency, migrations, each scheduler job's heartbeat, free space, calendar) only

@@ -71,9 +71,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gridpatrol import (accounts, api, audit, dashboard, grids, history, home, issues, notifications, open311,
-                            patrols, points, scheduler, standards, workdays)
+    from gridpatrol import (accounts, api, audit, backups, dashboard, grids, history, home, issues, notifications,
+                            open311, patrols, points, scheduler, standards, workdays)
 
     for module in (home, accounts, audit, grids, standards, workdays, patrols, issues, points, notifications,
-                   scheduler, dashboard, history, api, open311):
+                   scheduler, dashboard, history, api, open311, backups):
         module.init_app(app)

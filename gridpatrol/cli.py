@@ -18,6 +18,7 @@ def _create_cli_app():
 
 def _add_commands(group: click.Group) -> None:
     from gridpatrol.accounts.cli import tokens, users
+    from gridpatrol.backups.cli import backup, restore
     from gridpatrol.core.photo_commands import photos
     from gridpatrol.demo.cli import demo
     from gridpatrol.grids.cli import grids, sites
@@ -26,7 +27,8 @@ def _add_commands(group: click.Group) -> None:
     from gridpatrol.standards.cli import standards
     from gridpatrol.workdays.cli import calendar
 
-    for command in (users, tokens, demo, sites, grids, standards, scheduler, points, calendar, photos):
+    for command in (users, tokens, demo, sites, grids, standards, scheduler, points, calendar, photos, backup,
+                    restore):
         group.add_command(command)
 
 

@@ -66,8 +66,9 @@ class Job:
     # What the scheduler page calls the job, in the reader's language (a lazy string); the description (English,
     # for the process's log) when none is given.
     title: Any = None
-    # With `explain`, `summarize` returns the run's facts (JSON-safe; kept in the heartbeat) and `explain(facts)`
-    # words them in the current locale: the scheduler page's reader, English for the log and the command line.
+    # With `explain`, `summarize` (a per-site job) or `run` (a whole job) returns the run's facts (JSON-safe; kept in
+    # the heartbeat) and `explain(facts)` words them in the current locale: the scheduler page's reader, English
+    # for the log and the command line.
     explain: Optional[Callable[[Any], str]] = None
 
 
@@ -123,8 +124,12 @@ def _run_whole(job: Job, started: dt.datetime, now: dt.datetime) -> RunResult:
     session = db.session
     with write_intent():
         try:
-            summary = job.run(session, now)
-            _beat(session, job.name, started, ok=True, summary=summary, facts=None)
+            result = job.run(session, now)
+            summary, facts = result, None
+            if job.explain is not None:  # the run's facts, worded in English for the log and when read
+                with force_locale("en"):
+                    summary, facts = str(job.explain(result)), {"result": result}
+            _beat(session, job.name, started, ok=True, summary=summary, facts=facts)
             session.commit()
             return RunResult(job.name, True, summary)
         except BaseException as exc:
