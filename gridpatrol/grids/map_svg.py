@@ -136,9 +136,12 @@ def _path(geometry: BaseGeometry, decimals: int = 2) -> str:
 
 
 def projection_for(site: Site, grids: Sequence[Grid]) -> LocalProjection:
+    """The map's metric plane: centred on the site boundary's centroid, or without a boundary on the middle of the
+    grids' bounds (not the centroid of their union, which costs seconds once a grid has many vertices)."""
     if site.boundary is not None:
         return LocalProjection.around(site.boundary)
-    return LocalProjection.around(shapely.union_all([g.geometry for g in grids]))
+    minx, miny, maxx, maxy = shapely.total_bounds([g.geometry for g in grids])
+    return LocalProjection(float(minx + maxx) / 2.0, float(miny + maxy) / 2.0)  # plain floats: written in the SVG
 
 
 def text_width(text: str, font: float) -> float:

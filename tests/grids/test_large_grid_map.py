@@ -69,9 +69,12 @@ def _a01_outline(html: str) -> tuple[list[Polygon], LocalProjection]:
     return rings, LocalProjection(lon0, lat0)
 
 
-@pytest.fixture
-def staff_client(app):
+@pytest.fixture(params=["boundary", "no boundary"])
+def staff_client(app, request):
     builders.make_site(app, grids=builders.two_by_two())
+    if request.param == "no boundary":  # the map is then centred on the grids themselves
+        with app.app_context(), job_transaction() as session:
+            session.scalar(sa.select(Site)).boundary = None
     client = app.test_client()
     helpers.login(client, helpers.make_user(app, "zhigong", roles=("staff",)))
     return client
