@@ -130,7 +130,8 @@ GRID_IMPORT_MAX_VERTICES_PER_FILE = 20_000
 # A patrol finished on a tablet without network is sent when the network is back. Once its grace period has
 # ended (the patrol counts as missed, 漏巡), such a submission is still accepted for this many hours, by the
 # server's clock, if the device says it was finished within the grace period; one arriving later is refused and
-# the patrol stays missed. 0: nothing is accepted after the grace period.
+# the patrol stays missed. 0: nothing is accepted after the grace period; at most 744 (31 days). One that arrives
+# after its month's points were closed books its correction in the next open month.
 OFFLINE_SUBMISSION_HOURS = 24
 
 # The scheduler closes last month's points (月度锁定) on this day of the month, in the site's time zone.

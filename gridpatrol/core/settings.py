@@ -128,8 +128,8 @@ def validate(settings: dict[str, Any], *, serving: bool) -> None:
     if not 0 <= settings["PASSWORD_MIN_SCORE"] <= 4:
         raise ConfigurationError("PASSWORD_MIN_SCORE must be a zxcvbn score from 0 to 4")
     hours = settings["OFFLINE_SUBMISSION_HOURS"]
-    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= 7 * 24:
-        raise ConfigurationError("OFFLINE_SUBMISSION_HOURS must be a whole number of hours from 0 to 168 (a week)")
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= 31 * 24:
+        raise ConfigurationError("OFFLINE_SUBMISSION_HOURS must be a whole number of hours from 0 to 744 (31 days)")
     url = settings["DATABASE_URL"]
     if url and not url.startswith(("sqlite", "postgresql")):
         raise ConfigurationError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")

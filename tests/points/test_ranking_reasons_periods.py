@@ -162,6 +162,7 @@ def test_an_entry_moved_out_of_a_closed_month_says_so(app, world):
     with app.app_context(), job_transaction() as session:
         assert points.close_month(session, the_site(session), NOV, actor=None, now=at("2026-12-02 09:00"))
     dispatch(app, world["unaccepted_issue"], "major", "2026-12-02 10:00")
+    app.config["OFFLINE_SUBMISSION_HOURS"] = 31 * 24  # a site that accepts offline submissions for up to a month
     submit(app, "A01", "2026-11-04", completed="2026-11-04 09:00", now="2026-12-02 11:00")  # arrived offline
     entries = _entries(app, DEC)
     with app.app_context():  # the words come from the app's catalogue

@@ -265,7 +265,9 @@ def test_a_closed_month_takes_nothing_new_and_the_late_event_lands_in_the_next_m
         assert points.close_month(session, the_site(session), NOV, actor=None, now=at("2026-12-02 09:00"))
     # leader1's patrol issue of 3 November is accepted only on 2 December: its month is closed
     dispatch(app, november["unaccepted_issue"], "major", "2026-12-02 10:00")
-    # leader0's "missed" patrol of 4 November was done offline; the tablet only reaches the server in December
+    # leader0's "missed" patrol of 4 November was done offline; the tablet only reaches the server in December, which
+    # a site that accepts offline submissions for up to a month lets in (the default, 24 hours, would refuse it)
+    app.config["OFFLINE_SUBMISSION_HOURS"] = 31 * 24
     submit(app, "A01", "2026-11-04", completed="2026-11-04 09:00", now="2026-12-02 11:00")
     with app.app_context():
         site = the_site(db.session)
