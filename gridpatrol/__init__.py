@@ -50,7 +50,7 @@ def _engine_options(url: str, settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _init_extensions(app: Flask) -> None:
-    from gridpatrol.core import bodies, errors, i18n, request_log, security, templating, transaction
+    from gridpatrol.core import bodies, errors, i18n, query, request_log, security, templating, transaction
     from gridpatrol.core.db import configure_engine
     from gridpatrol.extensions import babel, csrf, db, login_manager, migrate
 
@@ -68,6 +68,7 @@ def _init_extensions(app: Flask) -> None:
     transaction.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    query.init_app(app)  # no NUL byte or lone surrogate in a page's query string
 
 
 def _register_blueprints(app: Flask) -> None:

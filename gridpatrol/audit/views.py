@@ -3,6 +3,7 @@ from __future__ import annotations
 from flask import render_template, request
 
 from gridpatrol.audit import bp, services
+from gridpatrol.core import query
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import db
 
@@ -13,7 +14,7 @@ PER_PAGE = 50
 @roles_required(Role.ADMIN)
 def index():
     action = request.args.get("action") or None
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = query.whole(request.args, "page", minimum=1, default=1)
     rows, total = services.page(db.session, action=action, page=page, per_page=PER_PAGE)
     return render_template(
         "audit/index.html", rows=rows, total=total, page=page, per_page=PER_PAGE,

@@ -73,10 +73,15 @@ def answer_json_under(path_prefix: str) -> None:
         _JSON_PATHS.append(path_prefix)
 
 
+def under_json_path() -> bool:
+    """This request's path is under one of the JSON paths (the API)."""
+    return any(request.path.startswith(p) for p in _JSON_PATHS)
+
+
 def wants_json() -> bool:
     """A JSON body, a view that said its caller is a script (`g.answer_json`), a JSON path, or an Accept header
     preferring JSON."""
-    if request.is_json or g.get("answer_json") or any(request.path.startswith(p) for p in _JSON_PATHS):
+    if request.is_json or g.get("answer_json") or under_json_path():
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_MEDIA_TYPE])
     return best in ("application/json", PROBLEM_MEDIA_TYPE)

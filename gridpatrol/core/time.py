@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from flask import current_app, g
 
+# The days the app reads from its users (a filter's dates, a device's clock): wide enough for any record of the
+# compound, and narrow enough that every such day has bounds in every zone (year 1 and year 9999 have none).
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
@@ -153,7 +157,8 @@ class Period:
             kind, count, number = "month", 12, match["month"]
         else:
             kind, count, number = "year", 1, "1"
-        if year < 1 or not 1 <= int(number) <= count:
+        # Year 9999 has no next period's first day to end on (bounds, end_day): not a period either.
+        if not 1 <= year <= 9998 or not 1 <= int(number) <= count:
             raise ValueError(f"not a period: {key!r}")
         return Period(kind, dt.date(year, (int(number) - 1) * _PERIOD_MONTHS[kind] + 1, 1))
 

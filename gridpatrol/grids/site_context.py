@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, func, select
 
 from gridpatrol.accounts import services as accounts
+from gridpatrol.core import query
 from gridpatrol.core.errors import NotAllowed
 from gridpatrol.extensions import db
 from gridpatrol.grids.models import Site
@@ -128,4 +129,4 @@ def site_page_url_for_endpoint(endpoint: str, site: Site) -> Optional[str]:
         return None
     if any(k != "site" for k in request.view_args):  # a page of one object: go to the other site's home
         return None
-    return url_for(endpoint, site=site.code, **request.args.to_dict())
+    return url_for(endpoint, site=site.code, **query.passed_on(request.args))

@@ -11,6 +11,7 @@ from gridpatrol.accounts.models import User
 from gridpatrol.accounts import services as accounts
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
+from gridpatrol.core import query
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.extensions import csrf, db
@@ -39,7 +40,7 @@ def _grid_url(grid: Grid) -> str:
 @login_required
 def index():
     site = g.site
-    level = request.args.get("level", type=int)
+    level = query.whole(request.args, "level")
     grids = services.list_grids(db.session, site, level=level)
     return render_template("grids/index.html", site=site, grids=grids,
                            levels=services.site_levels(db.session, site), level=level,
@@ -61,7 +62,7 @@ def _status_words(site) -> dict[str, str]:
 def site_map():
     site = g.site
     levels = services.site_levels(db.session, site)
-    level = request.args.get("level", type=int)
+    level = query.whole(request.args, "level")
     if level is None:
         level = 0 if 0 in levels or not levels else levels[0]
     grids = services.list_grids(db.session, site, level=level)

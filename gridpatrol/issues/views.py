@@ -14,6 +14,7 @@ from gridpatrol.core import photos as photo_files
 from gridpatrol.core.categories import Category
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, NotAllowed, reshow_on_refusal
+from gridpatrol.core import query
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import day_bounds, format_local, local_day, utcnow
@@ -39,14 +40,11 @@ def _filter_from_args(mine: bool = False) -> queue.QueueFilter:
     states = args.getlist("state") or (list(OPEN_STATES) if args.get("all") is None else [])
 
     def number(name):
-        value = args.get(name, "")
-        return int(value) if value.lstrip("-").isdigit() else None
+        return query.whole(args, name)
 
-    def day(name):
-        try:
-            return dt.datetime.fromisoformat(args[name]).replace(tzinfo=_tz()) if args.get(name) else None
-        except ValueError:
-            return None
+    def day(name):  # a local date (YYYY-MM-DD) as the instant its day begins; a 400 for one it cannot read
+        first = query.day(args, name)
+        return dt.datetime.combine(first, dt.time(), tzinfo=_tz()) if first else None
 
     # Deadline and closing ranges take local dates like from/to: [first day 00:00, "to" day 00:00).
     # due=today: the deadline falls within today (the site's day).
@@ -78,7 +76,7 @@ def _issue_url_prefix() -> str:
 def index():
     now = utcnow()
     f = _filter_from_args()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = query.whole(request.args, "page", minimum=1, default=1)
     view = queue.queue_page(db.session, current_user, f, now, page=page, per_page=PER_PAGE)
     teams = accounts.team_choices(db.session)
     grid_options = grids.grid_choices(db.session, g.site)

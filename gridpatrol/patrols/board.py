@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from gridpatrol.accounts.models import User
-from gridpatrol.core.time import day_bounds, local_day
+from gridpatrol.core.time import FIRST_DAY, LAST_DAY, day_bounds, local_day
 from gridpatrol.grids.models import Grid, Site
 from gridpatrol.patrols.models import Patrol, PatrolPlan, PatrolStatus
 
@@ -36,7 +36,6 @@ STATE_LABELS = {
 }
 PER_PAGE = 100
 MAX_DAYS = 366
-FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2999, 12, 31)
 
 
 def state_expression(now: dt.datetime):

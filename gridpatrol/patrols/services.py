@@ -27,7 +27,7 @@ from gridpatrol.core.categories import Category
 from gridpatrol.core.db import chunked, insert_ignoring_conflicts, serialize_writers
 from gridpatrol.core.errors import ConflictError, DomainError, NotAllowed
 from gridpatrol.core.roles import Role
-from gridpatrol.core.time import to_local, utcnow, zone
+from gridpatrol.core.time import FIRST_DAY, LAST_DAY, to_local, utcnow, zone
 from gridpatrol.grids import qr
 from gridpatrol.grids import services as grids
 from gridpatrol.grids.models import Checkpoint, Grid, Site
@@ -495,10 +495,10 @@ def _parse_time(value: Any, what: str) -> dt.datetime:
         raise DomainError(_("%(what)s is not a date and time.", what=what)) from None
     if parsed.tzinfo is None:
         raise DomainError(_("%(what)s has no time zone.", what=what))
-    try:
-        return parsed.astimezone(dt.timezone.utc)
-    except OverflowError:  # 0001-01-01T00:00+08:00 has no UTC time
-        raise DomainError(_("%(what)s is not a date and time.", what=what)) from None
+    if not FIRST_DAY <= parsed.date() <= LAST_DAY:  # year 1 or 9999: not a device's clock (and no UTC time)
+        raise DomainError(_("%(name)s is not between %(first)s and %(last)s", name=what, first=FIRST_DAY.isoformat(),
+                            last=LAST_DAY.isoformat()))
+    return parsed.astimezone(dt.timezone.utc)
 
 
 # Run on every submission: built once, the three columns a replay needs.

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from gridpatrol.core import bodies
+from gridpatrol.core import query
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import NotAllowed, reshow_on_refusal
 from gridpatrol.core.forms import choices
@@ -75,7 +76,9 @@ def _photos_by_item(patrol: Patrol) -> dict[int | None, list[PatrolPhoto]]:
 
 
 def _payload_from_form(patrol: Patrol) -> tuple[dict, dict[str, bytes]]:
-    """The no-script path: the plain HTML form's fields turned into the same payload the script sends."""
+    """The no-script path: the plain HTML form's fields turned into the same payload the script sends (a field
+    holding a NUL byte is refused, as the API's schema refuses it)."""
+    query.refuse_unstorable_fields(request.form)
     files: dict[str, bytes] = {}
     answers = []
     for item in checklists.items_for_patrol(db.session, patrol):

@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from gridpatrol.accounts.models import User
+from gridpatrol.core import query
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import DomainError, reshow_on_refusal
 from gridpatrol.core.forms import choices
@@ -50,10 +51,9 @@ def _current_month(site: Site) -> dt.date:
 
 
 def _month(site: Site, text: Optional[str] = None) -> dt.date:
-    text = text if text is not None else request.args.get("month")
-    if not text:
-        return _current_month(site)
-    return services.parse_month(text)
+    if text is None:  # the page's address: a month it cannot read is a 400 (core/query.py)
+        return query.month(request.args, "month") or _current_month(site)
+    return services.parse_month(text) if text else _current_month(site)
 
 
 def _period(site: Site) -> Period:
@@ -95,7 +95,7 @@ def _month_nav(month: dt.date) -> dict:
 @login_required
 def me():
     person = current_user
-    wanted = request.args.get("user", type=int)
+    wanted = query.whole(request.args, "user", minimum=1)
     if wanted is not None and wanted != current_user.id:
         person = load(User, wanted, may=lambda _person: _is_manager(), refusal="points of another person")
     elif not current_user.has_any_role(Role.GRID_LEADER, *MANAGERS):
@@ -289,7 +289,7 @@ def _download_period(site: Site, period: Period, fmt: str):
 @roles_required(*MANAGERS)
 def download_year():
     site = g.site
-    year = request.args.get("year", type=int) or _current_month(site).year
+    year = query.year(request.args, "year") or _current_month(site).year
     months = tables.yearly_tables(db.session, site, year, until=_current_month(site))
     if not months:
         return _refuse(_("That year has not begun."))

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from gridpatrol.core import bodies
+from gridpatrol.core import query
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
@@ -250,7 +251,7 @@ def discard(template_id: int):
 @roles_required(*READERS)
 def export_json(template_id: int):
     template = _template_or_404(template_id)
-    number = request.args.get("version", type=int)
+    number = query.whole(request.args, "version", minimum=1)
     version = services.find_version(template, number) if number is not None else services.current_version(template)
     if version is None:
         abort(404)

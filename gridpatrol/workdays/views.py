@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from gridpatrol.core import bodies
+from gridpatrol.core import query
 from gridpatrol.core.errors import reshow_on_refusal
 from gridpatrol.core.roles import Role, roles_required
 from gridpatrol.core.time import local_day, utcnow
@@ -30,8 +31,8 @@ workdays = [2027-02-14, 2027-02-20]
 
 
 def _year_asked(default: int) -> int:
-    year = request.args.get("year", type=int)
-    return year if year is not None and 2000 <= year <= 2100 else default
+    year = query.year(request.args, "year")
+    return year if year is not None else default
 
 
 @bp.route("/", methods=["GET", "POST"])

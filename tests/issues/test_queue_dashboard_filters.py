@@ -74,9 +74,18 @@ def test_dashboard_filters_list_exactly_their_issues(app, monkeypatch):
     assert "今日到期" in page or "deadline today" in page
 
 
-def test_bad_filter_values_are_ignored_not_errors(app):
+def test_a_filter_value_the_queue_cannot_read_is_a_400_that_says_which(app):
+    """One rule for every page's address (core/query.py): a value a filter cannot read is refused with a 400 naming
+    the parameter, not ignored (which would show other rows as if they were the ones asked for). A switch that
+    is only on for "1" or "today" is off for anything else."""
     builders.world(app)
     client = app.test_client()
     helpers.login(client, helpers.Credentials(0, "boss", helpers.DEFAULT_PASSWORD))
-    for query in ("due=yesterday", "due_from=not-a-date", "closed_to=2026-13-45", "on_time=yes", "reworked=%00"):
+    for query in ("due=yesterday", "on_time=yes", "overdue=", "grid="):
         assert client.get(f"/s/TEST/issues?{query}").status_code == 200, query
+    for query, name in (("due_from=not-a-date", "due_from"), ("closed_to=2026-13-45", "closed_to"),
+                        ("from=0001-01-01", "from"), ("to=3000-01-01", "to"), ("grid=99999999999999999999", "grid"),
+                        ("team=A01", "team"), ("page=0", "page"), ("reworked=%00", "reworked")):
+        response = client.get(f"/s/TEST/issues?{query}")
+        assert response.status_code == 400, query
+        assert f"{name} " in response.get_data(as_text=True), query

@@ -248,7 +248,7 @@ def test_downloads_are_named_and_typed(app, world):
     response = boss.get("/s/TEST/points/export.csv?month=2026-11")
     assert response.data.startswith(b"\xef\xbb\xbf") and response.mimetype == "text/csv"
     assert boss.get("/s/TEST/points/export.pdf?month=2026-11").status_code == 404
-    assert boss.get("/s/TEST/points/?month=2026-13").status_code == 422
+    assert boss.get("/s/TEST/points/?month=2026-13").status_code == 400  # the address: core/query.py
     year = load_workbook(io.BytesIO(boss.get("/s/TEST/points/export-year.xlsx?year=2026").data))
     assert year.sheetnames[0] == "年度汇总" and year.sheetnames[-1] == "2026-12"
 
