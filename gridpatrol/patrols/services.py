@@ -330,11 +330,15 @@ def mark_missed(session: Session, now: dt.datetime, *, site: Optional[Site] = No
         Patrol.grace_until <= now)
     if site is not None:
         query = query.where(Patrol.site_id == site.id)
-    ids = list(session.scalars(query))
-    for batch in chunked(ids):
-        session.execute(update(Patrol).where(Patrol.id.in_(batch), Patrol.status.in_(
+    candidates = list(session.scalars(query))
+    ids: list[int] = []
+    for batch in chunked(candidates):
+        # Only the rows this UPDATE changed: a submission that locked a patrol and committed in the meantime leaves
+        # it submitted (PostgreSQL re-checks the status once the row lock is free), and it must not be booked −3.
+        ids.extend(session.scalars(update(Patrol).where(Patrol.id.in_(batch), Patrol.status.in_(
             [PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value])).values(
-            status=PatrolStatus.MISSED.value, missed_at=now))
+            status=PatrolStatus.MISSED.value, missed_at=now).returning(Patrol.id)))
+    ids.sort()
     if ids:
         session.flush()
         patrols_missed.send(session, patrol_ids=ids, now=now)

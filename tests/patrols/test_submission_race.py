@@ -108,3 +108,41 @@ def test_concurrent_submissions_give_one_200_and_one_409_and_a_replay_stays_one(
         notes = db.session.execute(sa.select(PatrolAnswer.patrol_id, sa.func.count(sa.distinct(PatrolAnswer.note)))
                                    .group_by(PatrolAnswer.patrol_id)).all()
         assert {n for _patrol, n in notes} == {1}
+
+
+def test_a_patrol_submitted_while_it_is_being_marked_missed_stays_submitted(app):
+    """PostgreSQL: the submission holds the patrol's row lock when `mark_missed` reads its candidates; once the
+    submission commits, the job's UPDATE finds the patrol submitted and leaves it (no 漏巡, no −3). SQLite runs the
+    two one after the other (a writer holds the database's write lock), so there the order decides alone."""
+    builders.compound(app)
+    builders.make_plan(app, starts_on=dt.date(2026, 11, 2))
+    builders.materialize(app, builders.at("2026-11-02 06:00"))
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite serialises writers: no concurrent submission can exist")
+        patrol_id = db.session.scalar(sa.select(Patrol.id))
+        holder = db.engine.connect()
+    locked, done = threading.Event(), threading.Event()
+
+    def submit_slowly():
+        with holder.begin():
+            holder.execute(sa.select(Patrol.id).where(Patrol.id == patrol_id).with_for_update())
+            holder.execute(sa.update(Patrol).where(Patrol.id == patrol_id).values(status="submitted"))
+            locked.set()
+            done.wait(timeout=2)  # the job has read its candidates and waits on the row lock by now
+        holder.close()
+
+    thread = threading.Thread(target=submit_slowly)
+    thread.start()
+    assert locked.wait(timeout=10)
+    from gridpatrol.core.transaction import job_transaction
+
+    threading.Timer(0.5, done.set).start()
+    with app.app_context(), job_transaction() as session:
+        missed = services.mark_missed(session, builders.at("2026-11-02 12:00"))
+    thread.join()
+    assert missed == []
+    with app.app_context():
+        assert db.session.get(Patrol, patrol_id).status == "submitted"
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
+                                 .where(PointsEntry.rule_code == "patrol_missed")) == 0
