@@ -526,6 +526,11 @@ def submit(session: Session, patrol: Patrol, user: User, payload: dict, files: d
     lock_patrol(session, patrol)
     if not can_fill(user, patrol):
         raise NotAllowed("not the patrol's assignee")
+    # One client id sent for two patrols at once (a tablet's bug, a replayed queue): the patrols' row locks do not
+    # meet, so the id is serialised too, and the second request sees the first's submission (409, not a 500 on the
+    # unique key). SQLite's write lock serialises them already.
+    if session.get_bind().dialect.name == "postgresql":
+        serialize_writers(session, f"submission:{client_uuid}")
     previous = session.execute(_PREVIOUS_SUBMISSION, {"client_uuid": client_uuid}).first()
     if previous is not None:
         if previous.content_hash == fingerprint and previous.patrol_id == patrol.id:

@@ -146,3 +146,25 @@ def test_a_patrol_submitted_while_it_is_being_marked_missed_stays_submitted(app)
         assert db.session.get(Patrol, patrol_id).status == "submitted"
         assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
                                  .where(PointsEntry.rule_code == "patrol_missed")) == 0
+
+
+def test_one_client_id_sent_for_two_patrols_at_once_gives_a_200_and_a_409(app, open_patrols, at_the_same_moment):
+    """A tablet's bug or a replayed queue: the same client UUID for two different patrols at the same moment. The
+    patrols' row locks do not meet; the id's lock does, so the second sees the first's submission (409), never a 500
+    on the submissions' unique key."""
+    tokens = [token_for(app, "leader0"), token_for(app, "leader0")]
+    for first, second in zip(open_patrols[0:PAIRS:2], open_patrols[1:PAIRS:2]):
+        shared = str(uuid.uuid4())
+        bodies = [dict(_payload(first, "a"), client_uuid=shared), dict(_payload(second, "b"), client_uuid=shared)]
+
+        def post(side, patrol):
+            at_the_same_moment()
+            response = app.test_client().post(builders.submission_url(patrol["id"]), json=bodies[side],
+                                              headers=bearer(tokens[side]))
+            return response.status_code
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = sorted(pool.map(post, (0, 1), (first, second)))
+        assert statuses == [200, 409]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == PAIRS // 2
