@@ -22,7 +22,7 @@
 
 // v4: the form calls the API (/api/v1): its checkpoint tables are kept under their API address; pages (and the
 // tables of v3, which the forms kept from then still look up) carried over
-var CACHE_VERSION = "v4";
+var CACHE_VERSION = "v5";
 var STATIC_CACHE = "gridpatrol-static-" + CACHE_VERSION;
 var PAGE_CACHE = "gridpatrol-pages-" + CACHE_VERSION;
 var ROOT = new URL(self.registration.scope).pathname;  // "/" unless the app is mounted below the root

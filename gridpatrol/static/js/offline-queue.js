@@ -59,7 +59,7 @@
       sending: "正在发送…",
       accepted: "{grid} 巡查记录已提交，得分 {score}",
       acceptedNoScore: "{grid} 巡查记录已提交",
-      acceptedLate: "（逾期提交）",
+      acceptedLate: "（逾时完成）",
       rejected: "{grid} 巡查记录未被接受：{message}",
       dismiss: "知道了",
       errNetwork: "网络不可用，恢复后自动发送",
