@@ -153,23 +153,30 @@ class _Factory:
 def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[harness.Result], list[str]]:
     data = patrols_bench.prepare_submissions(url, args.clients)
     tokens = make_tokens(url, data.leaders)
+    with harness.gunicorn("wsgi:app", database_url=url, workers=args.workers) as server:
+        results, notes = submission_runs(server, url, data, tokens, backend, args, photo)
+        results.append(patrols_bench.measure_floor(server, data, args, backend))
+    return results, notes
+
+
+def submission_runs(server, url: str, data, tokens: list[str], backend: str, args,
+                    photo: bytes) -> tuple[list[harness.Result], list[str]]:
+    """The token runs (and the session run unless args.no_session_run) on a running server whose database
+    bench_patrols.prepare_submissions filled, `tokens` those of data.leaders. bench/run calls it on its own server."""
     variants = [("no photo", None)] + ([(f"1 JPEG {len(photo) // 1024} KB", photo)] if args.photo_run else [])
     results, notes = [], []
-    with harness.gunicorn("wsgi:app", database_url=url, workers=args.workers) as server:
-        for name, jpeg in variants:
-            make = _Factory(lambda pools, p: api_submission_factory(tokens, data.item_ids, pools, p), jpeg)
-            result, note = _submit_run(server, url, args, backend, f"API submit 30 items, token, {name}",
-                                       f"/api/v1/sites/{SITE}/patrols/<id>/submission", make)
-            results.append(result)
-            notes.append(note)
-        if not args.no_session_run:  # the same endpoint with the browser's session and CSRF token (the tablet's way)
-            make = _Factory(lambda pools, p: patrols_bench.submission_factory(data, pools, p), None)
-            result, note = _submit_run(server, url, args, backend, "API submit 30 items, session, no photo",
-                                       f"/api/v1/sites/{SITE}/patrols/<id>/submission", make)
-            results.append(result)
-            notes.append(note)
-
-        results.append(patrols_bench.measure_floor(server, data, args, backend))
+    for name, jpeg in variants:
+        make = _Factory(lambda pools, p: api_submission_factory(tokens, data.item_ids, pools, p), jpeg)
+        result, note = _submit_run(server, url, args, backend, f"API submit 30 items, token, {name}",
+                                   f"/api/v1/sites/{SITE}/patrols/<id>/submission", make)
+        results.append(result)
+        notes.append(note)
+    if not args.no_session_run:  # the same endpoint with the browser's session and CSRF token (the tablet's way)
+        make = _Factory(lambda pools, p: patrols_bench.submission_factory(data, pools, p), None)
+        result, note = _submit_run(server, url, args, backend, "API submit 30 items, session, no photo",
+                                   f"/api/v1/sites/{SITE}/patrols/<id>/submission", make)
+        results.append(result)
+        notes.append(note)
     return results, notes
 
 
@@ -202,42 +209,49 @@ def bench_issue_list(url: str, backend: str, args, notes: list[str]) -> list[har
     began = time.perf_counter()
     world = queue_bench.build(url, args.issues, max(args.issue_clients))
     tokens = make_tokens(url, world.supervisors)
-    open_count = sum(world.counts[s] for s in queue_bench.OPEN_MIX)
     notes.append(f"[{backend}] {args.issues:,} issues ({', '.join(f'{k} {v:,}' for k, v in world.counts.items())}"
                  f"; {world.overdue} overdue), {world.events:,} events, 49 grids; built in "
                  f"{time.perf_counter() - began:.0f} s")
-    results: list[harness.Result] = []
     with harness.gunicorn("wsgi:app", database_url=url, workers=args.workers) as server:
-        status, body = _get(server, ISSUES_PATH, {"Authorization": f"Bearer {tokens[0]}"})
-        if status != 200:
-            raise RuntimeError(f"GET {ISSUES_PATH} answered {status}: {body[:300]!r}")
-        page = json.loads(body)
-        if len(page["items"]) != min(50, open_count) or page["total"] != open_count:
-            raise RuntimeError(f"GET {ISSUES_PATH} lists {len(page['items'])} of {page['total']} issues, not "
-                               f"{min(50, open_count)} of the {open_count} open ones")
-        for clients in args.issue_clients:
-            def api_setup(ctx: harness.ClientContext) -> dict[str, str]:
-                return {"Authorization": f"Bearer {tokens[ctx.index % len(tokens)]}", "Accept": "application/json"}
+        return issue_list_runs(server, world, tokens, backend, args)
 
-            print(f"  [{backend}] measuring GET {ISSUES_PATH}, token, {clients} clients ...", flush=True)
-            results.append(harness.measure(server, ISSUES_PATH, duration=args.duration, clients=clients,
-                                           warmup=args.warmup, client_setup=api_setup, expect_status={200},
-                                           label=f"API GET issues?per_page=50, token ({backend})"))
-            if not args.no_page_path:
-                def page_setup(ctx: harness.ClientContext) -> dict[str, str]:
-                    return harness.login(ctx.host, ctx.port, world.supervisors[ctx.index % len(world.supervisors)],
-                                         queue_bench.PASSWORD)
 
-                print(f"  [{backend}] measuring GET {PAGE_PATH} (the page), {clients} clients ...", flush=True)
-                results.append(harness.measure(server, PAGE_PATH, duration=args.duration, clients=clients,
-                                               warmup=args.warmup, client_setup=page_setup, expect_status={200},
-                                               label=f"page GET /issues, session ({backend})"))
+def issue_list_runs(server, world, tokens: list[str], backend: str, args) -> list[harness.Result]:
+    """The issue list (and the page beside it unless args.no_page_path) at each level of args.issue_clients, on a
+    running server whose database bench_queue.build filled (`world`), `tokens` those of world.supervisors."""
+    open_count = sum(world.counts[s] for s in queue_bench.OPEN_MIX)
+    results: list[harness.Result] = []
+    status, body = _get(server, ISSUES_PATH, {"Authorization": f"Bearer {tokens[0]}"})
+    if status != 200:
+        raise RuntimeError(f"GET {ISSUES_PATH} answered {status}: {body[:300]!r}")
+    page = json.loads(body)
+    if len(page["items"]) != min(50, open_count) or page["total"] != open_count:
+        raise RuntimeError(f"GET {ISSUES_PATH} lists {len(page['items'])} of {page['total']} issues, not "
+                           f"{min(50, open_count)} of the {open_count} open ones")
+    for clients in args.issue_clients:
+        def api_setup(ctx: harness.ClientContext) -> dict[str, str]:
+            return {"Authorization": f"Bearer {tokens[ctx.index % len(tokens)]}", "Accept": "application/json"}
+
+        print(f"  [{backend}] measuring GET {ISSUES_PATH}, token, {clients} clients ...", flush=True)
+        results.append(harness.measure(server, ISSUES_PATH, duration=args.duration, clients=clients,
+                                       warmup=args.warmup, client_setup=api_setup, expect_status={200},
+                                       label=f"API GET issues?per_page=50, token ({backend})"))
+        if not args.no_page_path:
+            def page_setup(ctx: harness.ClientContext) -> dict[str, str]:
+                return harness.login(ctx.host, ctx.port, world.supervisors[ctx.index % len(world.supervisors)],
+                                     queue_bench.PASSWORD)
+
+            print(f"  [{backend}] measuring GET {PAGE_PATH} (the page), {clients} clients ...", flush=True)
+            results.append(harness.measure(server, PAGE_PATH, duration=args.duration, clients=clients,
+                                           warmup=args.warmup, client_setup=page_setup, expect_status={200},
+                                           label=f"page GET /issues, session ({backend})"))
     return results
 
 
 # --------------------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """This benchmark's options; parse_args([]) gives its defaults (bench/run uses them)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per load run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds before each run (default 2)")
@@ -257,7 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-submissions", action="store_true", help="only the issue list")
     parser.add_argument("--skip-issues", action="store_true", help="only the submissions")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     machine = harness.machine_info({"GRIDPATROL_WORKERS": str(args.workers)})
     print(harness.format_machine(machine))

@@ -18,7 +18,8 @@ import sys
 import harness
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """This benchmark's options; parse_args([]) gives its defaults (bench/run uses them)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per target (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="client processes (default 8)")
@@ -28,7 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="GRIDPATROL_WORKERS (default: config file)")
     parser.add_argument("--threads", type=int, default=None, help="GRIDPATROL_THREADS (default: config file)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     server_env = {}
     if args.workers is not None:

@@ -129,7 +129,8 @@ def per_call_us(fn, lons, lats, batch: int = 100) -> tuple[float, float]:
     return statistics.median(wall), statistics.median(cpu)
 
 
-def run(sites: int, args, rng) -> None:
+def run(sites: int, args, rng) -> dict:
+    """Measure and print one locator of `sites` sites; returns its figures (rates per s, times in µs)."""
     entries = build_entries(sites, args.seed)
     level0 = [(k, g) for k, level, g in entries if level == 0]
     with harness.Clock() as build:
@@ -169,21 +170,34 @@ def run(sites: int, args, rng) -> None:
     print(f"ratio  locator ÷ naive: batch {batch_rate * naive_us / 1e6:,.0f}× wall, "
           f"{batch_cpu_rate * naive_cpu_us / 1e6:,.0f}× CPU; single {naive_us / single_us:,.0f}× wall, "
           f"{naive_cpu_us / single_cpu_us:,.0f}× CPU")
+    return {"sites": sites, "grids": len(level0), "points": args.points, "build_ms": build.wall * 1e3,
+            "batch_points_per_s": batch_rate, "batch_points_per_cpu_s": batch_cpu_rate,
+            "single_us": single_us, "single_cpu_us": single_cpu_us, "nearest_us": nearest_us,
+            "nearest_cpu_us": nearest_cpu_us, "naive_us": naive_us, "naive_cpu_us": naive_cpu_us,
+            "naive_points": naive_n, "naive_agrees": agree}
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"python {sys.version.split()[0]}, shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), "
+          f"numpy {np.__version__}; one core")
+    measure_all(args)
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=1_000_000, help="batch size for locate_many")
     parser.add_argument("--naive-points", type=int, default=20_000,
                         help="points for the naive loop at 49 grids (÷40, at least 200, at 4,900)")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, shapely {shapely.__version__} (GEOS {shapely.geos_version_string}), "
-          f"numpy {np.__version__}; one core")
+    return parser.parse_args(argv)
+
+
+def measure_all(args: argparse.Namespace) -> list[dict]:
+    """Both locators (1 site, 100 sites), printed; returns their figures (bench/run reads them)."""
     rng = np.random.default_rng(args.seed)
-    for sites in (1, 100):
-        run(sites, args, rng)
-    return 0
+    return [run(sites, args, rng) for sites in (1, 100)]
 
 
 if __name__ == "__main__":

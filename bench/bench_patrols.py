@@ -462,40 +462,48 @@ def measure_floor(server, data: SubmitData, args, backend: str) -> harness.Resul
 
 def bench_submissions(url: str, backend: str, args, photo: bytes) -> tuple[list[harness.Result], list[str]]:
     data = prepare_submissions(url, args.clients)
+    with harness.gunicorn("wsgi:app", database_url=url, workers=4) as server:
+        results, notes = submission_runs(server, url, data, backend, args, photo)
+        results.append(measure_floor(server, data, args, backend))
+    return results, notes
+
+
+def submission_runs(server, url: str, data: SubmitData, backend: str, args,
+                    photo: bytes) -> tuple[list[harness.Result], list[str]]:
+    """The submission runs (no photo, then one JPEG unless args.no_photo_run) on a running server whose database
+    prepare_submissions filled; each checked against the database. bench/run calls it on its own server."""
     per_client = math.ceil(args.max_submissions / args.clients)
     warm_per_client = math.ceil(args.warm_submissions / args.clients)
     variants = [("no photo", None)] + ([] if args.no_photo_run else [(f"1 JPEG {len(photo) // 1024} KB", photo)])
     results, notes = [], []
-    with harness.gunicorn("wsgi:app", database_url=url, workers=4) as server:
-        for name, jpeg in variants:
-            # A short run of its own warms the workers; its submissions are counted in the check too.
-            warm_pools = make_pools(url, args.clients, warm_per_client)
-            pools = make_pools(url, args.clients, per_client)
-            setup, factory = submission_factory(data, warm_pools, jpeg)
-            warm = harness.measure(server, "/api/v1/sites/<site>/patrols/<id>/submission", duration=args.warmup, warmup=0,
-                                   clients=args.clients, max_requests=warm_per_client * args.clients,
-                                   client_setup=setup, request_factory=factory, expect_status={200},
-                                   timeout=SUBMIT_TIMEOUT_S, label=f"warm-up ({backend}, {name})")
-            setup, factory = submission_factory(data, pools, jpeg)
-            print(f"  [{backend}] measuring submissions, {name} ...", flush=True)
-            result = harness.measure(server, "/api/v1/sites/<site>/patrols/<id>/submission", duration=args.duration, warmup=0,
-                                     clients=args.clients, max_requests=per_client * args.clients,
-                                     client_setup=setup, request_factory=factory, expect_status={200},
-                                     timeout=SUBMIT_TIMEOUT_S, label=f"submit 30 items, {name} ({backend})")
-            ok, text = check_submissions(url, warm_pools + pools, [warm, result])
-            notes.append(f"[{backend}] {name}: {text}")
-            if jpeg is not None:
-                removed = remove_photo_files(url, warm_pools + pools)
-                notes.append(f"[{backend}] {name}: removed the {removed} photo files it stored under instance/photos")
-            results.append(result)
-
-        results.append(measure_floor(server, data, args, backend))
+    for name, jpeg in variants:
+        # A short run of its own warms the workers; its submissions are counted in the check too.
+        warm_pools = make_pools(url, args.clients, warm_per_client)
+        pools = make_pools(url, args.clients, per_client)
+        setup, factory = submission_factory(data, warm_pools, jpeg)
+        warm = harness.measure(server, "/api/v1/sites/<site>/patrols/<id>/submission", duration=args.warmup, warmup=0,
+                               clients=args.clients, max_requests=warm_per_client * args.clients,
+                               client_setup=setup, request_factory=factory, expect_status={200},
+                               timeout=SUBMIT_TIMEOUT_S, label=f"warm-up ({backend}, {name})")
+        setup, factory = submission_factory(data, pools, jpeg)
+        print(f"  [{backend}] measuring submissions, {name} ...", flush=True)
+        result = harness.measure(server, "/api/v1/sites/<site>/patrols/<id>/submission", duration=args.duration, warmup=0,
+                                 clients=args.clients, max_requests=per_client * args.clients,
+                                 client_setup=setup, request_factory=factory, expect_status={200},
+                                 timeout=SUBMIT_TIMEOUT_S, label=f"submit 30 items, {name} ({backend})")
+        ok, text = check_submissions(url, warm_pools + pools, [warm, result])
+        notes.append(f"[{backend}] {name}: {text}")
+        if jpeg is not None:
+            removed = remove_photo_files(url, warm_pools + pools)
+            notes.append(f"[{backend}] {name}: removed the {removed} photo files it stored under instance/photos")
+        results.append(result)
     return results, notes
 
 
 # --------------------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """This benchmark's options; parse_args([]) gives its defaults (bench/run uses them)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per load run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of the warm-up submission run (default 2)")
@@ -507,7 +515,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-photo-run", action="store_true", help="skip the submissions with a photo")
     parser.add_argument("--skip-load", action="store_true", help="only the in-process materialise figures")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     machine = harness.machine_info({"GRIDPATROL_WORKERS": "4"})
     print(harness.format_machine(machine))

@@ -469,7 +469,8 @@ def show(f: dict) -> str:
             f"{f['trace_peak_mb']:,.1f} MB  target < {f['target_mb']:g} MB: {verdict}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """This benchmark's options; parse_args([]) gives its defaults (bench/run uses them)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--years", type=int, default=5, help="years of history (default 5)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (default 5; the year: half)")
@@ -479,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--period", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["rss", "trace"], help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if args.child:
         child(args.child, args.url, args.period, args.mode)
         return 0

@@ -291,36 +291,42 @@ class Export:
 
 def bench_backend(url: str, backend: str, args, world_note: list[str]) -> tuple[list[harness.Result], list[Export]]:
     world = build(url, args.issues, max(args.clients))
-    open_count = sum(world.counts[s] for s in OPEN_MIX)
     world_note.append(f"[{backend}] {args.issues:,} issues ({', '.join(f'{k} {v:,}' for k, v in world.counts.items())}"
                       f"; {world.overdue} overdue), {world.events:,} events, 49 grids")
+    with harness.gunicorn("wsgi:app", database_url=url, workers=4) as server:
+        return queue_runs(server, world, backend, args)
+
+
+def queue_runs(server, world: World, backend: str, args) -> tuple[list[harness.Result], list[Export]]:
+    """The queue page as a supervisor and as a grid leader at each level of args.clients, and the CSV export once,
+    on a running server whose database build() filled (`world`). bench/run calls it on its own server."""
+    open_count = sum(world.counts[s] for s in OPEN_MIX)
     results: list[harness.Result] = []
     exports: list[Export] = []
-    with harness.gunicorn("wsgi:app", database_url=url, workers=4) as server:
-        host, port = urllib.parse.urlsplit(server).hostname, urllib.parse.urlsplit(server).port
-        boss_headers = harness.login(host, port, world.supervisors[0], PASSWORD)
-        page = check_page(server, boss_headers, "/s/BENCH/issues", ["issue-queue"])
-        shown = page.count('class="row-link"')
-        if shown != min(50, open_count):
-            raise RuntimeError(f"the supervisor's queue shows {shown} rows, not {min(50, open_count)}")
-        leader_headers = harness.login(host, port, world.leaders[0], PASSWORD)
-        check_page(server, leader_headers, "/s/BENCH/issues", ["issue-queue"])
+    host, port = urllib.parse.urlsplit(server).hostname, urllib.parse.urlsplit(server).port
+    boss_headers = harness.login(host, port, world.supervisors[0], PASSWORD)
+    page = check_page(server, boss_headers, "/s/BENCH/issues", ["issue-queue"])
+    shown = page.count('class="row-link"')
+    if shown != min(50, open_count):
+        raise RuntimeError(f"the supervisor's queue shows {shown} rows, not {min(50, open_count)}")
+    leader_headers = harness.login(host, port, world.leaders[0], PASSWORD)
+    check_page(server, leader_headers, "/s/BENCH/issues", ["issue-queue"])
 
-        for clients in args.clients:
-            for who, names in (("supervisor", world.supervisors), ("grid leader", world.leaders)):
-                def setup(ctx: harness.ClientContext, names=names) -> dict[str, str]:
-                    return harness.login(ctx.host, ctx.port, names[ctx.index % len(names)], PASSWORD)
+    for clients in args.clients:
+        for who, names in (("supervisor", world.supervisors), ("grid leader", world.leaders)):
+            def setup(ctx: harness.ClientContext, names=names) -> dict[str, str]:
+                return harness.login(ctx.host, ctx.port, names[ctx.index % len(names)], PASSWORD)
 
-                print(f"  [{backend}] measuring GET /issues as {who}, {clients} clients ...", flush=True)
-                results.append(harness.measure(server, "/s/BENCH/issues", duration=args.duration, clients=clients,
-                                               warmup=args.warmup, client_setup=setup, expect_status={200},
-                                               label=f"GET /issues {who} ({backend})"))
+            print(f"  [{backend}] measuring GET /issues as {who}, {clients} clients ...", flush=True)
+            results.append(harness.measure(server, "/s/BENCH/issues", duration=args.duration, clients=clients,
+                                           warmup=args.warmup, client_setup=setup, expect_status={200},
+                                           label=f"GET /issues {who} ({backend})"))
 
-        print(f"  [{backend}] exporting the closed set as CSV ...", flush=True)
-        seconds, status, body = timed_get(server, boss_headers, "/s/BENCH/issues/export.csv?state=closed")
-        lines = body.decode("utf-8-sig").splitlines()
-        exports.append(Export(f"GET /issues/export.csv?state=closed ({backend})", seconds, status,
-                              max(len(lines) - 1, 0), len(body), world.counts["closed"]))
+    print(f"  [{backend}] exporting the closed set as CSV ...", flush=True)
+    seconds, status, body = timed_get(server, boss_headers, "/s/BENCH/issues/export.csv?state=closed")
+    lines = body.decode("utf-8-sig").splitlines()
+    exports.append(Export(f"GET /issues/export.csv?state=closed ({backend})", seconds, status,
+                          max(len(lines) - 1, 0), len(body), world.counts["closed"]))
     return results, exports
 
 
@@ -470,7 +476,8 @@ def profile(url: str, backend: str, usernames: tuple[str, ...], runs: int) -> li
 
 # --------------------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """This benchmark's options; parse_args([]) gives its defaults (bench/run uses them)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per load run (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds before each run (default 2)")
@@ -480,7 +487,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-runs", type=int, default=20, help="runs per query in the profile (default 20)")
     parser.add_argument("--no-profile", action="store_true", help="skip the in-process query profile")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     machine = harness.machine_info({"GRIDPATROL_WORKERS": "4"})
     print(harness.format_machine(machine))
