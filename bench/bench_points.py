@@ -409,9 +409,9 @@ def child(kind: str, url: str, period: str, mode: str) -> None:
                       "detail": detail, "peak_reset": reset}))
 
 
-def memory(kind: str, url: str, period: str) -> dict:
+def memory(kind: str, url: str, period: str, modes: tuple[str, ...] = ("rss", "trace")) -> dict:
     results = {}
-    for mode in ("rss", "trace"):
+    for mode in modes:
         env = harness.clean_environ()
         proc = subprocess.run([sys.executable, __file__, "--child", kind, "--url", url, "--period", period,
                                "--mode", mode], capture_output=True, text=True, env=env, cwd=harness.REPO_ROOT,
@@ -422,7 +422,7 @@ def memory(kind: str, url: str, period: str) -> dict:
     return results
 
 
-def bench(url: str, backend: str, years: int, repeat: int, seed: int) -> list[dict]:
+def bench(url: str, backend: str, years: int, repeat: int, seed: int, *, trace: bool = True) -> list[dict]:
     began = time.perf_counter()
     data = load(url, years, seed)
     counts = ", ".join(f"{v:,} {k}" for k, v in data["counts"].items())
@@ -445,12 +445,12 @@ def bench(url: str, backend: str, years: int, repeat: int, seed: int) -> list[di
                         "target_s": target, "runs": reps})
     harness.release_app(app)
     for kind, period, target in (("month", f"{month:%Y-%m}", TARGET_MB), ("year", str(year), TARGET_MB)):
-        mem = memory(kind, url, period)
+        mem = memory(kind, url, period, ("rss", "trace") if trace else ("rss",))
         rss_mb = (mem["rss"]["rss_after_kb"] - mem["rss"]["rss_before_kb"]) / 1024
         figures.append({"backend": backend, "label": f"{kind} {period}: memory", "rss_growth_mb": rss_mb,
                         "rss_before_mb": mem["rss"]["rss_before_kb"] / 1024,
                         "rss_peak_mb": mem["rss"]["rss_after_kb"] / 1024, "peak_reset": mem["rss"]["peak_reset"],
-                        "trace_peak_mb": mem["trace"]["trace_peak"] / 2 ** 20, "target_mb": target,
+                        "trace_peak_mb": mem["trace"]["trace_peak"] / 2 ** 20 if trace else None, "target_mb": target,
                         "detail": mem["rss"]["detail"]})
     return figures
 
@@ -461,12 +461,13 @@ def show(f: dict) -> str:
             f"  target < {f['target_s']:g} s: " + ("met" if f["wall_s"] < f["target_s"] else "MISSED"))
         return (f"  [{f['backend']}] {f['label']:<52} {f['wall_s'] * 1e3:>8,.0f} ms wall {f['cpu_s'] * 1e3:>8,.0f} ms "
                 f"CPU (median of {f['runs']}){verdict}\n      {f['detail']}")
-    worst = max(f["rss_growth_mb"], f["trace_peak_mb"])
+    worst = max(f["rss_growth_mb"], f["trace_peak_mb"] or 0.0)
     verdict = "met" if worst < f["target_mb"] else "MISSED"
     how = "RSS before" if f["peak_reset"] else "ru_maxrss before"
     return (f"  [{f['backend']}] {f['label']:<52} peak RSS +{f['rss_growth_mb']:,.1f} MB over the export "
             f"({how} {f['rss_before_mb']:,.0f} MB, peak {f['rss_peak_mb']:,.0f} MB), tracemalloc peak "
-            f"{f['trace_peak_mb']:,.1f} MB  target < {f['target_mb']:g} MB: {verdict}")
+            + (f"{f['trace_peak_mb']:,.1f} MB" if f["trace_peak_mb"] is not None else "not measured")
+            + f"  target < {f['target_mb']:g} MB: {verdict}")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -475,6 +476,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--years", type=int, default=5, help="years of history (default 5)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per timing (default 5; the year: half)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-tracemalloc", action="store_true",
+                        help="skip the second subprocess per export (the tracemalloc peak; bench/run --quick)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     parser.add_argument("--child", choices=["month", "year"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -496,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     for backend, database in backends:
         with database() as url:
-            figures += bench(url, backend, args.years, args.repeat, args.seed)
+            figures += bench(url, backend, args.years, args.repeat, args.seed, trace=not args.no_tracemalloc)
     print()
     for f in figures:
         print(show(f))
