@@ -4,7 +4,9 @@ For each site, in its own time zone and its own transaction, every past month st
 first: from the first month with any points entry or patrol of the site (or the month after the last closed
 one) up to the month before the current one. The month just ended waits until day `POINTS_CLOSE_DAY` (config,
 default 5), so supervisors may still settle its appeals and late submissions in it; older months (left open by
-an outage across month ends) are closed at once. Closing is idempotent (`services.close_month` does nothing for
+an outage across month ends) are closed at once. A month is closed only once every patrol of it was submitted
+or marked missed: after an outage the catch-up runs close_month first (the jobs' first runs are ordered by name),
+and a month closed before its last patrols were marked missed would book their points in the next month. Closing is idempotent (`services.close_month` does nothing for
 a closed month), so an hourly run, a catch-up after downtime or a second scheduler change nothing twice; and
 it is serialised with bookings per site (see `services.close_month`), so no entry lands in a closed month.
 
@@ -14,6 +16,7 @@ Registered with `register_jobs()`, called from `gridpatrol.points.init_app`.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import TYPE_CHECKING, Optional
 
 from flask import current_app
@@ -30,7 +33,7 @@ from gridpatrol.core.time import (
     previous_month,  # noqa: F401  (points.views imports it from here)
 )
 from gridpatrol.grids.models import Site
-from gridpatrol.patrols.models import Patrol
+from gridpatrol.patrols.models import Patrol, PatrolStatus
 from gridpatrol.points import services
 from gridpatrol.points.models import MonthClose, PointsEntry
 
@@ -49,10 +52,19 @@ def months_to_close(session: Session, site: Site, now: dt.datetime, *, close_day
     last_closed = session.scalar(select(func.max(MonthClose.month)).where(MonthClose.site_id == site.id))
     first = next_month(last_closed) if last_closed is not None else _first_active_month(session, site)
     months = []
-    while first is not None and first <= last:
+    while first is not None and first <= last and _settled(session, site, first):
         months.append(first)
         first = next_month(first)
     return months
+
+
+def _settled(session: Session, site: Site, month: dt.date) -> bool:
+    """Every patrol of the site in the month (or before) was submitted or marked missed: none is left whose
+    outcome would book points in it. One left open past its grace is marked missed by mark_missed's next run."""
+    end = dt.datetime.combine(next_month(month), dt.time(0), tzinfo=zoneinfo.ZoneInfo(site.timezone))
+    return session.scalar(select(Patrol.id).where(
+        Patrol.site_id == site.id, Patrol.window_start < end,
+        Patrol.status.in_([PatrolStatus.SCHEDULED.value, PatrolStatus.IN_PROGRESS.value])).limit(1)) is None
 
 
 def _first_active_month(session: Session, site: Site) -> Optional[dt.date]:

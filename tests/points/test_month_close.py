@@ -76,6 +76,7 @@ def test_a_failing_site_does_not_keep_the_others_open(app, world, monkeypatch):
     scheduler_builders.second_site(app, starts_on=dt.date(2026, 12, 1))
     with app.app_context():
         assert run_job("materialize", now=at("2026-12-01 06:00")).ok  # OTHER has December patrols
+        assert run_job("mark_missed", now=at("2027-01-20 00:30")).ok  # ...all missed (a month closes once decided)
     real = services.close_month
 
     def broken_for_test(session, site, month, **kwargs):
