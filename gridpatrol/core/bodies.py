@@ -46,8 +46,9 @@ def body_limit(max_bytes: Bound, *, authorise_first: bool = False) -> Callable:
 
         @functools.wraps(view)
         def checked(*args, **kwargs):
-            answer = view(*args, **kwargs)
-            if request.method not in SAFE_METHODS and not g.get("_body_authorised"):
+            answer = flask.make_response(view(*args, **kwargs))
+            # A refusal (4xx, rolled back) may come before the body is read; a success may not.
+            if request.method not in SAFE_METHODS and not g.get("_body_authorised") and answer.status_code < 400:
                 raise RuntimeError(f"{view.__name__} answered a {request.method} without calling "
                                    "bodies.authorised(): its form would have had no CSRF check")
             return answer

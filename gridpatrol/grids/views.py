@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -11,10 +11,10 @@ from gridpatrol.accounts.models import User
 from gridpatrol.accounts import services as accounts
 from gridpatrol.core.access import load
 from gridpatrol.core.errors import reshow_on_refusal
-from gridpatrol.core import query
+from gridpatrol.core import bodies, query
 from gridpatrol.core.forms import choices
 from gridpatrol.core.roles import Role, roles_required
-from gridpatrol.extensions import csrf, db
+from gridpatrol.extensions import db
 from gridpatrol.core.time import utcnow
 from gridpatrol.grids import bp, geojson, map_svg, qr, sections, services, status
 from gridpatrol.grids.forms import AssignForm, CategoriesForm, CheckpointForm, ImportForm, RemoveDeputyForm
@@ -193,15 +193,18 @@ def _body_too_large() -> bool:
     return False
 
 
+def _import_body_bound(config) -> int:
+    return config["GRID_IMPORT_MAX_BYTES"] + FORM_OVERHEAD_BYTES
+
+
 @bp.route("/admin/sites/<code>/import", methods=["GET", "POST"])
-@csrf.exempt  # CSRFProtect would read the whole body before any view: the token is checked below, once it is bounded
 @roles_required(Role.ADMIN)
+@bodies.body_limit(_import_body_bound, authorise_first=True)
 def import_file(code: str):
     """Upload a grid file. The body is bounded before it is read (the file's limit plus room for the form's
-    token and the multipart framing; a chunked body is counted as it streams), and only for an admin."""
+    token and the multipart framing; a chunked body is counted as it streams), and read only for an admin."""
     site = _site_or_404(code)
     limits = services.import_limits()
-    request.max_content_length = limits.max_bytes + FORM_OVERHEAD_BYTES
 
     def page(form, status=200, **context):
         return render_template("grids/import.html", site=site, form=form, limits=limits,
@@ -210,8 +213,7 @@ def import_file(code: str):
     if request.method == "POST":
         if _body_too_large():
             return page(ImportForm(formdata=None), 413, problems=geojson.too_large(None, limits.max_bytes).problems)
-        if current_app.config["WTF_CSRF_ENABLED"]:
-            csrf.protect()
+    bodies.authorised()
     form = ImportForm()
     if not form.validate_on_submit():
         return page(form, INVALID if form.is_submitted() else 200)
