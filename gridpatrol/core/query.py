@@ -25,12 +25,26 @@ from typing import Optional
 
 from flask import Flask, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from gridpatrol.core.errors import DomainError, under_json_path
 from gridpatrol.core.time import FIRST_DAY, LAST_DAY
 
 MAX_WHOLE = 2**31 - 1  # PostgreSQL's INTEGER; ids, levels, pages and years all fit
+
+# What the pages' parameters are called in a refusal, in the reader's words (a name not listed is shown as typed:
+# it came from the address, not from the app).
+LABELS = {
+    "grid": _l("grid"), "level": _l("floor"), "team": _l("team"), "page": _l("page number"), "user": _l("person"),
+    "year": _l("year"), "month": _l("month"), "version": _l("version"), "from": _l("from (date)"),
+    "to": _l("to (date)"), "due_from": _l("deadline from"), "due_to": _l("deadline to"),
+    "closed_from": _l("closed from"), "closed_to": _l("closed to"), "day": _l("day"),
+}
+
+
+def label(name: str) -> str:
+    return str(LABELS[name]) if name in LABELS else name
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -52,14 +66,14 @@ def whole(args: MultiDict, name: str, *, minimum: Optional[int] = None,
         return default
     digits = value[1:] if value.startswith("-") else value
     if not (digits.isascii() and digits.isdigit()):
-        raise BadQuery(_("%(name)s is not a whole number", name=name))
+        raise BadQuery(_("%(name)s is not a whole number", name=label(name)))
     if len(digits) > len(str(MAX_WHOLE)):  # before int(): a 5,000-digit string is refused, not converted
-        raise BadQuery(_("%(name)s is out of range", name=name))
+        raise BadQuery(_("%(name)s is out of range", name=label(name)))
     number = int(value)
     if minimum is not None and number < minimum:
-        raise BadQuery(_("%(name)s is below %(minimum)d", name=name, minimum=minimum))
+        raise BadQuery(_("%(name)s is below %(minimum)d", name=label(name), minimum=minimum))
     if abs(number) > MAX_WHOLE:
-        raise BadQuery(_("%(name)s is out of range", name=name))
+        raise BadQuery(_("%(name)s is out of range", name=label(name)))
     return number
 
 
@@ -75,9 +89,9 @@ def parse_day(value: str, name: str) -> dt.date:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise BadQuery(_("%(name)s is not a date (YYYY-MM-DD)", name=name))
+        raise BadQuery(_("%(name)s is not a date (YYYY-MM-DD)", name=label(name)))
     if not FIRST_DAY <= parsed <= LAST_DAY:
-        raise BadQuery(_("%(name)s is not between %(first)s and %(last)s", name=name,
+        raise BadQuery(_("%(name)s is not between %(first)s and %(last)s", name=label(name),
                          first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
     return parsed
 
@@ -88,9 +102,15 @@ def month(args: MultiDict, name: str) -> Optional[dt.date]:
     value = (args.get(name) or "").strip()
     if not value:
         return None
-    if len(value) != 7:
-        raise BadQuery(_("%(name)s is not a month (YYYY-MM)", name=name))
-    parsed = parse_day(value + "-01", name)
+    try:
+        parsed = dt.date.fromisoformat(value + "-01") if re.fullmatch(r"\d{4}-\d{2}", value, re.ASCII) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise BadQuery(_("%(name)s is not a month (YYYY-MM)", name=label(name)))
+    if not FIRST_DAY <= parsed <= LAST_DAY:
+        raise BadQuery(_("%(name)s is not between %(first)s and %(last)s", name=label(name),
+                         first=FIRST_DAY.strftime("%Y-%m"), last=LAST_DAY.strftime("%Y-%m")))
     return parsed
 
 
@@ -98,7 +118,7 @@ def year(args: MultiDict, name: str) -> Optional[int]:
     """The parameter `name` as a year between FIRST_DAY's and LAST_DAY's; None when absent or empty."""
     number = whole(args, name)
     if number is not None and not FIRST_DAY.year <= number <= LAST_DAY.year:
-        raise BadQuery(_("%(name)s is not between %(first)s and %(last)s", name=name, first=FIRST_DAY.year,
+        raise BadQuery(_("%(name)s is not between %(first)s and %(last)s", name=label(name), first=FIRST_DAY.year,
                          last=LAST_DAY.year))
     return number
 

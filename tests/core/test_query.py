@@ -37,7 +37,8 @@ def test_a_whole_number_it_cannot_read_is_refused_with_its_name(request_context,
     with pytest.raises(query.BadQuery) as refused:
         query.whole(MultiDict({"page": value}), "page", minimum=1)
     assert refused.value.status_code == 400
-    assert _(reason, name="page", minimum=1) in str(refused.value)
+    assert _(reason, name=query.label("page"), minimum=1) in str(refused.value)
+    assert "「页码」" in str(refused.value)  # the parameter in the reader's words, not the address's name
 
 
 def test_a_negative_number_beyond_an_integer_column_is_refused(request_context):
@@ -53,7 +54,7 @@ def test_the_default_stands_for_an_absent_or_empty_value(request_context):
 @pytest.mark.parametrize("value", ["0001-01-01", "1999-12-31", "3000-01-01", "9999-12-31", "10000-01-01", "2026-13-01",
                                    "2026-02-30", "20261118", "2026-11-18T10:00", "-2026-01-01", "２０２６-１１-１８"])
 def test_a_day_outside_the_supported_range_or_not_a_date_is_refused(request_context, value):
-    with pytest.raises(query.BadQuery, match="from"):
+    with pytest.raises(query.BadQuery, match="起始日期"):
         query.day(MultiDict({"from": value}), "from")
 
 
@@ -68,7 +69,7 @@ def test_days_months_and_years_within_the_range(request_context):
                                          ("month", "2026-1"), ("month", "2026-11-01"), ("year", "1999"),
                                          ("year", "3000"), ("year", "99999999999999999999")])
 def test_months_and_years_outside_the_range_are_refused(request_context, name, value):
-    with pytest.raises(query.BadQuery, match=name):
+    with pytest.raises(query.BadQuery, match=query.label(name)):
         getattr(query, name)(MultiDict({name: value}), name)
 
 
@@ -98,7 +99,7 @@ def test_a_nul_byte_in_a_page_query_is_a_400_with_the_reason(app):
     for path in ("/s/TEST/issues?category=%00", "/s/TEST/grids?x%00y=1", "/dashboard?sort=code%00"):
         response = client.get(path)
         assert response.status_code == 400, path
-        assert "holds a character that is not allowed" in response.get_data(as_text=True), path
+        assert "含有不允许的字符" in response.get_data(as_text=True), path
     problem = client.get("/s/TEST/issues?severity=a%00", headers={"Accept": "application/json"})
     assert problem.status_code == 400 and problem.get_json()["code"] == "bad_query"
     # The API keeps its schemas' answer (422 invalid_request, with the field's errors).
