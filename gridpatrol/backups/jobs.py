@@ -43,4 +43,4 @@ def register_jobs() -> None:
     from gridpatrol.scheduler.jobs import Job, register
 
     register(Job("nightly_backup", EVERY_SECONDS, _run, "write the nightly backup into BACKUP_DIR (when set)",
-                 title=_l("Nightly backup"), explain=_explain))
+                 title=_l("Nightly backup"), explain=_explain, startup_rank=95))

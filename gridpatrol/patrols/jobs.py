@@ -55,10 +55,10 @@ def register_jobs() -> None:
     """Add the three jobs to the scheduler (idempotent: registering again replaces them)."""
     register(Job("materialize", 300, _materialize, "make the patrols whose window starts within 24 hours",
                  title=_l("Make the patrols of the next 24 hours"), per_site=True, summarize=_materialize_summary,
-                 explain=_explain_materialize))
+                 explain=_explain_materialize, startup_rank=20))
     register(Job("mark_missed", 60, _mark_missed, "mark patrols missed when their grace period has ended",
                  title=_l("Mark patrols missed after their grace period"), per_site=True, summarize=_total,
-                 explain=lambda count: _("%(count)d patrols marked missed", count=count)))
+                 explain=lambda count: _("%(count)d patrols marked missed", count=count), startup_rank=10))
     register(Job("remind", 300, _remind, "remind leaders of patrols due within the hour",
                  title=_l("Remind grid leaders of patrols due within the hour"), per_site=True, summarize=_total,
-                 explain=lambda count: _("%(count)d reminders sent", count=count)))
+                 explain=lambda count: _("%(count)d reminders sent", count=count), startup_rank=30))

@@ -112,4 +112,4 @@ def register_jobs() -> None:
     register(Job("close_month", EVERY_SECONDS, _run,
                  "close every ended month's points (the last one from the day POINTS_CLOSE_DAY on)",
                  title=_l("Close the points of every ended month"), per_site=True, summarize=_summary,
-                 explain=_explain))
+                 explain=_explain, startup_rank=90))  # after the patrol jobs have settled the month

@@ -27,9 +27,13 @@ def build(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=dt.timezone.utc, job_defaults=JOB_DEFAULTS,
                                   executors={"default": ThreadPoolExecutor(max_workers=1)})
     now = dt.datetime.now(dt.timezone.utc)
-    for job in jobs.JOBS.values():
+    for position, name in enumerate(jobs.startup_order()):
+        job = jobs.JOBS[name]
+        # First run at once, to catch up, in the startup order (a millisecond apart: the one worker thread runs
+        # them in turn), so a month is closed only after its last patrols were made and marked missed.
         scheduler.add_job(_run_in_app, "interval", seconds=job.every_seconds, args=(app, job.name),
-                          id=job.name, name=job.description, next_run_time=now)  # first run at once: catch up
+                          id=job.name, name=job.description,
+                          next_run_time=now + dt.timedelta(milliseconds=position))
     return scheduler
 
 

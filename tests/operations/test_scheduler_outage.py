@@ -1,6 +1,7 @@
 """The scheduler stopped for 48 hours across a month end, then restarted: its catch-up (every job's first run, in
 the order the runner gives them) makes exactly one patrol per window slept through and books each missed patrol in the
-month it belongs to; the month is closed once, by the next tick, after its last patrols were marked missed.
+month it belongs to; the month is closed once, in the same catch-up, after its last patrols were made and marked
+missed (close_month's first run comes after the patrol jobs').
 
 Frozen time through `jobs.run_job(name, now)`, what `gridpatrol scheduler run-once JOB --now …` runs (the command
 itself, across a week of downtime, is tested in tests/scheduler/test_process.py), with POINTS_CLOSE_DAY = 1 so the
@@ -28,10 +29,11 @@ NOV, DEC = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
 
 
 def startup_order() -> list[str]:
-    """The order of a starting scheduler's first runs: the runner gives every job the same first run time
-    (runner.build) and APScheduler's memory job store breaks the tie by job id; one worker thread runs them in
-    turn. close_month comes first."""
-    return sorted(jobs.JOBS)
+    """The order of a starting scheduler's first runs (runner.build: a millisecond apart, one worker thread):
+    the patrol jobs first, close_month after them."""
+    order = jobs.startup_order()
+    assert order.index("close_month") > max(order.index("mark_missed"), order.index("materialize"))
+    return order
 
 
 def run_every_job(app, now: dt.datetime) -> dict[str, str]:
@@ -57,12 +59,12 @@ def test_a_48_hour_outage_across_a_month_end_catches_up_once_and_closes_the_mont
     # missed just before at the same frozen `now`: the statuses are checked below instead.)
     assert after["materialize"].startswith("1 plans, 4 patrols created")
     assert after["mark_missed"] == "2 patrols marked missed"  # 30 November's, made before the outage
-    # close_month ran first, before 30 November's patrols were marked missed: November was not settled yet.
-    assert after["close_month"] == "no month to close"
+    # close_month runs after them: November is settled, and closed in the same catch-up.
+    assert after["close_month"] == "closed TEST 2026-11"
 
-    # The next tick closes it, once.
+    # The next tick closes nothing more.
     again = run_every_job(app, NEXT_TICK)
-    assert again["close_month"] == "closed TEST 2026-11" and again["mark_missed"] == "0 patrols marked missed"
+    assert again["close_month"] == "no month to close" and again["mark_missed"] == "0 patrols marked missed"
     assert again["materialize"] == "1 plans, 0 patrols created (0 already missed)"
     with app.app_context():
         assert jobs.run_job("close_month", NEXT_TICK + dt.timedelta(hours=1)).summary == "no month to close"

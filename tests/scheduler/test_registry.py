@@ -149,3 +149,13 @@ def test_an_interrupted_per_site_job_keeps_the_sites_done_and_writes_no_heartbea
     assert builders.patrols_per_site(app) == {"OTHER": 2} and builders.heartbeats(app) == {}
     with app.app_context():
         assert not db.session().in_transaction()
+
+
+def test_a_starting_scheduler_runs_the_patrol_jobs_before_it_closes_a_month(app):
+    """After downtime every job is due at once: the patrols are made and marked missed before close_month settles
+    the month on them, and the backup comes last."""
+    built = runner.build(app)
+    first_runs = [job.id for job in sorted(built.get_jobs(), key=lambda job: job.next_run_time)]
+    assert first_runs == jobs.startup_order()
+    assert first_runs[:3] == ["mark_missed", "materialize", "remind"]
+    assert first_runs[-2:] == ["close_month", "nightly_backup"]
