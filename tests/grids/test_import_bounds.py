@@ -180,12 +180,12 @@ def _upload(client, body: bytes, token: str | None = None):
 def test_the_upload_page_tells_the_limits_and_refuses_too_many_vertices_naming_the_grid(app, site):
     admin = _admin(app)
     page = admin.get("/admin/sites/TEST/import").get_data(as_text=True)
-    assert "At most 64 KB, 100 vertices per grid and 300 in the whole file." in page
+    assert "文件最大 64 KB，每个网格最多 100 个顶点，整个文件最多 300 个。" in page
     response = _upload(admin, _too_many_vertices().encode(), helpers.csrf_token(admin, "/admin/sites/TEST/import"))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "<code>too_many_vertices</code>" in html
-    assert "features[0] “A01” has 153 vertices; a grid may have at most 100." in html
+    assert "features[0] “A01” 有 153 个顶点，一个网格最多 100 个。" in html
     assert _grids_state(app) == site
 
 
@@ -197,7 +197,7 @@ def test_the_upload_page_refuses_a_file_over_the_byte_limit(app, site):
     response = _upload(admin, body, token)
     assert response.status_code == 422
     assert "<code>too_large</code>" in response.get_data(as_text=True)
-    assert "at most 64 KB can be imported" in response.get_data(as_text=True)
+    assert "最多只能导入 64 KB" in response.get_data(as_text=True)
     assert _grids_state(app) == site
 
 
@@ -219,7 +219,7 @@ def test_a_body_over_the_bound_is_refused_before_it_is_read(app, site):
                               content_type=f"multipart/form-data; boundary={boundary}")
         assert response.status_code == 413, chunked
         html = response.get_data(as_text=True)
-        assert "<code>too_large</code>" in html and "The file is larger than 64 KB" in html
+        assert "<code>too_large</code>" in html and "文件超过 64 KB" in html
         assert stream.taken <= (bound + 64 * 1024 if chunked else 0)  # a declared length: nothing read at all
     assert _grids_state(app) == site
 
@@ -247,8 +247,8 @@ def _cli(app, args):
 
 
 @pytest.mark.parametrize("make, expected", [
-    (_too_many_vertices, "[too_many_vertices] features[0] “A01” has 153 vertices"),
-    (lambda: _too_many_bytes() + " " * 100_000, "[too_large] The file is 1"),  # its size, from the file
+    (_too_many_vertices, "[too_many_vertices] features[0] “A01” 有 153 个顶点"),
+    (lambda: _too_many_bytes() + " " * 100_000, "[too_large] 文件大小为 1"),  # its size, from the file
 ])
 def test_the_cli_refuses_a_file_over_the_configured_limits(app, site, tmp_path, make, expected):
     path = tmp_path / "grids.geojson"
