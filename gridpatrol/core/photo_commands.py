@@ -39,16 +39,11 @@ def migrate(target_name: str) -> None:
     copied = present = 0
     for start in range(0, len(names), BATCH):
         with job_transaction() as session:
-            for sha256 in names[start:start + BATCH]:
-                if target.has(session, sha256):
-                    present += 1
-                    continue
-                data = source.read(session, sha256)
-                if data is None or photo_store.sha256_of(data) != sha256:
-                    raise click.ClickException(f"photo {sha256} in the {source_name} store is damaged: its bytes do "
-                                               "not match its name; nothing of it was copied")
-                target.put(session, sha256, data)
-                copied += 1
+            try:
+                done = photo_store.copy_missing(session, source, target, names[start:start + BATCH])
+            except ValueError as error:
+                raise click.ClickException(str(error)) from None
+        copied, present = copied + done[0], present + done[1]
     click.echo(f"{copied} photos copied from the {source_name} store to the {target_name} store, "
                f"{present} already there.")
     if current_app.config["PHOTO_STORAGE"] != target_name:

@@ -160,17 +160,19 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def copy_all(session: Session, source: PhotoStore, target: PhotoStore) -> tuple[int, int]:
-    """Copy every photo of `source` missing from `target`, checking each one's hash: (copied, already there).
-    A photo whose bytes do not match its name is refused (ValueError) before anything of it is written."""
+def copy_missing(session: Session, source: PhotoStore, target: PhotoStore, hashes: list[str]) -> tuple[int, int]:
+    """Copy the photos named by `hashes` from `source` to `target` where it lacks them, checking each one's hash:
+    (copied, already there). A photo whose bytes do not match its name is refused (ValueError) before anything of
+    it is written."""
     copied = present = 0
-    for sha256 in source.hashes(session):
+    for sha256 in hashes:
         if target.has(session, sha256):
             present += 1
             continue
         data = source.read(session, sha256)
         if data is None or sha256_of(data) != sha256:
-            raise ValueError(f"photo {sha256} in the {source.name} store is damaged: its bytes do not match its name")
+            raise ValueError(f"photo {sha256} in the {source.name} store is damaged: its bytes do not match its name; "
+                             "nothing of it was copied")
         target.put(session, sha256, data)
         copied += 1
     return copied, present

@@ -5,7 +5,6 @@ the app's own 413 page in Chinese. The last test streams 200 MB to a real gunico
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 import select
@@ -192,14 +191,8 @@ def _live_patrol(app):
     builders.compound(app)
     helpers.make_user(app, "clerk", roles=("staff",))
     helpers.make_user(app, "boss", roles=("supervisor",))
-    now = dt.datetime.now(dt.timezone.utc).astimezone(builders.SHANGHAI)
-    opens = (now - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
-    builders.make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
-    builders.materialize(app, dt.datetime.now(dt.timezone.utc))
-    with app.app_context():
-        patrol = db.session.scalar(sa.select(Patrol).where(Patrol.window_start <= dt.datetime.now(dt.timezone.utc))
-                                   .order_by(Patrol.window_start.desc()))
-        return {"id": patrol.id, "items": [i.id for i in patrol.template_version.items]}
+    (patrol,) = builders.open_patrols(app, 1)
+    return patrol
 
 
 def _submit_path(live_patrol):

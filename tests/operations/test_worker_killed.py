@@ -106,21 +106,6 @@ def server(database_url, tmp_path):
     server.stop()
 
 
-def open_patrols(app, count: int) -> list[dict]:
-    """`count` patrols of A01 (leader0) whose window is open now: the requests run on the real clock."""
-    patrol_builders.compound(app)
-    now = dt.datetime.now(dt.timezone.utc)
-    opens = (now.astimezone(patrol_builders.SHANGHAI) - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
-    for _ in range(count):
-        patrol_builders.make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
-    patrol_builders.materialize(app, now)
-    with app.app_context():
-        rows = db.session.scalars(sa.select(Patrol).where(Patrol.window_start <= now, Patrol.due_at > now)
-                                  .order_by(Patrol.id)).all()
-        assert len(rows) == count
-        return [{"id": p.id, "items": [i.id for i in p.template_version.items]} for p in rows]
-
-
 def submission(patrol: dict) -> dict:
     """A submission whose first item failed, with a photo (p0) and a note; the others passed."""
     results = ["fail"] + ["pass"] * (len(patrol["items"]) - 1)
@@ -188,7 +173,8 @@ def answers_written_in_an_open_transaction(database_url: str) -> bool:
 
 
 def test_a_worker_killed_mid_submission_leaves_nothing_and_the_retry_succeeds(app, database_url, server, tmp_path):
-    first, second = open_patrols(app, 2)
+    patrol_builders.compound(app)
+    first, second = patrol_builders.open_patrols(app, 2)
     token = token_for(app, "leader0", name="平板")
     workers = len(worker_pids(server))
 

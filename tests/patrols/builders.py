@@ -68,6 +68,21 @@ def materialize(app, now: dt.datetime):
         return services.materialize(session, now)
 
 
+def open_patrols(app, count: int) -> list[dict]:
+    """`count` patrols of A01 (leader0, on `compound`) whose window is open now, for requests on the real clock:
+    [{"id", "items"}] in id order."""
+    now = dt.datetime.now(dt.timezone.utc)
+    opens = (now.astimezone(SHANGHAI) - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    for _ in range(count):
+        make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
+    materialize(app, now)
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Patrol).where(Patrol.window_start <= now, Patrol.due_at > now)
+                                  .order_by(Patrol.id)).all()
+        assert len(rows) == count
+        return [{"id": p.id, "items": [i.id for i in p.template_version.items]} for p in rows]
+
+
 def patrols(app) -> list[Patrol]:
     with app.app_context():
         return list(db.session.scalars(sa.select(Patrol).order_by(Patrol.window_start, Patrol.grid_id)))

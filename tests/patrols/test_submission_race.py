@@ -24,16 +24,7 @@ PAIRS = 20
 def open_patrols(app) -> list[dict]:
     """PAIRS patrols of A01 (leader0) whose window is open now: the requests run on the real clock."""
     builders.compound(app)
-    now = dt.datetime.now(dt.timezone.utc)
-    opens = (now.astimezone(builders.SHANGHAI) - dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
-    for _ in range(PAIRS):
-        builders.make_plan(app, starts_on=opens.date(), window=opens.strftime("%H:%M"), minutes=240)
-    builders.materialize(app, now)
-    with app.app_context():
-        patrols = db.session.scalars(sa.select(Patrol).where(Patrol.window_start <= now, Patrol.due_at > now)
-                                     .order_by(Patrol.id)).all()
-        assert len(patrols) == PAIRS
-        return [{"id": p.id, "items": [i.id for i in p.template_version.items]} for p in patrols]
+    return builders.open_patrols(app, PAIRS)
 
 
 @pytest.fixture
